@@ -1,0 +1,241 @@
+// The abstract I/O interface: everything the reactor needs from the outside
+// world.
+//
+// A `Network` is a clock, a way to wait for events until a deadline, and a
+// factory for stream listeners, stream sockets and datagram sockets, plus
+// asynchronous host name resolution. Two backends implement it: the real one
+// (`io/epoll`, Linux epoll, shipped to production) and the simulated one
+// (`sim/`, an in-memory network with a virtual clock and seeded faults).
+// Nothing above `io/` names either backend; `main()` or a test picks one and
+// hands it to the reactor.
+//
+// Readiness model. Every socket object (a `Handle`) has at most one
+// `IoWatcher` and an interest mask. Readiness is level-triggered: while a
+// handle is readable (data, end of stream, a pending error, or a pending
+// connection on a listener) and its interest includes kReadable, each `Poll`
+// reports it; likewise for kWritable (send space, a finished connect, or an
+// error). Errors and hang-ups are reported as readiness so that the watcher
+// reads or writes and gets the error from that call.
+//
+// Threads. A `Network` and its handles belong to one thread, the one calling
+// `Poll`, except `Wake`, which any thread may call. Callbacks
+// (`IoWatcher::OnIoReady`, resolve completions) run only from inside `Poll`,
+// never re-entrantly from the call that caused them, and never after the
+// handle they concern has been destroyed.
+//
+// Ownership. Factories return `std::unique_ptr`; destroying a handle closes
+// it. A handle may be destroyed at any time on the network's thread, also
+// from inside a watcher callback; no further callbacks reach its watcher.
+// Every handle must be destroyed before its `Network`.
+
+#ifndef EMBER_IO_NETWORK_H_
+#define EMBER_IO_NETWORK_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "io/address.h"
+#include "io/error.h"
+
+namespace ember::io {
+
+// Readiness and interest bits.
+inline constexpr uint32_t kReadable = 1u << 0;
+inline constexpr uint32_t kWritable = 1u << 1;
+
+// A read-only span of bytes for gathered writes.
+struct ConstBuffer {
+  const char* data = nullptr;
+  size_t size = 0;
+};
+
+// The outcome of one read, write, send or receive.
+struct IoResult {
+  enum class Code : uint8_t {
+    kOk,           // `bytes` were transferred (a datagram may be 0 bytes).
+    kWouldBlock,   // Nothing can be transferred now; wait for readiness.
+    kEndOfStream,  // Read only: the peer half-closed; no more data comes.
+    kError,        // `error` says what; the socket is unusable for this.
+  };
+
+  Code code = Code::kOk;
+  size_t bytes = 0;
+  absl::Status error;  // Set exactly when code == kError.
+
+  static IoResult Ok(size_t n) { return {Code::kOk, n, absl::OkStatus()}; }
+  static IoResult WouldBlock() {
+    return {Code::kWouldBlock, 0, absl::OkStatus()};
+  }
+  static IoResult EndOfStream() {
+    return {Code::kEndOfStream, 0, absl::OkStatus()};
+  }
+  static IoResult Error(absl::Status s) {
+    return {Code::kError, 0, std::move(s)};
+  }
+  bool ok() const { return code == Code::kOk; }
+};
+
+// Receives readiness events for one handle.
+class IoWatcher {
+ public:
+  // `readiness` is a non-empty subset of the handle's interest. Called only
+  // from inside `Network::Poll`.
+  virtual void OnIoReady(uint32_t readiness) = 0;
+
+ protected:
+  ~IoWatcher() = default;
+};
+
+// Base of all socket objects. Destroying a handle closes it.
+class Handle {
+ public:
+  virtual ~Handle() = default;
+
+  // Sets the watcher that receives readiness; nullptr detaches. The watcher
+  // must outlive its registration.
+  virtual void SetWatcher(IoWatcher* watcher) = 0;
+
+  // Sets which readiness to report (kReadable | kWritable, or 0). Takes
+  // effect for the next readiness computed; an event already being
+  // dispatched in this Poll for a bit now cleared is not delivered.
+  virtual void SetInterest(uint32_t interest) = 0;
+};
+
+struct KeepAliveOptions {
+  bool enabled = true;
+  absl::Duration idle = absl::Seconds(60);      // before the first probe
+  absl::Duration interval = absl::Seconds(10);  // between probes
+  int probes = 6;                               // unanswered before reset
+};
+
+// A connected byte stream (TCP or Unix stream socket).
+class StreamSocket : public Handle {
+ public:
+  // For a socket made by `Network::Connect`: call after the first kWritable
+  // readiness. OK once the connection is established; otherwise the reason
+  // (kind kRefused, kTimedOut, kUnreachable, ...). The result is stable once
+  // the connect has finished. Accepted sockets always return OK.
+  virtual absl::Status FinishConnect() = 0;
+
+  // Reads up to `len` bytes (len > 0) into `buf`.
+  virtual IoResult Read(char* buf, size_t len) = 0;
+
+  // Writes from the buffers in order; may write fewer bytes than offered
+  // (a short write), never reorders them. `count` may be at most
+  // kWriteBuffersMax.
+  static constexpr size_t kWriteBuffersMax = 64;
+  virtual IoResult Write(const ConstBuffer* buffers, size_t count) = 0;
+
+  // Half-close: the peer reads end of stream after all written bytes.
+  // Reading stays possible.
+  virtual absl::Status ShutdownWrite() = 0;
+
+  virtual absl::StatusOr<Address> LocalAddress() const = 0;
+  virtual absl::StatusOr<Address> PeerAddress() const = 0;
+
+  // TCP options; Unix sockets accept and ignore them (returning OK).
+  virtual absl::Status SetNoDelay(bool on) = 0;
+  virtual absl::Status SetKeepAlive(const KeepAliveOptions& options) = 0;
+};
+
+// A listening stream socket.
+class Listener : public Handle {
+ public:
+  // Accepts one pending connection. Returns nullptr (with OK) when none is
+  // pending. An error (for example kNoResources when out of descriptors)
+  // leaves the pending connection queued, so level-triggered readiness
+  // reports it again: the caller should back off before retrying.
+  virtual absl::StatusOr<std::unique_ptr<StreamSocket>> Accept() = 0;
+
+  // The bound address, with the real port when port 0 was asked for.
+  virtual Address LocalAddress() const = 0;
+};
+
+// A datagram (UDP) socket.
+class DatagramSocket : public Handle {
+ public:
+  // Sends one datagram. kWouldBlock when the send buffer is full.
+  virtual IoResult SendTo(const Address& to, const char* data,
+                          size_t len) = 0;
+
+  // Receives one datagram into `buf`. When it is longer than `len`, the first
+  // `len` bytes are returned and `*truncated` is set. `*from` gets the
+  // sender's address.
+  virtual IoResult ReceiveFrom(char* buf, size_t len, Address* from,
+                               bool* truncated) = 0;
+
+  virtual Address LocalAddress() const = 0;
+};
+
+struct ListenOptions {
+  // Connections the kernel (or simulator) queues before Accept; when full,
+  // further connects wait and eventually time out.
+  int backlog = 511;
+  // SO_REUSEADDR; lets a restarted server bind while old connections linger.
+  bool reuse_address = true;
+  // SO_REUSEPORT; several listeners (one reactor per core) share a port.
+  bool reuse_port = false;
+};
+
+struct ConnectOptions {
+  // When set, bind to this local address (and port, if not 0) first.
+  const Address* bind = nullptr;
+};
+
+using ResolveCallback =
+    absl::AnyInvocable<void(absl::StatusOr<std::vector<Address>>)>;
+
+class Network {
+ public:
+  virtual ~Network() = default;
+
+  // The monotonic clock: never goes backwards. Arbitrary epoch.
+  virtual absl::Time Now() = 0;
+
+  // The wall clock (UTC). May jump; use only to show or stamp times.
+  virtual absl::Time WallNow() = 0;
+
+  // A seed for the reactor's generator: from the OS on the real backend, from
+  // the simulation's seed on the simulated one.
+  virtual uint64_t RandomSeed() = 0;
+
+  // Waits until a watched handle is ready, a resolve completes, `Wake` is
+  // called, or the clock reaches `deadline` (absl::InfinitePast() = do not
+  // wait, absl::InfiniteFuture() = no deadline), then dispatches what is
+  // ready. Returns the number of callbacks run. An error means the backend
+  // itself failed (not a socket); the reactor stops with it.
+  virtual absl::StatusOr<int> Poll(absl::Time deadline) = 0;
+
+  // Makes a current or the next Poll return promptly. Thread-safe.
+  virtual void Wake() = 0;
+
+  virtual absl::StatusOr<std::unique_ptr<Listener>> Listen(
+      const Address& address, const ListenOptions& options) = 0;
+
+  // Starts a non-blocking connect. Immediate failures (bad address, no
+  // descriptors) are returned here; everything else is reported through
+  // kWritable readiness and `StreamSocket::FinishConnect`.
+  virtual absl::StatusOr<std::unique_ptr<StreamSocket>> Connect(
+      const Address& remote, const ConnectOptions& options) = 0;
+
+  // Opens a datagram socket bound to `local` (port 0 = any).
+  virtual absl::StatusOr<std::unique_ptr<DatagramSocket>> OpenDatagram(
+      const Address& local) = 0;
+
+  // Resolves a host name (or numeric literal) to addresses, without blocking
+  // the caller. `done` runs from a later Poll, never from inside Resolve;
+  // failures are kind kNameNotFound. Pending resolutions are dropped
+  // silently when the Network is destroyed.
+  virtual void Resolve(std::string_view host, ResolveCallback done) = 0;
+};
+
+}  // namespace ember::io
+
+#endif  // EMBER_IO_NETWORK_H_
