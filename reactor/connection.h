@@ -1,0 +1,292 @@
+// Connections: what application code subclasses to handle a byte stream.
+//
+// `Connection` is EventMachine's `EM::Connection` in C++. Subclass it,
+// override the callbacks you need (`PostInit`, `ConnectionCompleted`,
+// `ReceiveData`, `Unbind`, ...), and call its methods (`SendData`,
+// `CloseConnection`, `Pause`, ...) from them. The reactor creates server-side
+// connections through a factory, owns every connection, and destroys it after
+// `Unbind` returns.
+//
+// Rules that hold for every callback:
+// - Callbacks run on the reactor's thread, from the loop, never re-entrantly
+//   from inside a method the handler called (`CloseConnection` inside
+//   `ReceiveData` does not call `Unbind` there; the loop does, later in the
+//   same turn).
+// - `Unbind` is called exactly once for every connection whose `PostInit` ran,
+//   with the reason it ended, and nothing is called after it.
+// - A callback that throws closes its connection with reason
+//   `UnbindKind::kHandlerError` and reports the exception to the reactor's
+//   error handler; the loop goes on (see Reactor::SetErrorHandler).
+//
+// `DatagramConnection` is the counterpart for UDP sockets.
+
+#ifndef EMBER_REACTOR_CONNECTION_H_
+#define EMBER_REACTOR_CONNECTION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "io/address.h"
+#include "io/network.h"
+#include "reactor/outbound_buffer.h"
+#include "reactor/timer_queue.h"
+
+namespace ember {
+
+class Reactor;
+
+// Why a connection ended.
+enum class UnbindKind : uint8_t {
+  kClosedLocally,    // CloseConnection / CloseAfterWriting by this side.
+  kClosedByPeer,     // The peer closed (end of stream) and we closed after.
+  kRefused,          // Connect refused: nobody listens there.
+  kTimedOut,         // Pending-connect or inactivity timeout.
+  kReset,            // The peer or network reset the connection.
+  kUnreachable,      // No route to the host.
+  kNameNotFound,     // The host name did not resolve.
+  kHandlerError,     // A callback of this connection threw.
+  kOutboundOverflow, // SendData past the hard limit with kCloseOnOverflow.
+  kShutdown,         // Graceful shutdown's drain deadline passed.
+  kReactorStopped,   // The reactor stopped (or was destroyed).
+  kError,            // Any other I/O error; the status says what.
+};
+
+std::string_view UnbindKindName(UnbindKind kind);
+
+// The unbind kind for an I/O error status (by its io::ErrorKind).
+UnbindKind UnbindKindFor(const absl::Status& status);
+
+struct UnbindReason {
+  UnbindKind kind = UnbindKind::kClosedLocally;
+  // OK for orderly ends (closed locally or by the peer); otherwise the error,
+  // with the OS error kept in its message where there is one.
+  absl::Status status;
+
+  bool is_error() const { return !status.ok(); }
+  std::string ToString() const;
+};
+
+// Limits on bytes queued for writing.
+//
+// When the queued bytes rise to `high_water_bytes`, `OutboundHighWater` is
+// called once; when they fall back to `low_water_bytes`, `OutboundLowWater`.
+// A fast producer pauses between the two. `SendData` never queues past
+// `max_bytes`: it refuses the whole call (nothing queued, the caller keeps its
+// data) with kResourceExhausted, and with `close_on_overflow` also closes
+// the connection (reason kOutboundOverflow).
+struct OutboundLimits {
+  size_t high_water_bytes = 1 << 20;   // 1 MiB
+  size_t low_water_bytes = 256 << 10;  // 256 KiB
+  size_t max_bytes = 64 << 20;         // 64 MiB
+  bool close_on_overflow = false;
+};
+
+class Connection : private io::IoWatcher {
+ public:
+  Connection();
+  virtual ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // ---- Callbacks: override what you need. ----
+
+  // Right after the reactor adopted the connection: for a client, before the
+  // connect completes (SendData here is queued until it does); for a server,
+  // right after accept.
+  virtual void PostInit() {}
+
+  // A client's connect succeeded.
+  virtual void ConnectionCompleted() {}
+
+  // Bytes arrived, cut at arbitrary boundaries. `data` is valid only during
+  // the call.
+  virtual void ReceiveData(std::string_view data) {}
+
+  // The peer half-closed: no more data will arrive. The default closes after
+  // writing what is queued; override to keep writing (half-close).
+  virtual void ReceiveEof() { CloseAfterWriting(); }
+
+  // The connection ended. Called once; the object is destroyed right after.
+  virtual void Unbind(const UnbindReason& reason) {}
+
+  // Queued outbound bytes reached the high-water mark / fell back to the
+  // low-water mark (see OutboundLimits).
+  virtual void OutboundHighWater() {}
+  virtual void OutboundLowWater() {}
+
+  // Reactor::GracefulShutdown began. The default closes after writing what
+  // is queued; override to finish a response first.
+  virtual void ShutdownRequested() { CloseAfterWriting(); }
+
+  // ---- Methods. ----
+
+  // Queues bytes for writing (copied). Returns kFailedPrecondition once the
+  // connection is closing or closed (EventMachine silently drops them), and
+  // kResourceExhausted when the queue would exceed OutboundLimits::max_bytes;
+  // in both cases nothing is queued.
+  absl::Status SendData(std::string_view data);
+
+  // Closes now: queued bytes are discarded. Unbind follows from the loop.
+  void CloseConnection();
+  // Closes once every queued byte is written. Later SendData calls fail.
+  void CloseAfterWriting();
+  // Half-close: sends end of stream after the queued bytes; reading goes on.
+  void CloseWrite();
+
+  // Stops (resumes) reading and writing. Pausing inside ReceiveData takes
+  // effect at once: no further ReceiveData until Resume.
+  void Pause();
+  void Resume();
+  bool paused() const { return paused_; }
+
+  absl::StatusOr<io::Address> PeerName() const;
+  absl::StatusOr<io::Address> LocalName() const;
+
+  // Closes the connection with reason kTimedOut after `timeout` without
+  // reads or writes; zero (the default) disables.
+  void SetInactivityTimeout(absl::Duration timeout);
+  absl::Duration inactivity_timeout() const { return inactivity_timeout_; }
+
+  // Fails a connect still pending after `timeout` with reason kTimedOut.
+  // Default: ReactorOptions::pending_connect_timeout (20 s). Takes effect
+  // when set before or during the connect.
+  void SetPendingConnectTimeout(absl::Duration timeout);
+  absl::Duration pending_connect_timeout() const {
+    return pending_connect_timeout_;
+  }
+
+  // Bytes queued and not yet written.
+  size_t OutboundDataSize() const { return outbound_.size(); }
+  // Time since the last read or write.
+  absl::Duration IdleTime() const;
+
+  void SetOutboundLimits(const OutboundLimits& limits);
+  const OutboundLimits& outbound_limits() const { return limits_; }
+
+  absl::Status SetNoDelay(bool on);
+  absl::Status SetKeepAlive(const io::KeepAliveOptions& options);
+
+  // The reactor's id for this connection (EventMachine's signature); ids are
+  // never reused within a reactor.
+  uint64_t id() const { return id_; }
+  Reactor& reactor() const { return *reactor_; }
+  bool connected() const { return state_ == State::kConnected; }
+  // True from the moment a close was asked for (or the connection failed).
+  bool closing() const {
+    return state_ >= State::kClosing || close_after_connect_;
+  }
+
+ private:
+  friend class Reactor;
+
+  enum class State : uint8_t {
+    kResolving,   // Waiting for a host name lookup.
+    kConnecting,  // Waiting for the connect to finish.
+    kConnected,
+    kClosing,     // CloseAfterWriting: flushing, then closing.
+    kClosed,      // Waiting to be reaped (Unbind, destroy) this turn.
+  };
+
+  void OnIoReady(uint32_t readiness) override;
+  void HandleReadable();
+  void FinishConnecting();
+  // Writes as much as the socket takes. Returns false if the connection
+  // failed or closed.
+  bool Flush();
+  void UpdateInterest();
+  // Ends the connection: the reactor reaps it (Unbind, then destroy) at the
+  // end of the current turn.
+  void MarkClosed(UnbindKind kind, absl::Status status);
+  void ScheduleFlush();
+  void ArmConnectTimer();
+  void ArmInactivityTimer();
+  void OnInactivityTimer();
+  void Touch();
+
+  Reactor* reactor_ = nullptr;
+  uint64_t id_ = 0;
+  std::unique_ptr<io::StreamSocket> socket_;
+  State state_ = State::kConnecting;
+  bool paused_ = false;
+  bool eof_received_ = false;
+  bool write_shutdown_requested_ = false;
+  bool write_shutdown_done_ = false;
+  bool flush_scheduled_ = false;
+  bool above_high_water_ = false;
+  bool close_after_connect_ = false;
+  uint32_t interest_ = 0;
+  UnbindReason reason_;
+  OutboundBuffer outbound_;
+  OutboundLimits limits_;
+  absl::Time last_activity_;
+  absl::Duration inactivity_timeout_ = absl::ZeroDuration();
+  absl::Duration pending_connect_timeout_;
+  TimerId inactivity_timer_ = 0;
+  TimerId connect_timer_ = 0;
+};
+
+// A UDP socket's handler. `ReceiveDatagram` gets whole datagrams (possibly
+// empty) with the sender's address; `SendDatagram` sends to any peer, and
+// `Reply` to the sender of the datagram being handled.
+class DatagramConnection : private io::IoWatcher {
+ public:
+  // Datagrams waiting for send space are queued up to this many bytes in
+  // all; beyond it SendDatagram fails with kResourceExhausted.
+  static constexpr size_t kQueuedBytesMax = 4 << 20;
+  // Largest datagram received whole; longer ones arrive truncated (IPv4 UDP
+  // payloads are at most 65,507 bytes, so this never cuts a UDP datagram).
+  static constexpr size_t kDatagramBytesMax = 65536;
+
+  DatagramConnection();
+  virtual ~DatagramConnection();
+  DatagramConnection(const DatagramConnection&) = delete;
+  DatagramConnection& operator=(const DatagramConnection&) = delete;
+
+  virtual void PostInit() {}
+  virtual void ReceiveDatagram(std::string_view data,
+                               const io::Address& from) {}
+  virtual void Unbind(const UnbindReason& reason) {}
+
+  // Sends (or queues) one datagram. kInvalidArgument when longer than
+  // kDatagramBytesMax, kResourceExhausted when the queue is full,
+  // kFailedPrecondition when closed.
+  absl::Status SendDatagram(std::string_view data, const io::Address& to);
+  // Sends to the sender of the datagram being received (inside
+  // ReceiveDatagram only; kFailedPrecondition elsewhere).
+  absl::Status Reply(std::string_view data);
+
+  void CloseConnection();
+  io::Address LocalName() const;
+  uint64_t id() const { return id_; }
+  Reactor& reactor() const { return *reactor_; }
+
+ private:
+  friend class Reactor;
+  void OnIoReady(uint32_t readiness) override;
+  bool FlushQueue();
+
+  struct Queued {
+    io::Address to;
+    std::string data;
+  };
+
+  Reactor* reactor_ = nullptr;
+  uint64_t id_ = 0;
+  std::unique_ptr<io::DatagramSocket> socket_;
+  bool closed_ = false;
+  const io::Address* current_sender_ = nullptr;
+  std::deque<Queued> queue_;
+  size_t queued_bytes_ = 0;
+  UnbindReason reason_;
+};
+
+}  // namespace ember
+
+#endif  // EMBER_REACTOR_CONNECTION_H_

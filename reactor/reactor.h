@@ -1,0 +1,267 @@
+// The reactor: Ember's event loop.
+//
+// A `Reactor` runs on one thread over one `io::Network` (the epoll backend in
+// production, the simulator in tests). It dispatches I/O readiness to
+// connections, runs timers and next-tick callbacks, starts servers and
+// clients, and owns every connection it creates. Its API follows
+// EventMachine's (`EM.run`, `EM.add_timer`, `EM.start_server`, `EM.connect`,
+// ...), with what EventMachine's users asked for added: bounded outbound
+// buffers with high/low-water callbacks, half-close, graceful shutdown,
+// host names resolved without blocking the loop, and unbind reasons.
+//
+//   ember::io::EpollNetwork is one backend; any io::Network works:
+//   auto net = ember::io::EpollNetwork::Create().value();
+//   ember::Reactor reactor(*net);
+//   reactor.StartServer("127.0.0.1", 8081, [] {
+//     return std::make_unique<EchoConnection>();
+//   });
+//   return reactor.Run().ok() ? 0 : 1;
+//
+// Threads: everything runs on the reactor's thread (the one that called
+// Run, or constructed it before Run). From other threads only `NextTick`,
+// `Schedule`, `Stop` and `IsReactorThread` may be called.
+//
+// Determinism: the reactor reads time only from the network's clock, draws
+// no randomness, iterates only ordered containers, and folds every event it
+// dispatches into `trace()`, so that under the simulator one seed gives one
+// run.
+
+#ifndef EMBER_REACTOR_REACTOR_H_
+#define EMBER_REACTOR_REACTOR_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "io/network.h"
+#include "reactor/connection.h"
+#include "reactor/timer_queue.h"
+#include "reactor/trace.h"
+
+namespace ember {
+
+struct ReactorOptions {
+  // Most user timers pending at once (EventMachine: 100,000); AddTimer fails
+  // with kResourceExhausted beyond it. Connection timeouts do not count.
+  size_t timers_max = 100000;
+  // Bytes read per read call into the reactor's one reusable buffer.
+  size_t read_chunk_bytes = 64 << 10;
+  // Reads per readable event before other connections get their turn.
+  int reads_per_event = 4;
+  // Connections accepted per listener readiness event.
+  int accepts_per_event = 64;
+  // Back-off when accept fails (out of descriptors): the listener rests this
+  // long before trying again, instead of spinning.
+  absl::Duration accept_backoff = absl::Milliseconds(100);
+  // Default for Connection::SetPendingConnectTimeout (EventMachine: 20 s).
+  absl::Duration pending_connect_timeout = absl::Seconds(20);
+  // Default for Connection::SetOutboundLimits.
+  OutboundLimits outbound_limits;
+  // Keep the dispatched events in trace() (the hash is always kept).
+  bool record_trace = false;
+};
+
+using ServerId = uint64_t;
+
+class Reactor {
+ public:
+  using Callback = absl::AnyInvocable<void()>;
+  using ConnectionFactory = absl::AnyInvocable<std::unique_ptr<Connection>()>;
+  // Receives exceptions thrown by callbacks; `connection` is the connection
+  // whose callback threw (already closing), or nullptr for timers and ticks.
+  using ErrorHandler =
+      std::function<void(std::exception_ptr error, Connection* connection)>;
+
+  // `network` must outlive the reactor.
+  explicit Reactor(io::Network& network, ReactorOptions options = {});
+  // Closes every connection (Unbind with kReactorStopped) and server.
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  // ---- The loop. ----
+
+  // Runs until Stop. Then closes every connection (Unbind with reason
+  // kReactorStopped), stops every server and runs the shutdown hooks, last
+  // added first. Returns OK, or the backend's error if Poll failed, or
+  // kInternal if the error handler itself threw. May be called again.
+  absl::Status Run();
+
+  // Runs one turn: due timers, ticks, one Poll waiting at most until
+  // `deadline` (capped by the next timer), writes. For tests and for
+  // embedding in another loop. Returns the backend's error, if any.
+  absl::Status RunOnce(absl::Time deadline = absl::InfinitePast());
+
+  // Asks Run to return at the end of the current turn. Thread-safe.
+  void Stop();
+  bool stopping() const { return stop_requested_.load(); }
+  bool running() const { return running_; }
+
+  // Runs `callback` on the reactor thread at the next turn. Thread-safe.
+  // Ticks queued during a tick run on the next turn, not this one.
+  void NextTick(Callback callback);
+  // Runs `callback` now if called on the reactor thread, else NextTick.
+  void Schedule(Callback callback);
+  // Runs when Run is about to return, last added first.
+  void AddShutdownHook(Callback hook);
+  bool IsReactorThread() const;
+
+  // Stops accepting, asks each connection to finish (ShutdownRequested,
+  // default CloseAfterWriting), and once all are gone, or `drain` has passed
+  // (then the rest close with kShutdown), stops the reactor; `done` runs
+  // just before.
+  void GracefulShutdown(absl::Duration drain, Callback done = nullptr);
+
+  void SetErrorHandler(ErrorHandler handler);
+
+  // ---- Time and timers. ----
+
+  // The backend's monotonic clock, read fresh.
+  absl::Time Now() { return network_.Now(); }
+  absl::Time WallNow() { return network_.WallNow(); }
+
+  // One-shot timer; a zero or negative delay fires on a later turn.
+  absl::StatusOr<TimerId> AddTimer(absl::Duration delay, Callback callback);
+  // Re-arms `interval` after each run (at least `interval` apart; drifts).
+  absl::StatusOr<TimerId> AddPeriodicTimer(absl::Duration interval,
+                                           Callback callback);
+  // Also from inside the timer's own callback. False if not pending.
+  bool CancelTimer(TimerId id);
+  size_t TimerCount() const { return user_timers_; }
+
+  // ---- Servers and clients. ----
+
+  // Listens on `host:port` (an IP literal, "localhost", "0.0.0.0" or "::";
+  // port 0 picks a free port: see ServerAddress). Each accepted connection
+  // comes from `factory`, then gets PostInit.
+  absl::StatusOr<ServerId> StartServer(std::string_view host, uint16_t port,
+                                       ConnectionFactory factory,
+                                       const io::ListenOptions& options = {});
+  absl::StatusOr<ServerId> StartUnixServer(std::string_view path,
+                                           ConnectionFactory factory);
+  absl::StatusOr<io::Address> ServerAddress(ServerId id) const;
+  // Stops accepting; established connections go on.
+  absl::Status StopServer(ServerId id);
+
+  // Connects to `host:port`; a host name is resolved without blocking. The
+  // reactor takes `connection`, calls PostInit, then ConnectionCompleted or
+  // Unbind (kRefused, kTimedOut, kNameNotFound, ...). Returns the
+  // connection, valid until its Unbind returns, or an error for arguments
+  // that can never work (then nothing is called on `connection`).
+  absl::StatusOr<Connection*> Connect(std::string_view host, uint16_t port,
+                                      std::unique_ptr<Connection> connection);
+  absl::StatusOr<Connection*> ConnectUnix(
+      std::string_view path, std::unique_ptr<Connection> connection);
+  // Connects from a chosen local address (and port, unless 0).
+  absl::StatusOr<Connection*> BindConnect(
+      std::string_view bind_host, uint16_t bind_port, std::string_view host,
+      uint16_t port, std::unique_ptr<Connection> connection);
+  absl::StatusOr<Connection*> ConnectTo(
+      const io::Address& address, std::unique_ptr<Connection> connection,
+      const io::Address* bind = nullptr);
+
+  // Opens a UDP socket on `host:port` (port 0 = any).
+  absl::StatusOr<DatagramConnection*> OpenDatagramSocket(
+      std::string_view host, uint16_t port,
+      std::unique_ptr<DatagramConnection> connection);
+
+  // Stream and datagram connections alive (servers not counted).
+  size_t ConnectionCount() const {
+    return connections_.size() + datagrams_.size();
+  }
+
+  const Trace& trace() const { return trace_; }
+  Trace& trace() { return trace_; }
+  const ReactorOptions& options() const { return options_; }
+  io::Network& network() { return network_; }
+
+ private:
+  friend class Connection;
+  friend class DatagramConnection;
+  struct Server;
+
+  Connection* Adopt(std::unique_ptr<Connection> connection);
+  absl::StatusOr<Connection*> BindConnectImpl(
+      const io::Address* bind, std::string_view host, uint16_t port,
+      std::unique_ptr<Connection> connection);
+  void StartConnect(Connection* c, const io::Address& address,
+                    const io::Address* bind);
+  void OnServerReadable(Server* server);
+  void RunTicks();
+  void FlushPending();
+  void ReapClosed();
+  void CloseAll(UnbindKind kind);
+  void CheckDrained();
+  void Teardown();
+  TimerId AddInternalTimer(absl::Duration delay, Callback callback);
+
+  // Runs a handler callback, catching what it throws. With a connection, the
+  // connection is closed with kHandlerError. Returns false if it threw.
+  bool Guard(Connection* c, absl::FunctionRef<void()> f);
+  bool GuardDatagram(DatagramConnection* c, absl::FunctionRef<void()> f);
+  void ReportError(std::exception_ptr error, Connection* c);
+
+  char* read_buffer() { return read_buffer_.get(); }
+
+  io::Network& network_;
+  ReactorOptions options_;
+  TimerQueue timers_;
+  size_t user_timers_ = 0;
+  Trace trace_;
+  std::unique_ptr<char[]> read_buffer_;
+
+  // Ordered by id so that teardown and drain run in a fixed order.
+  std::map<uint64_t, std::unique_ptr<Connection>> connections_;
+  std::map<uint64_t, std::unique_ptr<DatagramConnection>> datagrams_;
+  std::map<ServerId, std::unique_ptr<Server>> servers_;
+
+  std::vector<std::unique_ptr<Server>> stopped_servers_;  // Reaped per turn.
+  uint64_t next_id_ = 1;
+  // The clock as of the start of the current dispatch: timers are armed and
+  // activity stamped against it.
+  absl::Time loop_time_;
+  // Cleared when the reactor dies, so resolve callbacks that outlive it do
+  // nothing.
+  std::shared_ptr<Reactor*> alive_;
+
+  std::vector<Connection*> flush_list_;
+  std::vector<Connection*> flush_scratch_;
+  std::vector<Connection*> closed_list_;
+  std::vector<Connection*> reap_scratch_;
+  std::vector<DatagramConnection*> closed_datagrams_;
+
+  std::vector<Callback> ticks_;
+  std::vector<Callback> ticks_running_;
+  std::mutex remote_mu_;
+  std::vector<Callback> remote_ticks_;  // Guarded by remote_mu_.
+  std::atomic<bool> remote_pending_{false};
+  std::vector<Callback> shutdown_hooks_;
+
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<std::thread::id> owner_thread_;
+  bool running_ = false;
+  bool draining_ = false;
+  Callback drain_done_;
+  TimerId drain_timer_ = 0;
+  ErrorHandler error_handler_;
+  absl::Status fatal_;
+};
+
+}  // namespace ember
+
+#endif  // EMBER_REACTOR_REACTOR_H_
