@@ -1,0 +1,160 @@
+#include "io/epoll/internal/resolver.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "io/absl_compat.h"
+#include "io/epoll/internal/sockaddr.h"
+#include "io/error.h"
+
+namespace ember::io::epoll_internal {
+namespace {
+
+// The longest name DNS can carry (RFC 1035, 253 characters in text form).
+constexpr size_t kHostBytesMax = 253;
+
+std::string What(std::string_view host) {
+  return absl::StrCat("resolve \"", AbslView(host), "\"");
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Address>> ResolveBlocking(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  // One entry per address instead of one per socket type. No AI_ADDRCONFIG:
+  // on a host whose only interface is loopback it hides "localhost".
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &list);
+  if (rc != 0) {
+    ErrorKind kind =
+        rc == EAI_MEMORY ? ErrorKind::kNoResources : ErrorKind::kNameNotFound;
+    return MakeError(kind, What(host), gai_strerror(rc));
+  }
+  std::vector<Address> addresses;
+  for (const addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    Address a = FromSocketAddress(ai->ai_addr, ai->ai_addrlen);
+    if (!a.is_ip()) continue;
+    if (std::find(addresses.begin(), addresses.end(), a) == addresses.end()) {
+      addresses.push_back(std::move(a));
+    }
+  }
+  freeaddrinfo(list);
+  if (addresses.empty()) {
+    return MakeError(ErrorKind::kNameNotFound, What(host),
+                     "no IPv4 or IPv6 address");
+  }
+  return addresses;
+}
+
+bool ResolveWithoutLookup(std::string_view host,
+                          absl::StatusOr<std::vector<Address>>* result) {
+  if (host.empty() || host.size() > kHostBytesMax ||
+      host.find('\0') != std::string_view::npos) {
+    *result = MakeError(ErrorKind::kNameNotFound, What(host),
+                        "not a valid host name");
+    return true;
+  }
+  auto literal = Address::ParseIp(host, 0);
+  if (literal.ok()) {
+    *result = std::vector<Address>{*std::move(literal)};
+    return true;
+  }
+  std::string_view name = host;
+  if (name.back() == '.') name.remove_suffix(1);
+  if (absl::EqualsIgnoreCase(AbslView(name), "invalid") ||
+      absl::EndsWithIgnoreCase(AbslView(name), ".invalid")) {
+    *result = MakeError(ErrorKind::kNameNotFound, What(host),
+                        "names under .invalid never exist (RFC 6761)");
+    return true;
+  }
+  return false;
+}
+
+struct Resolver::Shared {
+  explicit Shared(absl::AnyInvocable<void()> notify_fn)
+      : notify(std::move(notify_fn)) {}
+
+  std::mutex mu;
+  std::condition_variable cv;
+  // Guarded by mu.
+  std::deque<std::pair<uint64_t, std::string>> requests;
+  std::vector<Completion> completed;
+  bool stopping = false;
+  bool busy = false;  // The worker is inside getaddrinfo.
+  // Called with mu held, never once stopping is set.
+  absl::AnyInvocable<void()> notify;
+};
+
+Resolver::Resolver(absl::AnyInvocable<void()> notify)
+    : shared_(std::make_shared<Shared>(std::move(notify))) {}
+
+Resolver::~Resolver() {
+  bool busy = false;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->stopping = true;
+    shared_->requests.clear();
+    shared_->completed.clear();
+    busy = shared_->busy;
+  }
+  shared_->cv.notify_all();
+  if (!worker_.joinable()) return;
+  // An idle worker exits as soon as it sees `stopping`, so joining is quick.
+  // A busy one may sit in getaddrinfo for the resolver's whole timeout; it
+  // holds its own reference to the shared state and exits when done.
+  if (busy) {
+    worker_.detach();
+  } else {
+    worker_.join();
+  }
+}
+
+void Resolver::Start(uint64_t id, std::string host) {
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->requests.emplace_back(id, std::move(host));
+  }
+  if (!worker_.joinable()) {
+    worker_ = std::thread(&Resolver::WorkerMain, shared_);
+  } else {
+    shared_->cv.notify_one();
+  }
+}
+
+void Resolver::TakeCompleted(std::vector<Completion>* out) {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  for (Completion& c : shared_->completed) out->push_back(std::move(c));
+  shared_->completed.clear();
+}
+
+void Resolver::WorkerMain(std::shared_ptr<Shared> shared) {
+  std::unique_lock<std::mutex> lock(shared->mu);
+  while (true) {
+    shared->cv.wait(
+        lock, [&] { return shared->stopping || !shared->requests.empty(); });
+    if (shared->stopping) return;
+    auto [id, host] = std::move(shared->requests.front());
+    shared->requests.pop_front();
+    shared->busy = true;
+    lock.unlock();
+    absl::StatusOr<std::vector<Address>> result = ResolveBlocking(host);
+    lock.lock();
+    shared->busy = false;
+    if (shared->stopping) return;
+    shared->completed.push_back(Completion{id, std::move(result)});
+    shared->notify();
+  }
+}
+
+}  // namespace ember::io::epoll_internal
