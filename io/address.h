@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <compare>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -69,6 +70,10 @@ class Address {
 
   friend bool operator==(const Address&, const Address&) = default;
   friend auto operator<=>(const Address&, const Address&) = default;
+
+  friend std::ostream& operator<<(std::ostream& os, const Address& a) {
+    return os << a.ToString();
+  }
 
   template <typename H>
   friend H AbslHashValue(H h, const Address& a) {

@@ -176,8 +176,10 @@ class DatagramSocket : public Handle {
 
 struct ListenOptions {
   // Connections the kernel (or simulator) queues before Accept; when full,
-  // further connects wait and eventually time out.
-  int backlog = 511;
+  // further connects wait and eventually time out. Linux caps it at
+  // net.core.somaxconn (4096 on current kernels); a burst of connects
+  // larger than the backlog loses handshakes and waits for retransmits.
+  int backlog = 4096;
   // SO_REUSEADDR; lets a restarted server bind while old connections linger.
   bool reuse_address = true;
   // SO_REUSEPORT; several listeners (one reactor per core) share a port.

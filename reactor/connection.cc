@@ -81,24 +81,24 @@ absl::Status Connection::SendData(std::string_view data) {
 
 void Connection::ScheduleFlush() {
   if (flush_scheduled_ || reactor_ == nullptr) return;
-  if (state_ != State::kConnected && state_ != State::kClosing) return;
+  if (state_ != Lifecycle::kConnected && state_ != Lifecycle::kClosing) return;
   flush_scheduled_ = true;
   reactor_->flush_list_.push_back(this);
 }
 
 void Connection::CloseConnection() {
-  if (reactor_ == nullptr || state_ == State::kClosed) return;
+  if (reactor_ == nullptr || state_ == Lifecycle::kClosed) return;
   MarkClosed(UnbindKind::kClosedLocally, absl::OkStatus());
 }
 
 void Connection::CloseAfterWriting() {
   if (reactor_ == nullptr || closing()) return;
-  if (state_ != State::kConnected) {
+  if (state_ != Lifecycle::kConnected) {
     // Still resolving or connecting: write what is queued once connected.
     close_after_connect_ = true;
     return;
   }
-  state_ = State::kClosing;
+  state_ = Lifecycle::kClosing;
   if (outbound_.empty()) {
     MarkClosed(eof_received_ ? UnbindKind::kClosedByPeer
                              : UnbindKind::kClosedLocally,
@@ -169,7 +169,7 @@ absl::Status Connection::SetKeepAlive(const io::KeepAliveOptions& options) {
 
 void Connection::SetInactivityTimeout(absl::Duration timeout) {
   inactivity_timeout_ = std::max(timeout, absl::ZeroDuration());
-  if (reactor_ == nullptr || state_ == State::kClosed) return;
+  if (reactor_ == nullptr || state_ == Lifecycle::kClosed) return;
   if (inactivity_timer_ != 0) {
     reactor_->timers_.Cancel(inactivity_timer_);
     inactivity_timer_ = 0;
@@ -180,7 +180,7 @@ void Connection::SetInactivityTimeout(absl::Duration timeout) {
 void Connection::SetPendingConnectTimeout(absl::Duration timeout) {
   pending_connect_timeout_ = std::max(timeout, absl::ZeroDuration());
   if (reactor_ == nullptr) return;
-  if (state_ != State::kResolving && state_ != State::kConnecting) return;
+  if (state_ != Lifecycle::kResolving && state_ != Lifecycle::kConnecting) return;
   if (connect_timer_ != 0) reactor_->timers_.Cancel(connect_timer_);
   ArmConnectTimer();
 }
@@ -188,7 +188,7 @@ void Connection::SetPendingConnectTimeout(absl::Duration timeout) {
 void Connection::ArmConnectTimer() {
   connect_timer_ = reactor_->AddInternalTimer(pending_connect_timeout_, [this] {
     connect_timer_ = 0;
-    if (state_ != State::kResolving && state_ != State::kConnecting) return;
+    if (state_ != Lifecycle::kResolving && state_ != Lifecycle::kConnecting) return;
     MarkClosed(UnbindKind::kTimedOut,
                absl::DeadlineExceededError(absl::StrCat(
                    "connect not completed within ",
@@ -204,7 +204,7 @@ void Connection::ArmInactivityTimer() {
 
 void Connection::OnInactivityTimer() {
   inactivity_timer_ = 0;
-  if (state_ == State::kClosed || inactivity_timeout_ <= absl::ZeroDuration()) {
+  if (state_ == Lifecycle::kClosed || inactivity_timeout_ <= absl::ZeroDuration()) {
     return;
   }
   // The timer is armed once and re-armed lazily, so activity costs nothing.
@@ -223,12 +223,12 @@ void Connection::OnInactivityTimer() {
 void Connection::Touch() { last_activity_ = reactor_->loop_time_; }
 
 void Connection::UpdateInterest() {
-  if (socket_ == nullptr || state_ == State::kClosed) return;
+  if (socket_ == nullptr || state_ == Lifecycle::kClosed) return;
   uint32_t want = 0;
-  if (state_ == State::kConnecting) {
+  if (state_ == Lifecycle::kConnecting) {
     want = io::kWritable;
   } else {
-    const bool flushing = state_ == State::kClosing;
+    const bool flushing = state_ == Lifecycle::kClosing;
     if (!paused_ && !eof_received_) want |= io::kReadable;
     if ((!paused_ || flushing) && !outbound_.empty()) want |= io::kWritable;
   }
@@ -239,8 +239,8 @@ void Connection::UpdateInterest() {
 }
 
 void Connection::MarkClosed(UnbindKind kind, absl::Status status) {
-  if (state_ == State::kClosed) return;
-  state_ = State::kClosed;
+  if (state_ == Lifecycle::kClosed) return;
+  state_ = Lifecycle::kClosed;
   reason_ = UnbindReason{kind, std::move(status)};
   if (connect_timer_ != 0) reactor_->timers_.Cancel(connect_timer_);
   if (inactivity_timer_ != 0) reactor_->timers_.Cancel(inactivity_timer_);
@@ -252,17 +252,22 @@ void Connection::MarkClosed(UnbindKind kind, absl::Status status) {
   reactor_->closed_list_.push_back(this);
 }
 
+void Connection::Fail(absl::Status status) {
+  const UnbindKind kind = UnbindKindFor(status);
+  MarkClosed(kind, std::move(status));
+}
+
 void Connection::OnIoReady(uint32_t readiness) {
-  if (state_ == State::kClosed) return;
+  if (state_ == Lifecycle::kClosed) return;
   if (readiness & io::kWritable) {
-    if (state_ == State::kConnecting) {
+    if (state_ == Lifecycle::kConnecting) {
       FinishConnecting();
     } else {
       Flush();
     }
   }
-  if ((readiness & io::kReadable) && state_ != State::kClosed &&
-      state_ != State::kConnecting) {
+  if ((readiness & io::kReadable) && state_ != Lifecycle::kClosed &&
+      state_ != Lifecycle::kConnecting) {
     HandleReadable();
   }
 }
@@ -270,10 +275,10 @@ void Connection::OnIoReady(uint32_t readiness) {
 void Connection::FinishConnecting() {
   absl::Status status = socket_->FinishConnect();
   if (!status.ok()) {
-    MarkClosed(UnbindKindFor(status), std::move(status));
+    Fail(status);
     return;
   }
-  state_ = State::kConnected;
+  state_ = Lifecycle::kConnected;
   if (connect_timer_ != 0) {
     reactor_->timers_.Cancel(connect_timer_);
     connect_timer_ = 0;
@@ -284,11 +289,11 @@ void Connection::FinishConnecting() {
     ArmInactivityTimer();
   }
   reactor_->Guard(this, [this] { ConnectionCompleted(); });
-  if (state_ == State::kClosed) return;
+  if (state_ == Lifecycle::kClosed) return;
   if (close_after_connect_) {
     close_after_connect_ = false;
     CloseAfterWriting();
-    if (state_ == State::kClosed) return;
+    if (state_ == Lifecycle::kClosed) return;
   }
   if (!outbound_.empty() || write_shutdown_requested_) {
     Flush();
@@ -301,7 +306,7 @@ void Connection::HandleReadable() {
   char* buffer = reactor_->read_buffer();
   const size_t chunk = reactor_->options_.read_chunk_bytes;
   for (int i = 0; i < reactor_->options_.reads_per_event; ++i) {
-    if (paused_ || eof_received_ || state_ == State::kClosed) return;
+    if (paused_ || eof_received_ || state_ == Lifecycle::kClosed) return;
     io::IoResult r = socket_->Read(buffer, chunk);
     switch (r.code) {
       case io::IoResult::Code::kOk:
@@ -322,15 +327,15 @@ void Connection::HandleReadable() {
         reactor_->Guard(this, [this] { ReceiveEof(); });
         return;
       case io::IoResult::Code::kError:
-        MarkClosed(UnbindKindFor(r.error), std::move(r.error));
+        Fail(r.error);
         return;
     }
   }
 }
 
 bool Connection::Flush() {
-  if (state_ == State::kClosed) return false;
-  const bool flushing = state_ == State::kClosing;
+  if (state_ == Lifecycle::kClosed) return false;
+  const bool flushing = state_ == Lifecycle::kClosing;
   if (paused_ && !flushing) {
     UpdateInterest();
     return true;
@@ -344,7 +349,7 @@ bool Connection::Flush() {
     io::IoResult r = socket_->Write(buffers, n);
     if (r.code == io::IoResult::Code::kWouldBlock) break;
     if (r.code != io::IoResult::Code::kOk) {
-      MarkClosed(UnbindKindFor(r.error), std::move(r.error));
+      Fail(r.error);
       return false;
     }
     outbound_.Consume(r.bytes);
@@ -352,22 +357,6 @@ bool Connection::Flush() {
     reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kWrite, id_,
                             r.bytes);
     if (r.bytes < offered) break;  // The socket is full.
-  }
-  if (outbound_.empty()) {
-    if (state_ == State::kClosing) {
-      MarkClosed(eof_received_ ? UnbindKind::kClosedByPeer
-                               : UnbindKind::kClosedLocally,
-                 absl::OkStatus());
-      return false;
-    }
-    if (write_shutdown_requested_ && !write_shutdown_done_) {
-      write_shutdown_done_ = true;
-      absl::Status status = socket_->ShutdownWrite();
-      if (!status.ok()) {
-        MarkClosed(UnbindKindFor(status), std::move(status));
-        return false;
-      }
-    }
   }
   // Water marks, from the loop (never from inside SendData).
   if (above_high_water_ && outbound_.size() <= limits_.low_water_bytes) {
@@ -378,7 +367,23 @@ bool Connection::Flush() {
     above_high_water_ = true;
     reactor_->Guard(this, [this] { OutboundHighWater(); });
   }
-  if (state_ == State::kClosed) return false;
+  if (state_ == Lifecycle::kClosed) return false;
+  if (outbound_.empty()) {
+    if (state_ == Lifecycle::kClosing) {
+      MarkClosed(eof_received_ ? UnbindKind::kClosedByPeer
+                               : UnbindKind::kClosedLocally,
+                 absl::OkStatus());
+      return false;
+    }
+    if (write_shutdown_requested_ && !write_shutdown_done_) {
+      write_shutdown_done_ = true;
+      absl::Status status = socket_->ShutdownWrite();
+      if (!status.ok()) {
+        Fail(status);
+        return false;
+      }
+    }
+  }
   UpdateInterest();
   return true;
 }

@@ -177,16 +177,16 @@ class Connection : private io::IoWatcher {
   // never reused within a reactor.
   uint64_t id() const { return id_; }
   Reactor& reactor() const { return *reactor_; }
-  bool connected() const { return state_ == State::kConnected; }
+  bool connected() const { return state_ == Lifecycle::kConnected; }
   // True from the moment a close was asked for (or the connection failed).
   bool closing() const {
-    return state_ >= State::kClosing || close_after_connect_;
+    return state_ >= Lifecycle::kClosing || close_after_connect_;
   }
 
  private:
   friend class Reactor;
 
-  enum class State : uint8_t {
+  enum class Lifecycle : uint8_t {
     kResolving,   // Waiting for a host name lookup.
     kConnecting,  // Waiting for the connect to finish.
     kConnected,
@@ -204,6 +204,8 @@ class Connection : private io::IoWatcher {
   // Ends the connection: the reactor reaps it (Unbind, then destroy) at the
   // end of the current turn.
   void MarkClosed(UnbindKind kind, absl::Status status);
+  // MarkClosed with the kind that fits an I/O error.
+  void Fail(absl::Status status);
   void ScheduleFlush();
   void ArmConnectTimer();
   void ArmInactivityTimer();
@@ -213,7 +215,7 @@ class Connection : private io::IoWatcher {
   Reactor* reactor_ = nullptr;
   uint64_t id_ = 0;
   std::unique_ptr<io::StreamSocket> socket_;
-  State state_ = State::kConnecting;
+  Lifecycle state_ = Lifecycle::kConnecting;
   bool paused_ = false;
   bool eof_received_ = false;
   bool write_shutdown_requested_ = false;

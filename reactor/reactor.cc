@@ -227,7 +227,7 @@ void Reactor::CloseAll(UnbindKind kind) {
       kind == UnbindKind::kShutdown ? "graceful shutdown deadline passed"
                                     : "the reactor stopped");
   for (auto& [id, c] : connections_) {
-    if (c->state_ != Connection::State::kClosed) c->MarkClosed(kind, status);
+    if (c->state_ != Connection::Lifecycle::kClosed) c->MarkClosed(kind, status);
   }
   for (auto& [id, d] : datagrams_) {
     if (!d->closed_) {
@@ -267,11 +267,9 @@ void Reactor::GracefulShutdown(absl::Duration drain, Callback done) {
   if (draining_) return;
   draining_ = true;
   drain_done_ = std::move(done);
-  for (auto& [id, server] : servers_) {
-    server->stopped = true;
-    stopped_servers_.push_back(std::move(server));
-  }
-  servers_.clear();
+  std::vector<ServerId> server_ids;
+  for (auto& [id, server] : servers_) server_ids.push_back(id);
+  for (ServerId id : server_ids) StopServer(id).IgnoreError();
   for (auto& [id, d] : datagrams_) d->CloseConnection();
   std::vector<uint64_t> ids;
   ids.reserve(connections_.size());
@@ -312,7 +310,7 @@ bool Reactor::Guard(Connection* c, absl::FunctionRef<void()> f) {
     return true;
   } catch (...) {
     std::exception_ptr error = std::current_exception();
-    if (c != nullptr && c->state_ != Connection::State::kClosed) {
+    if (c != nullptr && c->state_ != Connection::Lifecycle::kClosed) {
       c->MarkClosed(UnbindKind::kHandlerError,
                     absl::InternalError(absl::StrCat(
                         "a callback of connection ", c->id_,
@@ -453,9 +451,10 @@ absl::Status Reactor::StopServer(ServerId id) {
     return absl::NotFoundError(absl::StrCat("no server ", id));
   }
   it->second->stopped = true;
-  it->second->listener->SetInterest(0);
-  // Destroyed at the end of the turn: StopServer may be called from inside
-  // this server's own accept path.
+  // Close the listening socket now, so new connects are refused at once; the
+  // rest of the server goes at the end of the turn, since StopServer may be
+  // called from inside this server's own accept path.
+  it->second->listener.reset();
   stopped_servers_.push_back(std::move(it->second));
   servers_.erase(it);
   return absl::OkStatus();
@@ -490,11 +489,11 @@ void Reactor::OnServerReadable(Server* server) {
     if (connection == nullptr) continue;
     Connection* c = Adopt(std::move(connection));
     c->socket_ = std::move(*accepted);
-    c->state_ = Connection::State::kConnected;
+    c->state_ = Connection::Lifecycle::kConnected;
     c->socket_->SetWatcher(c);
     trace_.Record(loop_time_, TraceKind::kAccept, c->id_, server->id);
     Guard(c, [c] { c->PostInit(); });
-    if (c->state_ == Connection::State::kClosed) continue;
+    if (c->state_ == Connection::Lifecycle::kClosed) continue;
     if (c->inactivity_timeout_ > absl::ZeroDuration() &&
         c->inactivity_timer_ == 0) {
       c->ArmInactivityTimer();
@@ -557,7 +556,7 @@ absl::StatusOr<Connection*> Reactor::BindConnectImpl(
 
   // A host name: resolve it without blocking the loop, then connect.
   Connection* c = Adopt(std::move(connection));
-  c->state_ = Connection::State::kResolving;
+  c->state_ = Connection::Lifecycle::kResolving;
   c->ArmConnectTimer();
   Guard(c, [c] { c->PostInit(); });
   std::optional<io::Address> bind_copy;
@@ -573,7 +572,7 @@ absl::StatusOr<Connection*> Reactor::BindConnectImpl(
         auto it = r->connections_.find(id);
         if (it == r->connections_.end()) return;
         Connection* c = it->second.get();
-        if (c->state_ != Connection::State::kResolving) return;
+        if (c->state_ != Connection::Lifecycle::kResolving) return;
         r->trace_.Record(r->loop_time_, TraceKind::kResolved, id,
                          resolved.ok() ? resolved->size() : 0);
         if (!resolved.ok() || resolved->empty()) {
@@ -605,7 +604,7 @@ absl::StatusOr<Connection*> Reactor::ConnectTo(
     return socket.status();
   }
   Connection* c = Adopt(std::move(connection));
-  c->state_ = Connection::State::kConnecting;
+  c->state_ = Connection::Lifecycle::kConnecting;
   if (socket.ok()) {
     c->socket_ = std::move(*socket);
     c->socket_->SetWatcher(c);
@@ -615,8 +614,8 @@ absl::StatusOr<Connection*> Reactor::ConnectTo(
   Guard(c, [c] { c->PostInit(); });
   // Anything else (refused at once, no descriptors) ends in Unbind, from the
   // loop, like a failure found later.
-  if (!socket.ok() && c->state_ != Connection::State::kClosed) {
-    c->MarkClosed(UnbindKindFor(socket.status()), socket.status());
+  if (!socket.ok() && c->state_ != Connection::Lifecycle::kClosed) {
+    c->Fail(socket.status());
   }
   return c;
 }
@@ -628,10 +627,10 @@ void Reactor::StartConnect(Connection* c, const io::Address& address,
   absl::StatusOr<std::unique_ptr<io::StreamSocket>> socket =
       network_.Connect(address, options);
   if (!socket.ok()) {
-    c->MarkClosed(UnbindKindFor(socket.status()), socket.status());
+    c->Fail(socket.status());
     return;
   }
-  c->state_ = Connection::State::kConnecting;
+  c->state_ = Connection::Lifecycle::kConnecting;
   c->socket_ = std::move(*socket);
   c->socket_->SetWatcher(c);
   c->UpdateInterest();

@@ -142,7 +142,7 @@ class Reactor {
                                            Callback callback);
   // Also from inside the timer's own callback. False if not pending.
   bool CancelTimer(TimerId id);
-  size_t TimerCount() const { return user_timers_; }
+  size_t TimerCount() const { return timers_.user_count(); }
 
   // ---- Servers and clients. ----
 
@@ -221,7 +221,6 @@ class Reactor {
   io::Network& network_;
   ReactorOptions options_;
   TimerQueue timers_;
-  size_t user_timers_ = 0;
   Trace trace_;
   std::unique_ptr<char[]> read_buffer_;
 
