@@ -769,8 +769,12 @@ void EpollNetwork::Resolve(std::string_view host, ResolveCallback done) {
   if (resolver_ == nullptr) {
     resolver_ = std::make_unique<Resolver>([this] { Wake(); });
   }
+  absl::Status started = resolver_->Start(id, std::string(host));
+  if (!started.ok()) {
+    resolves_done_.push_back({id, std::move(started)});
+    return;
+  }
   ++lookups_pending_;
-  resolver_->Start(id, std::string(host));
 }
 
 absl::StatusOr<std::unique_ptr<Listener>> EpollNetwork::Listen(

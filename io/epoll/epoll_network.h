@@ -14,13 +14,15 @@
 // - Writes use sendmsg/sendto with MSG_NOSIGNAL, so a write to a reset peer
 //   returns kind kReset instead of raising SIGPIPE; the process's signal
 //   dispositions are left alone.
-// - A Unix listener replaces a stale socket file (one nobody accepts on:
-//   connecting to it is refused) and fails with kAddressInUse while another
-//   listener is live, or when the path is not a socket. Destroying the
-//   listener removes its socket file, unless the file was replaced since.
+// - ListenOptions::reuse_address and reuse_port apply to IP listeners; Unix
+//   listeners ignore them. A Unix listener replaces a stale socket file (one
+//   nobody accepts on: connecting to it is refused) and fails with
+//   kAddressInUse while another listener is live, or when the path is not a
+//   socket. Destroying the listener removes its socket file, unless the file
+//   was replaced since.
 // - An unnamed Unix socket (the usual client end) has the unspecified
 //   `Address()` as its local or peer address.
-// - A connect that fails at once (always the case for Unix sockets) is still
+// - A connect that fails at once (a Unix connect never waits) is still
 //   reported through kWritable readiness and `FinishConnect`, like every
 //   refusal: kRefused when nobody listens (also for a missing Unix socket
 //   file), kNoResources when a Unix listener's backlog is full.

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -120,16 +121,25 @@ Resolver::~Resolver() {
   }
 }
 
-void Resolver::Start(uint64_t id, std::string host) {
+absl::Status Resolver::Start(uint64_t id, std::string host) {
+  if (!worker_.joinable()) {
+    // std::thread reports failure (out of threads or memory) only by
+    // throwing; that is the operating system's doing, not a bug, so it
+    // becomes an error for this request.
+    try {
+      worker_ = std::thread(&Resolver::WorkerMain, shared_);
+    } catch (const std::system_error& e) {
+      return MakeError(
+          ErrorKind::kNoResources, What(host),
+          absl::StrCat("cannot start the resolver thread: ", e.what()));
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
     shared_->requests.emplace_back(id, std::move(host));
   }
-  if (!worker_.joinable()) {
-    worker_ = std::thread(&Resolver::WorkerMain, shared_);
-  } else {
-    shared_->cv.notify_one();
-  }
+  shared_->cv.notify_one();
+  return absl::OkStatus();
 }
 
 void Resolver::TakeCompleted(std::vector<Completion>* out) {

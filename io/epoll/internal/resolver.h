@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "io/address.h"
 
@@ -57,8 +58,9 @@ class Resolver {
   Resolver& operator=(const Resolver&) = delete;
 
   // Queues a lookup of `host` under `id`. The caller bounds how many are
-  // outstanding.
-  void Start(uint64_t id, std::string host);
+  // outstanding. Fails with kind kNoResources, queueing nothing, when the
+  // worker thread cannot be started.
+  absl::Status Start(uint64_t id, std::string host);
 
   // Moves every finished lookup, oldest first, to the end of `out`.
   void TakeCompleted(std::vector<Completion>* out);
