@@ -375,6 +375,41 @@ TEST(EpollNetworkTest, UnixListenerKeepsAReplacementFile) {
   EXPECT_FALSE(Exists(path));
 }
 
+TEST(EpollNetworkTest, UnixConnectToAFullBacklogIsNoResources) {
+  // Goal: a Unix connect finds a full accept queue at once (the kernel does
+  // not make it wait); that is reported through FinishConnect as kind
+  // kNoResources, and the queued connections are still accepted.
+  std::unique_ptr<EpollNetwork> net = MakeEpoll();
+  ListenOptions options;
+  options.backlog = 1;
+  absl::StatusOr<std::unique_ptr<Listener>> listener =
+      net->Listen(UnixAddress(UnixSocketPath("full")), options);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  std::vector<std::unique_ptr<StreamSocket>> clients;
+  absl::Status refused;
+  for (int i = 0; i < 16 && refused.ok(); ++i) {
+    absl::StatusOr<std::unique_ptr<StreamSocket>> c =
+        net->Connect((*listener)->LocalAddress(), ConnectOptions{});
+    ASSERT_TRUE(c.ok()) << c.status();
+    bool finished = false;
+    FunctionWatcher watcher([&](uint32_t) { finished = true; });
+    (*c)->SetWatcher(&watcher);
+    (*c)->SetInterest(kWritable);
+    ASSERT_TRUE(PollUntil(*net, [&] { return finished; }));
+    (*c)->SetWatcher(nullptr);
+    refused = (*c)->FinishConnect();
+    clients.push_back(std::move(*c));
+  }
+  ASSERT_FALSE(refused.ok()) << "16 connects fit a backlog of 1";
+  EXPECT_EQ(KindOf(refused), ErrorKind::kNoResources) << refused;
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  for (size_t i = 0; i + 1 < clients.size(); ++i) {
+    absl::StatusOr<std::unique_ptr<StreamSocket>> a = (*listener)->Accept();
+    ASSERT_TRUE(a.ok()) << a.status();
+    EXPECT_NE(*a, nullptr) << i;
+  }
+}
+
 TEST(EpollNetworkTest, UnnamedUnixEndsHaveTheUnspecifiedAddress) {
   // Goal: a Unix client is unnamed, so its local address and the accepted
   // socket's peer address are Address().

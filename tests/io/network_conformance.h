@@ -4,8 +4,10 @@
 // streams over IPv4, IPv6 and Unix sockets carry every byte value in order,
 // half-close and refusal behave as documented, datagrams keep their
 // boundaries, callbacks come only from `Poll` and never reach a destroyed
-// handle, and so on. Each backend instantiates the suite with a factory:
+// handle, and so on. Each backend instantiates the suite with a factory
+// (GoogleTest wants the suite's name unqualified, hence the using):
 //
+//   using ember::io::conformance::NetworkConformanceTest;
 //   INSTANTIATE_TEST_SUITE_P(
 //       Epoll, NetworkConformanceTest,
 //       ::testing::Values(NetworkFactory{"epoll", &MakeEpollNetwork}),
