@@ -228,9 +228,8 @@ void Connection::UpdateInterest() {
   if (state_ == Lifecycle::kConnecting) {
     want = io::kWritable;
   } else {
-    const bool flushing = state_ == Lifecycle::kClosing;
     if (!paused_ && !eof_received_) want |= io::kReadable;
-    if ((!paused_ || flushing) && !outbound_.empty()) want |= io::kWritable;
+    if (!outbound_.empty()) want |= io::kWritable;
   }
   if (want != interest_) {
     interest_ = want;
@@ -335,11 +334,6 @@ void Connection::HandleReadable() {
 
 bool Connection::Flush() {
   if (state_ == Lifecycle::kClosed) return false;
-  const bool flushing = state_ == Lifecycle::kClosing;
-  if (paused_ && !flushing) {
-    UpdateInterest();
-    return true;
-  }
   io::ConstBuffer buffers[io::StreamSocket::kWriteBuffersMax];
   while (!outbound_.empty()) {
     const size_t n =

@@ -140,8 +140,10 @@ class Connection : private io::IoWatcher {
   // Half-close: sends end of stream after the queued bytes; reading goes on.
   void CloseWrite();
 
-  // Stops (resumes) reading and writing. Pausing inside ReceiveData takes
-  // effect at once: no further ReceiveData until Resume.
+  // Stops (resumes) reading. Pausing inside ReceiveData takes effect at
+  // once: no further ReceiveData until Resume. Unlike EventMachine's pause,
+  // queued bytes keep being written, so a connection paused at its
+  // outbound high-water mark drains and reaches the low-water mark.
   void Pause();
   void Resume();
   bool paused() const { return paused_; }
