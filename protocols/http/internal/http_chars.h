@@ -1,0 +1,143 @@
+// Character classes of RFC 9110/9112 as lookup tables, shared by the HTTP
+// parsers and serialisers. Internal to protocols/http.
+
+#ifndef EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_CHARS_H_
+#define EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_CHARS_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace ember::protocols::http_internal {
+
+inline constexpr uint8_t kTokenChar = 1;   // tchar (RFC 9110 5.6.2).
+inline constexpr uint8_t kValueChar = 2;   // field-vchar, SP, HTAB, obs-text.
+inline constexpr uint8_t kTargetChar = 4;  // VCHAR: visible ASCII, no SP.
+
+constexpr std::array<uint8_t, 256> MakeCharTable() {
+  std::array<uint8_t, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    uint8_t bits = 0;
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                       (c >= 'A' && c <= 'Z');
+    constexpr std::string_view kTokenPunct = "!#$%&'*+-.^_`|~";
+    if (alnum ||
+        kTokenPunct.find(static_cast<char>(c)) != std::string_view::npos) {
+      bits |= kTokenChar;
+    }
+    if (c == '\t' || (c >= 0x20 && c != 0x7f)) bits |= kValueChar;
+    if (c > 0x20 && c < 0x7f) bits |= kTargetChar;
+    table[c] = bits;
+  }
+  return table;
+}
+
+inline constexpr std::array<uint8_t, 256> kCharTable = MakeCharTable();
+
+inline bool IsTokenChar(char c) {
+  return kCharTable[static_cast<uint8_t>(c)] & kTokenChar;
+}
+inline bool IsValueChar(char c) {
+  return kCharTable[static_cast<uint8_t>(c)] & kValueChar;
+}
+inline bool IsTargetChar(char c) {
+  return kCharTable[static_cast<uint8_t>(c)] & kTargetChar;
+}
+inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+// Index of the first byte of [p, p + n) that is not allowed in a field value
+// (a control other than HTAB, or DEL), or n. Eight bytes at a time: a word
+// with no byte below 0x20 and none equal to 0x7f is all allowed (bytes from
+// 0x80 up, obs-text, are allowed and never trip the tests).
+inline size_t FindBadValueChar(const char* p, size_t n) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHighs = 0x8080808080808080ull;
+  size_t i = 0;
+  while (i + 8 <= n) {
+    uint64_t x;
+    std::memcpy(&x, p + i, 8);
+    const uint64_t below_space = (x - 0x20 * kOnes) & ~x & kHighs;
+    const uint64_t del = x ^ (0x7f * kOnes);
+    const uint64_t is_del = (del - kOnes) & ~del & kHighs;
+    if ((below_space | is_del) != 0) break;  // Look closer, byte by byte.
+    i += 8;
+  }
+  for (; i < n; ++i) {
+    if (!IsValueChar(p[i])) return i;
+  }
+  return n;
+}
+
+// Index of the first byte of [p, p + n) that is not a VCHAR, or n, with the
+// same word-at-a-time fast path (SP and obs-text also stop it here).
+inline size_t FindBadTargetChar(const char* p, size_t n) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHighs = 0x8080808080808080ull;
+  size_t i = 0;
+  while (i + 8 <= n) {
+    uint64_t x;
+    std::memcpy(&x, p + i, 8);
+    const uint64_t low = (x - 0x21 * kOnes) & ~x & kHighs;  // < 0x21
+    const uint64_t del = x ^ (0x7f * kOnes);
+    const uint64_t is_del = (del - kOnes) & ~del & kHighs;
+    if (((low | is_del) | (x & kHighs)) != 0) break;
+    i += 8;
+  }
+  for (; i < n; ++i) {
+    if (!IsTargetChar(p[i])) return i;
+  }
+  return n;
+}
+
+inline char AsciiLower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+// `name` equals the lower-case `lower` ignoring ASCII case.
+inline bool EqualsLower(std::string_view name, std::string_view lower) {
+  if (name.size() != lower.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (AsciiLower(name[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+inline std::string_view TrimBlanks(std::string_view s) {
+  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Lengths saturate here instead of overflowing; it is above any limit.
+inline constexpr uint64_t kLengthSaturated = uint64_t{1} << 60;
+
+// Content-Length = 1*DIGIT, or a list of equal ones ("5, 5"), which RFC 9110
+// section 8.6 lets a recipient accept. Anything else is invalid. Values
+// saturate at kLengthSaturated.
+inline bool ParseContentLength(std::string_view value, uint64_t* length) {
+  bool seen = false;
+  uint64_t first = 0;
+  while (true) {
+    const size_t comma = value.find(',');
+    const std::string_view element = TrimBlanks(value.substr(0, comma));
+    if (element.empty()) return false;
+    uint64_t n = 0;
+    for (char c : element) {
+      if (c < '0' || c > '9') return false;
+      n = n >= kLengthSaturated ? kLengthSaturated : n * 10 + (c - '0');
+    }
+    if (seen && n != first) return false;
+    seen = true;
+    first = n;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  *length = first;
+  return true;
+}
+
+}  // namespace ember::protocols::http_internal
+
+#endif  // EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_CHARS_H_

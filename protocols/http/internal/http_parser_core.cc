@@ -1,0 +1,853 @@
+#include "protocols/http/internal/http_parser_core.h"
+
+#include <string.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "io/check.h"
+#include "protocols/http/internal/http_chars.h"
+
+namespace ember::protocols::http_internal {
+namespace {
+
+constexpr uint64_t kSaturated = kLengthSaturated;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+HttpParserCore::HttpParserCore(MessageKind kind,
+                               const HttpParserOptions& options, CoreSink* sink)
+    : kind_(kind), options_(options), sink_(sink) {
+  EMBER_CHECK(sink_ != nullptr);
+  EMBER_CHECK(options_.header_bytes_max > 0 &&
+              options_.header_bytes_max <= (size_t{1} << 30));
+  EMBER_CHECK(options_.line_bytes_max > 0);
+  EMBER_CHECK(options_.body_bytes_max < kSaturated);
+  EMBER_CHECK(options_.chunk_line_bytes_max > 0);
+  if (kind_ == MessageKind::kResponse) {
+    EMBER_CHECK(options_.pipeline_depth_max > 0);
+    expected_.resize(options_.pipeline_depth_max);
+  }
+}
+
+absl::Status HttpParserCore::ExpectResponseTo(RequestKind kind) {
+  EMBER_CHECK(kind_ == MessageKind::kResponse);
+  if (expected_count_ == expected_.size()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "more than ", expected_.size(), " requests awaiting responses"));
+  }
+  expected_[(expected_first_ + expected_count_) % expected_.size()] = kind;
+  ++expected_count_;
+  return absl::OkStatus();
+}
+
+size_t HttpParserCore::Feed(std::string_view data) {
+  EMBER_CHECK_MSG(callback_depth_ == 0,
+                  "HTTP parser Feed called from inside its own callback");
+  EMBER_CHECK_MSG(!finished_, "HTTP parser Feed called after Finish");
+  size_t pos = 0;
+  while (!paused_ && state_ != State::kError) {
+    if (state_ == State::kComplete) {
+      CompleteMessage(HttpFieldsView());
+      continue;
+    }
+    if (pos == data.size()) break;
+    pos += Step(data.substr(pos));
+  }
+  return pos;
+}
+
+void HttpParserCore::Finish() {
+  EMBER_CHECK_MSG(callback_depth_ == 0,
+                  "HTTP parser Finish called from inside its own callback");
+  EMBER_CHECK_MSG(!finished_, "HTTP parser Finish called twice");
+  finished_ = true;
+  switch (state_) {
+    case State::kIdle:
+    case State::kError:
+      return;
+    case State::kComplete:
+    case State::kBodyUntilClose:
+      // The end of the stream is the end of a close-delimited body.
+      CompleteMessage(HttpFieldsView());
+      return;
+    default:
+      Fail(400, absl::StatusCode::kUnavailable,
+           "stream ended inside a message");
+      return;
+  }
+}
+
+size_t HttpParserCore::Step(std::string_view in) {
+  switch (state_) {
+    case State::kIdle:
+      return StepIdle(in);
+    case State::kHead:
+    case State::kTrailers:
+      return StepLines(in);
+    case State::kBodyLength:
+    case State::kBodyUntilClose:
+    case State::kChunkData:
+      return StepBody(in);
+    case State::kChunkSize:
+    case State::kChunkSizeBlank:
+    case State::kChunkExt:
+    case State::kChunkSizeLf:
+    case State::kChunkDataCr:
+    case State::kChunkDataLf:
+      return StepChunkLine(in);
+    case State::kComplete:
+    case State::kError:
+      break;
+  }
+  EMBER_CHECK_MSG(false, "HTTP parser stepped in a final state");
+  return 0;
+}
+
+size_t HttpParserCore::StepIdle(std::string_view in) {
+  // RFC 9112 section 2.2: empty lines before a request line are ignored.
+  // They still count towards the header section, so they cannot go on
+  // forever.
+  size_t i = 0;
+  while (i < in.size() && (in[i] == '\r' || in[i] == '\n')) ++i;
+  section_bytes_ += i;
+  if (section_bytes_ > options_.header_bytes_max) {
+    Fail(431, absl::StatusCode::kResourceExhausted,
+         absl::StrCat("header section exceeds ", options_.header_bytes_max,
+                      " bytes"));
+    return i;
+  }
+  if (i < in.size()) state_ = State::kHead;  // The head starts at in[i].
+  return i;
+}
+
+size_t HttpParserCore::LineLimit(bool* section_bound) const {
+  const size_t room = options_.header_bytes_max - section_bytes_;
+  *section_bound = room < options_.line_bytes_max;
+  return *section_bound ? room : options_.line_bytes_max;
+}
+
+void HttpParserCore::FailLineTooLong(bool section_bound) {
+  const bool start_line = !in_trailers_ && !start_line_done_;
+  if (section_bound) {
+    Fail(431, absl::StatusCode::kResourceExhausted,
+         absl::StrCat(in_trailers_ ? "trailer" : "header", " section exceeds ",
+                      options_.header_bytes_max, " bytes"));
+  } else if (start_line) {
+    const bool request = kind_ == MessageKind::kRequest;
+    Fail(request ? 414 : 400, absl::StatusCode::kResourceExhausted,
+         absl::StrCat(request ? "request" : "status", " line exceeds ",
+                      options_.line_bytes_max, " bytes"));
+  } else {
+    Fail(
+        431, absl::StatusCode::kResourceExhausted,
+        absl::StrCat("field line exceeds ", options_.line_bytes_max, " bytes"));
+  }
+}
+
+size_t HttpParserCore::StepLines(std::string_view in) {
+  bool section_bound = false;
+  if (!buffered_) {
+    // The section starts at in[0]: parse in place.
+    const char* const base = in.data();
+    size_t pos = 0;
+    while (true) {
+      const size_t limit = LineLimit(&section_bound);
+      const void* lf = memchr(base + pos, '\n', in.size() - pos);
+      if (lf == nullptr) {
+        const size_t partial = in.size() - pos;
+        if (partial >= limit) {
+          FailLineTooLong(section_bound);
+          return in.size();
+        }
+        // Keep the section so far, with the same layout, for the next Feed.
+        buffer_.assign(base, in.size());
+        buffered_ = true;
+        line_start_ = pos;
+        return in.size();
+      }
+      const size_t size = static_cast<const char*>(lf) - (base + pos) + 1;
+      if (size > limit) {
+        FailLineTooLong(section_bound);
+        return in.size();
+      }
+      section_bytes_ += size;
+      const LineResult result = ParseLine(base, pos, size);
+      pos += size;
+      if (result == LineResult::kError) return pos;
+      if (result == LineResult::kEnd) {
+        if (in_trailers_) {
+          BuildViews(base);
+          CompleteMessage(HttpFieldsView(views_));
+        } else {
+          EndHead(base);
+        }
+        return pos;
+      }
+    }
+  }
+  // The section began in an earlier Feed: append each line as it completes.
+  size_t pos = 0;
+  while (true) {
+    const size_t limit = LineLimit(&section_bound);
+    const size_t partial = buffer_.size() - line_start_;
+    const void* lf = memchr(in.data() + pos, '\n', in.size() - pos);
+    if (lf == nullptr) {
+      if (partial + (in.size() - pos) >= limit) {
+        FailLineTooLong(section_bound);
+        return in.size();
+      }
+      buffer_.append(in.data() + pos, in.size() - pos);
+      return in.size();
+    }
+    const size_t take = static_cast<const char*>(lf) - (in.data() + pos) + 1;
+    const size_t size = partial + take;
+    if (size > limit) {
+      FailLineTooLong(section_bound);
+      return in.size();
+    }
+    buffer_.append(in.data() + pos, take);
+    pos += take;
+    section_bytes_ += size;
+    const LineResult result = ParseLine(buffer_.data(), line_start_, size);
+    line_start_ += size;
+    if (result == LineResult::kError) return pos;
+    if (result == LineResult::kEnd) {
+      if (in_trailers_) {
+        BuildViews(buffer_.data());
+        CompleteMessage(HttpFieldsView(views_));
+      } else {
+        EndHead(buffer_.data());
+      }
+      return pos;
+    }
+  }
+}
+
+HttpParserCore::LineResult HttpParserCore::ParseLine(const char* base,
+                                                     size_t offset,
+                                                     size_t size) {
+  const char* const line = base + offset;
+  // RFC 9112 section 2.2 lets a recipient accept a bare LF; a front end
+  // that does not would frame differently, so only CRLF ends a line here.
+  if (size < 2 || line[size - 2] != '\r') {
+    Fail(400, absl::StatusCode::kInvalidArgument,
+         "line not terminated by CRLF");
+    return LineResult::kError;
+  }
+  const size_t content = size - 2;
+  if (content == 0) {
+    // The first line of a head is never empty: StepIdle skipped those.
+    return LineResult::kEnd;
+  }
+  bool ok;
+  if (!in_trailers_ && !start_line_done_) {
+    ok = kind_ == MessageKind::kRequest
+             ? ParseRequestLine(line, content, offset)
+             : ParseStatusLine(line, content, offset);
+    start_line_done_ = true;
+  } else {
+    ok = ParseField(line, content, offset);
+  }
+  return ok ? LineResult::kMore : LineResult::kError;
+}
+
+bool HttpParserCore::ParseRequestLine(const char* line, size_t size,
+                                      size_t offset) {
+  // request-line = method SP request-target SP HTTP-version
+  size_t i = 0;
+  while (i < size && IsTokenChar(line[i])) ++i;
+  if (i == 0 || i == size || line[i] != ' ') {
+    Fail(400, absl::StatusCode::kInvalidArgument,
+         "malformed request line: bad method");
+    return false;
+  }
+  method_offset_ = static_cast<uint32_t>(offset);
+  method_size_ = static_cast<uint32_t>(i);
+  const size_t target = ++i;
+  i += FindBadTargetChar(line + i, size - i);
+  if (i == target || i == size || line[i] != ' ') {
+    Fail(400, absl::StatusCode::kInvalidArgument,
+         "malformed request line: bad request target");
+    return false;
+  }
+  target_offset_ = static_cast<uint32_t>(offset + target);
+  target_size_ = static_cast<uint32_t>(i - target);
+  ++i;
+  const char* v = line + i;
+  if (size - i != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
+      v[6] != '.' || v[7] < '0' || v[7] > '9') {
+    Fail(400, absl::StatusCode::kInvalidArgument,
+         "malformed request line: bad HTTP version");
+    return false;
+  }
+  version_ = HttpVersion{v[5] - '0', v[7] - '0'};
+  if (version_.major != 1) {
+    Fail(505, absl::StatusCode::kUnimplemented,
+         absl::StrCat("HTTP version ", version_.major, ".", version_.minor,
+                      " not supported"));
+    return false;
+  }
+  return true;
+}
+
+bool HttpParserCore::ParseStatusLine(const char* line, size_t size,
+                                     size_t offset) {
+  // status-line = HTTP-version SP status-code SP [ reason-phrase ]. A
+  // missing SP after the code is accepted: some servers omit it.
+  if (size < 12 || memcmp(line, "HTTP/", 5) != 0 || line[5] < '0' ||
+      line[5] > '9' || line[6] != '.' || line[7] < '0' || line[7] > '9' ||
+      line[8] != ' ') {
+    Fail(400, absl::StatusCode::kInvalidArgument,
+         "malformed status line: bad HTTP version");
+    return false;
+  }
+  version_ = HttpVersion{line[5] - '0', line[7] - '0'};
+  if (version_.major != 1) {
+    Fail(505, absl::StatusCode::kUnimplemented,
+         absl::StrCat("HTTP version ", version_.major, ".", version_.minor,
+                      " not supported"));
+    return false;
+  }
+  int code = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (line[i] < '0' || line[i] > '9') {
+      Fail(400, absl::StatusCode::kInvalidArgument,
+           "malformed status line: bad status code");
+      return false;
+    }
+    code = code * 10 + (line[i] - '0');
+  }
+  if (code < 100 || (size > 12 && line[12] != ' ')) {
+    Fail(400, absl::StatusCode::kInvalidArgument,
+         "malformed status line: bad status code");
+    return false;
+  }
+  status_code_ = code;
+  const size_t reason = size > 12 ? 13 : 12;
+  if (FindBadValueChar(line + reason, size - reason) != size - reason) {
+    Fail(400, absl::StatusCode::kInvalidArgument,
+         "malformed status line: bad reason phrase");
+    return false;
+  }
+  reason_offset_ = static_cast<uint32_t>(offset + reason);
+  reason_size_ = static_cast<uint32_t>(size - reason);
+  return true;
+}
+
+bool HttpParserCore::ParseField(const char* line, size_t size, size_t offset) {
+  // field-line = field-name ":" OWS field-value OWS
+  if (IsBlank(line[0])) {
+    // Obsolete line folding (RFC 9112 section 5.2); servers may refuse it.
+    Fail(400, absl::StatusCode::kInvalidArgument,
+         "obsolete line folding in field line");
+    return false;
+  }
+  size_t i = 0;
+  while (i < size && IsTokenChar(line[i])) ++i;
+  if (i == size || line[i] != ':' || i == 0) {
+    const char* what = i == size                  ? "field line without a colon"
+                       : IsBlank(line[i])         ? "whitespace before colon"
+                       : i == 0 && line[i] == ':' ? "empty field name"
+                                                  : "invalid field name";
+    Fail(400, absl::StatusCode::kInvalidArgument, what);
+    return false;
+  }
+  const size_t name_size = i;
+  ++i;
+  while (i < size && IsBlank(line[i])) ++i;
+  const size_t value_start = i;
+  if (FindBadValueChar(line + i, size - i) != size - i) {
+    Fail(400, absl::StatusCode::kInvalidArgument,
+         "invalid character in field value");
+    return false;
+  }
+  size_t value_end = size;
+  while (value_end > value_start && IsBlank(line[value_end - 1])) --value_end;
+  if (spans_.size() >= options_.header_count_max) {
+    Fail(431, absl::StatusCode::kResourceExhausted,
+         absl::StrCat("more than ", options_.header_count_max, " ",
+                      in_trailers_ ? "trailer" : "header", " fields"));
+    return false;
+  }
+  spans_.push_back(FieldSpan{static_cast<uint32_t>(offset),
+                             static_cast<uint32_t>(name_size),
+                             static_cast<uint32_t>(offset + value_start),
+                             static_cast<uint32_t>(value_end - value_start)});
+  if (in_trailers_) return true;
+  return NoteFramingField(
+      std::string_view(line, name_size),
+      std::string_view(line + value_start, value_end - value_start));
+}
+
+bool HttpParserCore::NoteFramingField(std::string_view name,
+                                      std::string_view value) {
+  // Dispatch on length first: most fields match none of these.
+  switch (name.size()) {
+    case 4:
+      if (EqualsLower(name, "host")) ++host_count_;
+      break;
+    case 6:
+      if (EqualsLower(name, "expect") &&
+          HttpListHasToken(value, "100-continue")) {
+        expect_continue_ = true;
+      }
+      break;
+    case 7:
+      if (EqualsLower(name, "upgrade")) has_upgrade_field_ = true;
+      break;
+    case 10:
+      if (EqualsLower(name, "connection")) {
+        connection_close_ |= HttpListHasToken(value, "close");
+        connection_keep_alive_ |= HttpListHasToken(value, "keep-alive");
+        connection_upgrade_ |= HttpListHasToken(value, "upgrade");
+      }
+      break;
+    case 14:
+      if (EqualsLower(name, "content-length")) {
+        uint64_t length = 0;
+        if (!ParseContentLength(value, &length)) {
+          Fail(400, absl::StatusCode::kInvalidArgument,
+               "invalid Content-Length");
+          return false;
+        }
+        if (has_content_length_ && length != content_length_) {
+          Fail(400, absl::StatusCode::kInvalidArgument,
+               "conflicting Content-Length values");
+          return false;
+        }
+        has_content_length_ = true;
+        content_length_ = length;
+      }
+      break;
+    case 17:
+      if (EqualsLower(name, "transfer-encoding")) {
+        transfer_encoding_fields_.push_back(
+            static_cast<uint32_t>(spans_.size() - 1));
+      }
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+void HttpParserCore::BuildViews(const char* base) {
+  views_.clear();
+  for (const FieldSpan& span : spans_) {
+    views_.push_back(HttpFieldView{
+        std::string_view(base + span.name_offset, span.name_size),
+        std::string_view(base + span.value_offset, span.value_size)});
+  }
+}
+
+bool HttpParserCore::ReadTransferCodings(const char* base, bool* chunked_last,
+                                         bool* other_codings) {
+  int codings = 0;
+  int chunked = 0;
+  *chunked_last = false;
+  *other_codings = false;
+  for (uint32_t index : transfer_encoding_fields_) {
+    std::string_view value(base + spans_[index].value_offset,
+                           spans_[index].value_size);
+    while (true) {
+      const size_t comma = value.find(',');
+      const std::string_view element = TrimBlanks(value.substr(0, comma));
+      if (!element.empty()) {
+        // A coding with parameters is never "chunked" (it takes none).
+        const std::string_view name =
+            TrimBlanks(element.substr(0, element.find(';')));
+        if (name.empty() ||
+            !std::all_of(name.begin(), name.end(), IsTokenChar)) {
+          Fail(400, absl::StatusCode::kInvalidArgument,
+               "invalid Transfer-Encoding");
+          return false;
+        }
+        ++codings;
+        *chunked_last =
+            element.size() == name.size() && EqualsLower(name, "chunked");
+        if (*chunked_last) {
+          ++chunked;
+        } else {
+          *other_codings = true;
+        }
+      }
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+  }
+  if (codings == 0) {
+    Fail(400, absl::StatusCode::kInvalidArgument, "empty Transfer-Encoding");
+    return false;
+  }
+  if (chunked > 1) {
+    Fail(400, absl::StatusCode::kInvalidArgument,
+         "chunked transfer coding applied more than once");
+    return false;
+  }
+  return true;
+}
+
+bool HttpParserCore::DecideRequestFraming(const char* base) {
+  // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, never two.
+  if (host_count_ > 1 || (version_.AtLeast11() && host_count_ == 0)) {
+    Fail(
+        400, absl::StatusCode::kInvalidArgument,
+        host_count_ == 0 ? "missing Host header" : "more than one Host header");
+    return false;
+  }
+  if (!transfer_encoding_fields_.empty()) {
+    // RFC 9112 section 6.1: HTTP/1.0 framing with Transfer-Encoding is
+    // faulty; section 6.3: with both headers the request is refused, as the
+    // two lengths are how requests are smuggled.
+    if (!version_.AtLeast11()) {
+      Fail(400, absl::StatusCode::kInvalidArgument,
+           "Transfer-Encoding in an HTTP/1.0 request");
+      return false;
+    }
+    if (has_content_length_) {
+      Fail(400, absl::StatusCode::kInvalidArgument,
+           "both Content-Length and Transfer-Encoding");
+      return false;
+    }
+    bool chunked_last = false;
+    bool other_codings = false;
+    if (!ReadTransferCodings(base, &chunked_last, &other_codings)) {
+      return false;
+    }
+    if (!chunked_last) {
+      Fail(400, absl::StatusCode::kInvalidArgument,
+           "chunked is not the final transfer coding");
+      return false;
+    }
+    if (other_codings) {
+      Fail(501, absl::StatusCode::kUnimplemented,
+           "unsupported transfer coding");
+      return false;
+    }
+  } else if (has_content_length_ && content_length_ > options_.body_bytes_max) {
+    Fail(413, absl::StatusCode::kResourceExhausted,
+         absl::StrCat("Content-Length exceeds the limit of ",
+                      options_.body_bytes_max, " bytes"));
+    return false;
+  }
+  return true;
+}
+
+bool HttpParserCore::DecideResponseFraming(const char* base) {
+  if (status_code_ < 200 || status_code_ == 204 || status_code_ == 304) {
+    return true;  // No body, whatever the fields say.
+  }
+  const RequestKind request =
+      expected_count_ > 0 ? expected_[expected_first_] : RequestKind::kOther;
+  if (request == RequestKind::kHead ||
+      (request == RequestKind::kConnect && status_code_ / 100 == 2)) {
+    return true;
+  }
+  if (!transfer_encoding_fields_.empty()) {
+    if (has_content_length_) {
+      // Allowed in a response, Transfer-Encoding winning, but it "ought to
+      // be handled as an error" (RFC 9112 section 6.3): response splitting.
+      Fail(400, absl::StatusCode::kInvalidArgument,
+           "both Content-Length and Transfer-Encoding");
+      return false;
+    }
+    bool chunked_last = false;
+    bool other_codings = false;
+    return ReadTransferCodings(base, &chunked_last, &other_codings);
+  }
+  if (has_content_length_ && content_length_ > options_.body_bytes_max) {
+    Fail(413, absl::StatusCode::kResourceExhausted,
+         absl::StrCat("Content-Length exceeds the limit of ",
+                      options_.body_bytes_max, " bytes"));
+    return false;
+  }
+  return true;
+}
+
+void HttpParserCore::EndHead(const char* base) {
+  BuildViews(base);
+  CoreHead head;
+  head.version = version_;
+  head.headers = HttpFieldsView(views_);
+  if (kind_ == MessageKind::kRequest) {
+    if (!DecideRequestFraming(base)) return;
+    head.method = std::string_view(base + method_offset_, method_size_);
+    head.target = std::string_view(base + target_offset_, target_size_);
+    if (!transfer_encoding_fields_.empty()) {
+      head.framing = HttpBodyFraming::kChunked;
+    } else if (has_content_length_) {
+      head.framing = HttpBodyFraming::kContentLength;
+    }
+    const bool connect = head.method == "CONNECT";
+    if (connect) head.framing = HttpBodyFraming::kNone;  // A tunnel follows.
+    head.upgrade = connect || (version_.AtLeast11() && connection_upgrade_ &&
+                               has_upgrade_field_);
+    head.expect_continue = version_.AtLeast11() && expect_continue_;
+  } else {
+    if (!DecideResponseFraming(base)) return;
+    head.status_code = status_code_;
+    head.reason = std::string_view(base + reason_offset_, reason_size_);
+    const RequestKind request =
+        expected_count_ > 0 ? expected_[expected_first_] : RequestKind::kOther;
+    const bool informational = status_code_ < 200;
+    const bool no_body = informational || status_code_ == 204 ||
+                         status_code_ == 304 || request == RequestKind::kHead;
+    const bool tunnel =
+        request == RequestKind::kConnect && status_code_ / 100 == 2;
+    if (no_body || tunnel) {
+      head.framing = HttpBodyFraming::kNone;
+    } else if (!transfer_encoding_fields_.empty()) {
+      // Chunked if it is the final coding; otherwise the body runs until
+      // the server closes (RFC 9112 section 6.3, rule 4).
+      bool chunked_last = false;
+      bool other_codings = false;
+      ReadTransferCodings(base, &chunked_last, &other_codings);
+      head.framing = chunked_last ? HttpBodyFraming::kChunked
+                                  : HttpBodyFraming::kUntilClose;
+    } else if (has_content_length_) {
+      head.framing = HttpBodyFraming::kContentLength;
+    } else {
+      head.framing = HttpBodyFraming::kUntilClose;
+    }
+    head.upgrade = status_code_ == 101 || tunnel;
+    // A 1xx other than 101 precedes the final answer to the same request.
+    if ((!informational || status_code_ == 101) && expected_count_ > 0) {
+      expected_first_ = (expected_first_ + 1) % expected_.size();
+      --expected_count_;
+    }
+  }
+  if (head.framing == HttpBodyFraming::kContentLength) {
+    head.content_length = content_length_;
+  }
+  head.keep_alive = version_.AtLeast11()
+                        ? !connection_close_
+                        : connection_keep_alive_ && !connection_close_;
+  if (head.framing == HttpBodyFraming::kUntilClose) head.keep_alive = false;
+  upgrade_ = head.upgrade;
+
+  // The next state is set before the callback, which may pause.
+  switch (head.framing) {
+    case HttpBodyFraming::kNone:
+      state_ = State::kComplete;
+      break;
+    case HttpBodyFraming::kContentLength:
+      remaining_ = content_length_;
+      state_ = remaining_ == 0 ? State::kComplete : State::kBodyLength;
+      break;
+    case HttpBodyFraming::kChunked:
+      state_ = State::kChunkSize;
+      break;
+    case HttpBodyFraming::kUntilClose:
+      state_ = State::kBodyUntilClose;
+      break;
+  }
+  chunk_size_ = 0;
+  chunk_line_bytes_ = 0;
+  chunk_size_seen_ = false;
+  ++callback_depth_;
+  sink_->OnCoreHead(head);
+  --callback_depth_;
+  // The head's bytes are no longer needed.
+  buffer_.clear();
+  buffered_ = false;
+  line_start_ = 0;
+}
+
+size_t HttpParserCore::StepBody(std::string_view in) {
+  if (state_ == State::kBodyUntilClose) {
+    // Deliver up to the limit first, so that the events before the error
+    // do not depend on how the bytes were cut.
+    const uint64_t room = options_.body_bytes_max - body_bytes_;
+    const size_t take =
+        static_cast<size_t>(std::min<uint64_t>(room, in.size()));
+    body_bytes_ += take;
+    if (take > 0) EmitBody(in.substr(0, take));
+    if (take < in.size() && state_ != State::kError) {
+      Fail(413, absl::StatusCode::kResourceExhausted,
+           absl::StrCat("body exceeds ", options_.body_bytes_max, " bytes"));
+      return in.size();
+    }
+    return take;
+  }
+  const size_t take =
+      static_cast<size_t>(std::min<uint64_t>(remaining_, in.size()));
+  remaining_ -= take;
+  body_bytes_ += take;
+  if (remaining_ == 0) {
+    state_ =
+        state_ == State::kChunkData ? State::kChunkDataCr : State::kComplete;
+  }
+  EmitBody(in.substr(0, take));
+  return take;
+}
+
+size_t HttpParserCore::StepChunkLine(std::string_view in) {
+  size_t i = 0;
+  while (i < in.size()) {
+    const char c = in[i++];
+    if (state_ == State::kChunkDataCr || state_ == State::kChunkDataLf) {
+      if (c != (state_ == State::kChunkDataCr ? '\r' : '\n')) {
+        Fail(400, absl::StatusCode::kInvalidArgument,
+             "chunk data not followed by CRLF");
+        return i;
+      }
+      state_ = state_ == State::kChunkDataCr ? State::kChunkDataLf
+                                             : State::kChunkSize;
+      continue;
+    }
+    if (++chunk_line_bytes_ > options_.chunk_line_bytes_max) {
+      Fail(400, absl::StatusCode::kResourceExhausted,
+           absl::StrCat("chunk size line exceeds ",
+                        options_.chunk_line_bytes_max, " bytes"));
+      return i;
+    }
+    switch (state_) {
+      case State::kChunkSize: {
+        const int digit = HexValue(c);
+        if (digit >= 0) {
+          chunk_size_ =
+              chunk_size_ >= kSaturated ? kSaturated : chunk_size_ * 16 + digit;
+          chunk_size_seen_ = true;
+          continue;
+        }
+        if (!chunk_size_seen_) {
+          Fail(400, absl::StatusCode::kInvalidArgument, "invalid chunk size");
+          return i;
+        }
+        if (c == '\r') {
+          state_ = State::kChunkSizeLf;
+        } else if (c == ';') {
+          state_ = State::kChunkExt;
+        } else if (IsBlank(c)) {
+          state_ = State::kChunkSizeBlank;
+        } else {
+          Fail(400, absl::StatusCode::kInvalidArgument, "invalid chunk size");
+          return i;
+        }
+        continue;
+      }
+      case State::kChunkSizeBlank:
+        // chunk-ext allows whitespace only before a ";".
+        if (c == ';') {
+          state_ = State::kChunkExt;
+        } else if (!IsBlank(c)) {
+          Fail(400, absl::StatusCode::kInvalidArgument,
+               "invalid chunk extension");
+          return i;
+        }
+        continue;
+      case State::kChunkExt:
+        // Extensions are ignored, but a bare CR or LF, or any other
+        // control byte, inside one is refused: lenient parsers disagree
+        // about where such a line ends.
+        if (c == '\r') {
+          state_ = State::kChunkSizeLf;
+        } else if (!IsValueChar(c)) {
+          Fail(400, absl::StatusCode::kInvalidArgument,
+               "invalid character in chunk extension");
+          return i;
+        }
+        continue;
+      case State::kChunkSizeLf:
+        if (c != '\n') {
+          Fail(400, absl::StatusCode::kInvalidArgument,
+               "chunk size line not terminated by CRLF");
+          return i;
+        }
+        if (chunk_size_ == 0) {
+          StartTrailers();
+          return i;
+        }
+        if (chunk_size_ > options_.body_bytes_max - body_bytes_) {
+          Fail(413, absl::StatusCode::kResourceExhausted,
+               absl::StrCat("chunked body exceeds ", options_.body_bytes_max,
+                            " bytes"));
+          return i;
+        }
+        remaining_ = chunk_size_;
+        chunk_size_ = 0;
+        chunk_line_bytes_ = 0;
+        chunk_size_seen_ = false;
+        state_ = State::kChunkData;
+        return i;
+      default:
+        EMBER_CHECK_MSG(false, "bad chunk state");
+    }
+  }
+  return i;
+}
+
+void HttpParserCore::StartTrailers() {
+  state_ = State::kTrailers;
+  in_trailers_ = true;
+  buffered_ = false;
+  buffer_.clear();
+  line_start_ = 0;
+  section_bytes_ = 0;
+  spans_.clear();
+}
+
+void HttpParserCore::CompleteMessage(HttpFieldsView trailers) {
+  const bool upgrade = upgrade_;
+  state_ = State::kComplete;  // Not idle until the callback has run.
+  ++callback_depth_;
+  sink_->OnCoreComplete(trailers);
+  --callback_depth_;
+  ResetMessage();
+  // The bytes after an upgrade belong to another protocol: stop here and
+  // let the owner decide (Resume to go on with HTTP).
+  if (upgrade) paused_ = true;
+}
+
+void HttpParserCore::ResetMessage() {
+  state_ = State::kIdle;
+  in_trailers_ = false;
+  buffered_ = false;
+  buffer_.clear();
+  line_start_ = 0;
+  section_bytes_ = 0;
+  start_line_done_ = false;
+  spans_.clear();
+  views_.clear();
+  has_content_length_ = false;
+  content_length_ = 0;
+  transfer_encoding_fields_.clear();
+  connection_close_ = false;
+  connection_keep_alive_ = false;
+  connection_upgrade_ = false;
+  has_upgrade_field_ = false;
+  expect_continue_ = false;
+  host_count_ = 0;
+  upgrade_ = false;
+  remaining_ = 0;
+  body_bytes_ = 0;
+  chunk_size_ = 0;
+  chunk_line_bytes_ = 0;
+  chunk_size_seen_ = false;
+}
+
+void HttpParserCore::EmitBody(std::string_view data) {
+  ++callback_depth_;
+  sink_->OnCoreBody(data);
+  --callback_depth_;
+}
+
+void HttpParserCore::Fail(int http_status, absl::StatusCode code,
+                          std::string message) {
+  state_ = State::kError;
+  buffer_.clear();
+  ++callback_depth_;
+  sink_->OnCoreError(HttpParseError{http_status, absl::Status(code, message)});
+  --callback_depth_;
+}
+
+}  // namespace ember::protocols::http_internal

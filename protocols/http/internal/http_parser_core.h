@@ -1,0 +1,186 @@
+// The state machine behind HttpRequestParser and HttpResponseParser. Both
+// message kinds share everything but the start line and the body-length
+// rules, so one core serves both; the public classes translate its events.
+// Internal to protocols/http; see http_parser.h for the contract.
+//
+// How bytes flow. A header (or trailer) section is parsed line by line as
+// lines complete, straight from the caller's bytes. Field positions are kept
+// as offsets from the start of the section, so when a section straddles two
+// Feed calls its bytes so far are copied once into `buffer_` with the same
+// layout and later lines are appended there; nothing else is ever copied.
+// Body bytes are handed on as views of the caller's data.
+//
+// Every check runs at the same point of the byte stream however it is cut:
+// a line is checked when its LF arrives, or earlier once its length alone
+// exceeds the limit that applies, so the events and the error are the same
+// for any cut.
+
+#ifndef EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
+#define EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "protocols/http/http_message.h"
+#include "protocols/http/http_parser_options.h"
+
+namespace ember::protocols::http_internal {
+
+enum class MessageKind : uint8_t { kRequest, kResponse };
+
+// What a response answers, as far as its framing is concerned.
+enum class RequestKind : uint8_t { kOther, kHead, kConnect };
+
+// A parsed head of either kind; the public parsers copy out their part.
+struct CoreHead {
+  std::string_view method;
+  std::string_view target;
+  int status_code = 0;
+  std::string_view reason;
+  HttpVersion version;
+  HttpFieldsView headers;
+  HttpBodyFraming framing = HttpBodyFraming::kNone;
+  uint64_t content_length = 0;
+  bool keep_alive = true;
+  bool expect_continue = false;
+  bool upgrade = false;
+};
+
+class CoreSink {
+ public:
+  virtual void OnCoreHead(const CoreHead& head) = 0;
+  virtual void OnCoreBody(std::string_view data) = 0;
+  virtual void OnCoreComplete(HttpFieldsView trailers) = 0;
+  virtual void OnCoreError(const HttpParseError& error) = 0;
+
+ protected:
+  ~CoreSink() = default;
+};
+
+class HttpParserCore {
+ public:
+  HttpParserCore(MessageKind kind, const HttpParserOptions& options,
+                 CoreSink* sink);
+
+  HttpParserCore(const HttpParserCore&) = delete;
+  HttpParserCore& operator=(const HttpParserCore&) = delete;
+
+  size_t Feed(std::string_view data);
+  void Finish();
+  void Pause() { paused_ = true; }
+  void Resume() { paused_ = false; }
+  bool paused() const { return paused_; }
+  bool failed() const { return state_ == State::kError; }
+  bool idle() const { return state_ == State::kIdle; }
+  absl::Status ExpectResponseTo(RequestKind kind);
+
+ private:
+  enum class State : uint8_t {
+    kIdle,  // Before a message: empty lines are skipped.
+    kHead,
+    kBodyLength,
+    kBodyUntilClose,
+    kChunkSize,
+    kChunkSizeBlank,  // Whitespace after the size, before ";".
+    kChunkExt,
+    kChunkSizeLf,
+    kChunkData,
+    kChunkDataCr,
+    kChunkDataLf,
+    kTrailers,
+    kComplete,  // The message is over; its completion is yet to be told.
+    kError,
+  };
+  enum class LineResult : uint8_t { kMore, kEnd, kError };
+
+  struct FieldSpan {
+    uint32_t name_offset;
+    uint32_t name_size;
+    uint32_t value_offset;
+    uint32_t value_size;
+  };
+
+  size_t Step(std::string_view in);
+  size_t StepIdle(std::string_view in);
+  size_t StepLines(std::string_view in);
+  size_t StepChunkLine(std::string_view in);
+  size_t StepBody(std::string_view in);
+
+  // The most bytes the next line may take; `*section_bound` says whether
+  // the section limit (rather than the line limit) is the one that binds.
+  size_t LineLimit(bool* section_bound) const;
+  void FailLineTooLong(bool section_bound);
+  LineResult ParseLine(const char* base, size_t offset, size_t size);
+  bool ParseRequestLine(const char* line, size_t size, size_t offset);
+  bool ParseStatusLine(const char* line, size_t size, size_t offset);
+  bool ParseField(const char* line, size_t size, size_t offset);
+  bool NoteFramingField(std::string_view name, std::string_view value);
+  void BuildViews(const char* base);
+  void EndHead(const char* base);
+  bool DecideRequestFraming(const char* base);
+  bool DecideResponseFraming(const char* base);
+  // Reads every Transfer-Encoding coding. Returns false after failing.
+  bool ReadTransferCodings(const char* base, bool* chunked_last,
+                           bool* other_codings);
+  void StartTrailers();
+  void CompleteMessage(HttpFieldsView trailers);
+  void ResetMessage();
+  void EmitBody(std::string_view data);
+  void Fail(int http_status, absl::StatusCode code, std::string message);
+
+  const MessageKind kind_;
+  const HttpParserOptions options_;
+  CoreSink* const sink_;
+
+  State state_ = State::kIdle;
+  bool paused_ = false;
+  bool finished_ = false;
+  int callback_depth_ = 0;
+
+  // The section (head or trailers) being parsed.
+  bool in_trailers_ = false;
+  bool buffered_ = false;
+  std::string buffer_;
+  size_t line_start_ = 0;     // Buffered: where the partial line begins.
+  size_t section_bytes_ = 0;  // Counted against header_bytes_max.
+  bool start_line_done_ = false;
+  std::vector<FieldSpan> spans_;
+  std::vector<HttpFieldView> views_;
+  uint32_t method_offset_ = 0, method_size_ = 0;
+  uint32_t target_offset_ = 0, target_size_ = 0;
+  uint32_t reason_offset_ = 0, reason_size_ = 0;
+  HttpVersion version_;
+  int status_code_ = 0;
+
+  // Facts gathered from the head's fields.
+  bool has_content_length_ = false;
+  uint64_t content_length_ = 0;
+  std::vector<uint32_t> transfer_encoding_fields_;  // Indexes into spans_.
+  bool connection_close_ = false;
+  bool connection_keep_alive_ = false;
+  bool connection_upgrade_ = false;
+  bool has_upgrade_field_ = false;
+  bool expect_continue_ = false;
+  int host_count_ = 0;
+
+  // The body.
+  bool upgrade_ = false;
+  uint64_t remaining_ = 0;   // kBodyLength, kChunkData.
+  uint64_t body_bytes_ = 0;  // Decoded so far.
+  uint64_t chunk_size_ = 0;
+  size_t chunk_line_bytes_ = 0;
+  bool chunk_size_seen_ = false;
+
+  // Responses: kinds of the requests awaiting answers, oldest first (ring).
+  std::vector<RequestKind> expected_;
+  size_t expected_first_ = 0;
+  size_t expected_count_ = 0;
+};
+
+}  // namespace ember::protocols::http_internal
+
+#endif  // EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_

@@ -1,0 +1,445 @@
+// Unit tests for HttpRequestParser. Every input is fed whole and cut in
+// several ways, and must give the same events each time. Covered: request
+// lines and fields, Content-Length and chunked bodies with trailers,
+// keep-alive rules, pipelining, Expect: 100-continue with pausing, HEAD,
+// upgrades and CONNECT; then each request-smuggling defence of RFC 9112 and
+// each limit with the status a server answers.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "protocols/http/http_parser.h"
+#include "tests/protocols/http/http_test_util.h"
+
+namespace ember::protocols {
+namespace {
+
+using ::ember::protocols::testing::ParseRequests;
+using ::ember::protocols::testing::RequestEvents;
+using ::ember::protocols::testing::RequestRecorder;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+// A simple GET: method, target, version, fields in order with their case,
+// values trimmed of surrounding whitespace.
+TEST(HttpRequestParserTest, SimpleGet) {
+  EXPECT_THAT(
+      RequestEvents("GET /index.html?q=1 HTTP/1.1\r\nHost: example.com\r\n"
+                    "User-Agent:  test/1.0 \t\r\nX-Empty:\r\n\r\n"),
+      ElementsAre("head:GET /index.html?q=1 1.1 none ka|Host=example.com|"
+                  "User-Agent=test/1.0|X-Empty=",
+                  "done"));
+}
+
+// Three pipelined requests in one read, with and without bodies.
+TEST(HttpRequestParserTest, Pipelined) {
+  EXPECT_THAT(
+      RequestEvents("GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+                    "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"
+                    "hello"
+                    "GET /c HTTP/1.1\r\nHost: h\r\n\r\n"),
+      ElementsAre("head:GET /a 1.1 none ka|Host=h", "done",
+                  "head:POST /b 1.1 len=5 ka|Host=h|Content-Length=5",
+                  "body:hello", "done", "head:GET /c 1.1 none ka|Host=h",
+                  "done"));
+}
+
+// Chunked body with extensions, upper-case hex and trailers.
+TEST(HttpRequestParserTest, ChunkedWithTrailers) {
+  EXPECT_THAT(RequestEvents("POST /up HTTP/1.1\r\nHost: h\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n"
+                            "5;name=value\r\nhello\r\n"
+                            "A ; ext=\"quoted\"\r\n, world!!!\r\n"
+                            "0\r\nChecksum: abc\r\nX-T: 1\r\n\r\n"),
+              ElementsAre("head:POST /up 1.1 chunked ka|Host=h|"
+                          "Transfer-Encoding=chunked",
+                          "body:hello, world!!!", "done|Checksum=abc|X-T=1"));
+}
+
+// Content-Length: 0 and a zero-size chunked body give no body event.
+TEST(HttpRequestParserTest, EmptyBodies) {
+  EXPECT_THAT(
+      RequestEvents("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"
+                    "POST / HTTP/1.1\r\nHost: h\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+      ElementsAre("head:POST / 1.1 len=0 ka|Host=h|Content-Length=0", "done",
+                  "head:POST / 1.1 chunked ka|Host=h|"
+                  "Transfer-Encoding=chunked",
+                  "done"));
+}
+
+// Keep-alive: HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive";
+// Connection is a token list in any case.
+TEST(HttpRequestParserTest, KeepAlive) {
+  EXPECT_THAT(
+      RequestEvents("GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, Close\r\n"
+                    "\r\n"
+                    "GET / HTTP/1.0\r\n\r\n"
+                    "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"),
+      ElementsAre("head:GET / 1.1 none|Host=h|Connection=foo, Close", "done",
+                  "head:GET / 1.0 none", "done",
+                  "head:GET / 1.0 none ka|Connection=Keep-Alive", "done"));
+}
+
+// Empty lines before a request line are ignored (RFC 9112 section 2.2).
+TEST(HttpRequestParserTest, LeadingEmptyLines) {
+  EXPECT_THAT(RequestEvents("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n\r\n"),
+              ElementsAre("head:GET / 1.1 none ka|Host=h", "done"));
+}
+
+// HEAD is an ordinary request to the parser; its framing rules only matter
+// for the response.
+TEST(HttpRequestParserTest, Head) {
+  EXPECT_THAT(RequestEvents("HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n"),
+              ElementsAre("head:HEAD /x 1.1 none ka|Host=h", "done"));
+}
+
+// Expect: 100-continue is reported; a server pauses in OnRequestHead, sends
+// 100 (Continue), then resumes and the body follows. Feed reports how far it
+// got, and the rest is fed again after Resume.
+TEST(HttpRequestParserTest, ExpectContinueWithPause) {
+  const std::string input =
+      "PUT /f HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\n"
+      "Content-Length: 3\r\n\r\nabc";
+  EXPECT_THAT(RequestEvents(input),
+              ElementsAre("head:PUT /f 1.1 len=3 ka ec|Host=h|"
+                          "Expect=100-Continue|Content-Length=3",
+                          "body:abc", "done"));
+
+  RequestRecorder recorder;
+  HttpRequestParser parser(&recorder);
+  recorder.on_head = [&parser](const HttpRequestHead& head) {
+    EXPECT_TRUE(head.expect_continue);
+    parser.Pause();
+  };
+  const size_t used = parser.Feed(input);
+  EXPECT_EQ(used, input.size() - 3);
+  EXPECT_TRUE(parser.paused());
+  EXPECT_THAT(recorder.events, SizeIs(1));
+  EXPECT_EQ(parser.Feed("abc"), 0u);  // Still paused.
+  parser.Resume();
+  EXPECT_EQ(parser.Feed(std::string_view(input).substr(used)), 3u);
+  EXPECT_THAT(recorder.events, SizeIs(3));
+  EXPECT_TRUE(parser.idle());
+}
+
+// HTTP/1.0 clients cannot expect 100-continue (RFC 9110 section 10.1.1).
+TEST(HttpRequestParserTest, ExpectContinueIgnoredInHttp10) {
+  EXPECT_THAT(RequestEvents("GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n"),
+              ElementsAre("head:GET / 1.0 none|Expect=100-continue", "done"));
+}
+
+// An upgrade request pauses the parser after it completes; the bytes after
+// it belong to the new protocol.
+TEST(HttpRequestParserTest, UpgradePauses) {
+  const std::string head =
+      "GET /chat HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n"
+      "Upgrade: websocket\r\n\r\n";
+  RequestRecorder recorder;
+  HttpRequestParser parser(&recorder);
+  const std::string input = head + "\x81\x05hello";
+  EXPECT_EQ(parser.Feed(input), head.size());
+  EXPECT_TRUE(parser.paused());
+  EXPECT_THAT(recorder.events,
+              ElementsAre("head:GET /chat 1.1 none ka up|Host=h|"
+                          "Connection=Upgrade|Upgrade=websocket",
+                          "done"));
+}
+
+// CONNECT opens a tunnel: no body, whatever the fields say, and a pause.
+TEST(HttpRequestParserTest, Connect) {
+  RequestRecorder recorder;
+  HttpRequestParser parser(&recorder);
+  const std::string head =
+      "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
+  EXPECT_EQ(parser.Feed(head + "tunnel bytes"), head.size());
+  EXPECT_THAT(recorder.events,
+              ElementsAre("head:CONNECT example.com:443 1.1 none ka up|"
+                          "Host=example.com:443",
+                          "done"));
+}
+
+// A pause in OnBody stops right after that chunk.
+TEST(HttpRequestParserTest, PauseInBody) {
+  class Pauser : public RequestRecorder {
+   public:
+    HttpRequestParser* parser = nullptr;
+    void OnBody(std::string_view data) override {
+      RequestRecorder::OnBody(data);
+      parser->Pause();
+    }
+  } recorder;
+  HttpRequestParser parser(&recorder);
+  recorder.parser = &parser;
+  const std::string input =
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nabcdGET";
+  EXPECT_EQ(parser.Feed(input), input.size() - 3);
+  EXPECT_THAT(recorder.events, SizeIs(2));  // Head and body, not done yet.
+  parser.Resume();
+  EXPECT_EQ(parser.Feed("GET"), 3u);
+  EXPECT_THAT(recorder.events, SizeIs(3));
+}
+
+// Equal Content-Length values, repeated or as a list, are accepted (RFC 9110
+// section 8.6); leading zeros are numbers like any other.
+TEST(HttpRequestParserTest, EqualContentLengthsAccepted) {
+  EXPECT_THAT(RequestEvents("POST / HTTP/1.1\r\nHost: h\r\n"
+                            "Content-Length: 2\r\ncontent-length: 02\r\n"
+                            "Content-Length: 2 , 2\r\n\r\nok"),
+              ElementsAre(HasSubstr("len=2"), "body:ok", "done"));
+}
+
+struct Refusal {
+  const char* name;
+  std::string input;
+  int http_status;
+  absl::StatusCode code;
+};
+
+// Each defence of RFC 9112 against request smuggling and each malformed
+// input: the exact status, the error code, and nothing delivered after it.
+TEST(HttpRequestParserTest, RefusesSmugglingAndMalformedInput) {
+  const std::string ok = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  const std::string post = "POST / HTTP/1.1\r\nHost: h\r\n";
+  const auto bad = absl::StatusCode::kInvalidArgument;
+  const std::vector<Refusal> cases = {
+      {"both framings",
+       post + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
+       bad},
+      {"both framings, other order",
+       post + "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400,
+       bad},
+      {"differing lengths",
+       post + "Content-Length: 3\r\nContent-Length: 4\r\n\r\n", 400, bad},
+      {"differing list", post + "Content-Length: 3, 4\r\n\r\n", 400, bad},
+      {"signed length", post + "Content-Length: +3\r\n\r\n", 400, bad},
+      {"hex length", post + "Content-Length: 0x3\r\n\r\n", 400, bad},
+      {"spaced digits", post + "Content-Length: 1 2\r\n\r\n", 400, bad},
+      {"empty length", post + "Content-Length:\r\n\r\n", 400, bad},
+      {"chunked not last", post + "Transfer-Encoding: chunked, gzip\r\n\r\n",
+       400, bad},
+      {"chunked twice",
+       post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"
+              "\r\n",
+       400, bad},
+      {"chunked look-alike", post + "Transfer-Encoding: xchunked\r\n\r\n", 400,
+       bad},
+      {"chunked with parameter",
+       post + "Transfer-Encoding: chunked;q=1\r\n\r\n", 400, bad},
+      {"empty coding list", post + "Transfer-Encoding: ,\r\n\r\n", 400, bad},
+      {"unknown coding", post + "Transfer-Encoding: gzip, chunked\r\n\r\n", 501,
+       absl::StatusCode::kUnimplemented},
+      {"TE in HTTP/1.0",
+       "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+       bad},
+      {"space before colon",
+       post + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n", 400, bad},
+      {"tab before colon", post + "Content-Length\t: 3\r\n\r\nabc", 400, bad},
+      {"space in name", "GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n", 400,
+       bad},
+      {"invalid name char", "GET / HTTP/1.1\r\nHost: h\r\nA@b: x\r\n\r\n", 400,
+       bad},
+      {"empty name", "GET / HTTP/1.1\r\nHost: h\r\n: x\r\n\r\n", 400, bad},
+      {"no colon", "GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", 400, bad},
+      {"obsolete folding",
+       "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n  continued\r\n\r\n", 400, bad},
+      {"bare LF in head", "GET / HTTP/1.1\nHost: h\n\n", 400, bad},
+      {"bare LF ending head", "GET / HTTP/1.1\r\nHost: h\r\n\n", 400, bad},
+      {"bare CR in value", "GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", 400, bad},
+      {"NUL in value",
+       std::string("GET / HTTP/1.1\r\nHost: h") + '\0' + "\r\n\r\n", 400, bad},
+      {"DEL in value", "GET / HTTP/1.1\r\nHost: h\x7f\r\n\r\n", 400, bad},
+      {"missing Host", "GET / HTTP/1.1\r\n\r\n", 400, bad},
+      {"two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, bad},
+      {"two spaces", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400, bad},
+      {"space in target", "GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400, bad},
+      {"control in target", "GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n", 400, bad},
+      {"lower-case version", "GET / http/1.1\r\nHost: h\r\n\r\n", 400, bad},
+      {"no version", "GET /\r\nHost: h\r\n\r\n", 400, bad},
+      {"bad method", "G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400, bad},
+      {"HTTP/2", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505,
+       absl::StatusCode::kUnimplemented},
+      {"HTTP/0.9 style", "GET / HTTP/0.9\r\n\r\n", 505,
+       absl::StatusCode::kUnimplemented},
+      {"chunk size junk",
+       post + "Transfer-Encoding: chunked\r\n\r\n5x\r\nhello\r\n0\r\n\r\n", 400,
+       bad},
+      {"chunk size missing",
+       post + "Transfer-Encoding: chunked\r\n\r\n;ext\r\n", 400, bad},
+      {"negative chunk size", post + "Transfer-Encoding: chunked\r\n\r\n-1\r\n",
+       400, bad},
+      {"blank after chunk size",
+       post + "Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n", 400, bad},
+      {"bare LF after chunk size",
+       post + "Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400,
+       bad},
+      {"bare LF in extension",
+       post + "Transfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n", 400,
+       bad},
+      {"chunk overrun",
+       post + "Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n", 400,
+       bad},
+      {"chunk data LF only",
+       post + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n", 400,
+       bad},
+      {"bad trailer",
+       post + "Transfer-Encoding: chunked\r\n\r\n0\r\nBad Trailer: x\r\n\r\n",
+       400, bad},
+  };
+  for (const Refusal& c : cases) {
+    SCOPED_TRACE(c.name);
+    // A good request first, to see that it is delivered, and one after
+    // that must not be.
+    const std::vector<std::string> events = RequestEvents(ok + c.input + ok);
+    ASSERT_GE(events.size(), 3u);
+    EXPECT_EQ(events[0].rfind("head:GET / 1.1", 0), 0u);
+    EXPECT_EQ(events[1], "done");
+    RequestRecorder r = ParseRequests(ok + c.input + ok, 0);
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0].http_status, c.http_status);
+    EXPECT_EQ(r.errors[0].status.code(), c.code) << r.errors[0].status;
+    EXPECT_EQ(r.events.back().rfind("error:", 0), 0u)
+        << "events after the error";
+  }
+}
+
+// Each limit gives its status: exactly at the limit passes, one more fails.
+TEST(HttpRequestParserTest, Limits) {
+  HttpParserOptions options;
+  options.header_bytes_max = 200;
+  options.header_count_max = 4;
+  options.line_bytes_max = 64;
+  options.body_bytes_max = 10;
+  options.chunk_line_bytes_max = 8;
+  const auto exhausted = absl::StatusCode::kResourceExhausted;
+
+  auto error_of = [&options](const std::string& input) {
+    RequestRecorder r = ParseRequests(input, 0, options);
+    RequestEvents(input, options);  // Same under every cut.
+    return r.errors.empty() ? HttpParseError{0, absl::OkStatus()} : r.errors[0];
+  };
+  auto expect_error = [&](const std::string& input, int http_status) {
+    const HttpParseError error = error_of(input);
+    EXPECT_EQ(error.http_status, http_status) << input;
+    EXPECT_EQ(error.status.code(), exhausted) << input;
+  };
+
+  // Request line: 64 bytes with its CRLF pass, 65 are 414.
+  const std::string target = "/" + std::string(64 - 4 - 11 - 1, 'a');
+  const std::string line64 = "GET " + target + " HTTP/1.1\r\n";
+  ASSERT_EQ(line64.size(), 64u);
+  EXPECT_EQ(error_of(line64 + "Host: h\r\n\r\n").http_status, 0);
+  expect_error("GET " + target + "b HTTP/1.1\r\nHost: h\r\n\r\n", 414);
+
+  // A field line: 64 bytes pass, 65 are 431.
+  const std::string field64 = "X: " + std::string(64 - 5, 'v') + "\r\n";
+  ASSERT_EQ(field64.size(), 64u);
+  EXPECT_EQ(
+      error_of("GET / HTTP/1.1\r\nHost: h\r\n" + field64 + "\r\n").http_status,
+      0);
+  expect_error(
+      "GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(60, 'v') + "\r\n\r\n",
+      431);
+
+  // Field count: 4 pass, 5 are 431.
+  EXPECT_EQ(error_of("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n"
+                     "\r\n")
+                .http_status,
+            0);
+  expect_error(
+      "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", 431);
+
+  // Whole header section: 200 bytes pass, 201 are 431.
+  std::string head = "GET / HTTP/1.1\r\nHost: h\r\n";  // 25 bytes.
+  const std::string filler = "F: " + std::string(56, 'f') + "\r\n";  // 61
+  std::string head200 = head + filler + filler +
+                        "G: " + std::string(200 - 25 - 122 - 2 - 5, 'g') +
+                        "\r\n" + "\r\n";
+  ASSERT_EQ(head200.size(), 200u);
+  EXPECT_EQ(error_of(head200).http_status, 0);
+  expect_error(head + filler + filler + "G: " +
+                   std::string(200 - 25 - 122 - 2 - 4, 'g') + "\r\n\r\n",
+               431);
+
+  // Content-Length: 10 passes, 11 is 413 before any body byte.
+  EXPECT_EQ(error_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n"
+                     "0123456789")
+                .http_status,
+            0);
+  expect_error("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", 413);
+  expect_error(
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: "
+      "99999999999999999999999999\r\n\r\n",
+      413);
+
+  // Chunked: 10 decoded bytes pass, 11 are 413, also across chunks.
+  const std::string chunked =
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  EXPECT_EQ(
+      error_of(chunked + "5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n").http_status,
+      0);
+  expect_error(chunked + "5\r\n01234\r\n6\r\n567890\r\n0\r\n\r\n", 413);
+  expect_error(chunked + "fffffffffffffffffffffff\r\n", 400);
+
+  // Chunk-size line: 8 bytes with CRLF pass, 9 are 400.
+  EXPECT_EQ(error_of(chunked + "1;abcd\r\nx\r\n0\r\n\r\n").http_status, 0);
+  expect_error(chunked + "1;abcde\r\nx\r\n0\r\n\r\n", 400);
+
+  // A chunk size too large for any limit is 413, not an overflow.
+  RequestRecorder r =
+      ParseRequests(chunked + "10000000000000000000000000000000\r\n", 0);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].http_status, 413);
+}
+
+// The end of the stream inside a request is kUnavailable; between requests
+// (even after empty lines) it is silent.
+TEST(HttpRequestParserTest, FinishInsideRequest) {
+  for (const std::string input :
+       {"GET / HTTP/1.1\r\nHost", "GET / HTTP/1.1\r\nHost: h\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nab"}) {
+    std::vector<std::string> events = RequestEvents(input);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back(),
+              "error:400:UNAVAILABLE:stream ended inside a message");
+  }
+  EXPECT_THAT(RequestEvents("GET / HTTP/1.1\r\nHost: h\r\n\r\n\r\n"),
+              ElementsAre("head:GET / 1.1 none ka|Host=h", "done"));
+}
+
+// A long head arriving in many reads is parsed the same, and a parser is
+// reusable after it: views stay correct across the internal buffer.
+TEST(HttpRequestParserTest, HeadAcrossManyReads) {
+  std::string input = "GET /long HTTP/1.1\r\nHost: h\r\n";
+  std::vector<std::string> expected_fields = {"|Host=h"};
+  for (int i = 0; i < 50; ++i) {
+    input += "X-Field-" + std::to_string(i) + ": value " + std::string(i, 'v') +
+             "\r\n";
+    // Trailing whitespace is not part of a value.
+    expected_fields.push_back("|X-Field-" + std::to_string(i) + "=value" +
+                              (i > 0 ? " " + std::string(i, 'v') : ""));
+  }
+  input += "\r\n";
+  std::string head_event = "head:GET /long 1.1 none ka";
+  for (const std::string& f : expected_fields) head_event += f;
+  EXPECT_THAT(RequestEvents(input + input),
+              ElementsAre(head_event, "done", head_event, "done"));
+}
+
+// Feeding from inside a callback is a caller bug and aborts.
+TEST(HttpRequestParserDeathTest, FeedFromCallbackAborts) {
+  RequestRecorder recorder;
+  HttpRequestParser parser(&recorder);
+  recorder.on_head = [&parser](const HttpRequestHead&) { parser.Feed("x"); };
+  EXPECT_DEATH(parser.Feed("GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+               "inside its own callback");
+}
+
+}  // namespace
+}  // namespace ember::protocols
