@@ -265,7 +265,10 @@ class SimHandle {
   uint64_t id_ = 0;
   io::IoWatcher* watcher_ = nullptr;
   uint32_t interest_ = 0;
-  bool in_ready_ = false;
+  // Position in SimNetwork::ready_, or kNotReady.
+  static constexpr size_t kNotReady = SIZE_MAX;
+  size_t ready_pos_ = kNotReady;
+  bool in_ready() const { return ready_pos_ != kNotReady; }
 };
 
 class SimStream final : public io::StreamSocket, public SimHandle {
@@ -420,6 +423,8 @@ SimNetwork::SimNetwork(SimOptions options)
       rng_(options_.seed),
       wall_rng_(Mix64(options_.seed ^ 0x57414c4c'434c4f43ull)),
       seed_rng_(Mix64(options_.seed ^ 0x52454143'544f5221ull)),
+      latency_min_ns_(Ns(options_.plan.latency_min)),
+      latency_max_ns_(Ns(options_.plan.latency_max)),
       fault_counts_(kFaultKinds, 0) {
   const absl::Status valid = plan_.Validate();
   EMBER_CHECK_MSG(valid.ok(), valid.ToString().c_str());
@@ -468,12 +473,16 @@ uint64_t SimNetwork::RandomSeed() { return seed_rng_.Next(); }
 void SimNetwork::Wake() { wake_.store(true, std::memory_order_release); }
 
 void SimNetwork::Fold(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+  // A multiply-xorshift step per word: each is a bijection of the state,
+  // so one differing word keeps two traces apart, and the shifts carry high
+  // bits down so later words mix with all of it.
+  constexpr uint64_t kOdd = 0x9e3779b97f4a7c15ull;
   uint64_t h = trace_hash_;
-  h = Mix64(h ^ a);
-  h = Mix64(h ^ b);
-  h = Mix64(h ^ c);
-  h = Mix64(h ^ d);
-  trace_hash_ = h;
+  h = (h ^ a) * kOdd;
+  h = (h ^ (h >> 29) ^ b) * kOdd;
+  h = (h ^ (h >> 29) ^ c) * kOdd;
+  h = (h ^ (h >> 29) ^ d) * kOdd;
+  trace_hash_ = h ^ (h >> 32);
 }
 
 void SimNetwork::CountFault(int kind) {
@@ -613,12 +622,15 @@ int SimNetwork::Dispatch() {
       ++n;
     }
   }
+  // Creation order, whatever order handles became ready in.
   dispatch_ids_.clear();
-  for (const auto& [id, handle] : ready_) dispatch_ids_.push_back(id);
+  for (const SimHandle* h : ready_) dispatch_ids_.push_back(h->id_);
+  std::sort(dispatch_ids_.begin(), dispatch_ids_.end());
   for (uint64_t id : dispatch_ids_) {
-    auto it = ready_.find(id);
-    if (it == ready_.end()) continue;  // destroyed, or no longer ready
+    auto it = handles_.find(id);
+    if (it == handles_.end()) continue;  // destroyed by an earlier callback
     SimHandle* h = it->second;
+    if (!h->in_ready()) continue;  // no longer ready or interested
     const uint32_t readiness = h->Readiness() & h->interest_;
     if (readiness == 0 || h->watcher_ == nullptr) {
       Refresh(h);
@@ -643,22 +655,28 @@ uint64_t SimNetwork::Register(SimHandle* handle) {
 
 void SimNetwork::Unregister(SimHandle* handle) {
   handles_.erase(handle->id_);
-  if (handle->in_ready_) {
-    ready_.erase(handle->id_);
-    handle->in_ready_ = false;
-  }
+  if (handle->in_ready()) RemoveReady(handle);
+}
+
+void SimNetwork::RemoveReady(SimHandle* handle) {
+  const size_t pos = handle->ready_pos_;
+  EMBER_CHECK(pos < ready_.size() && ready_[pos] == handle);
+  ready_[pos] = ready_.back();
+  ready_[pos]->ready_pos_ = pos;
+  ready_.pop_back();
+  handle->ready_pos_ = SimHandle::kNotReady;
 }
 
 void SimNetwork::Refresh(SimHandle* handle) {
   const bool want = handle->watcher_ != nullptr &&
                     (handle->Readiness() & handle->interest_) != 0;
-  if (want == handle->in_ready_) return;
+  if (want == handle->in_ready()) return;
   if (want) {
-    ready_.emplace(handle->id_, handle);
+    handle->ready_pos_ = ready_.size();
+    ready_.push_back(handle);
   } else {
-    ready_.erase(handle->id_);
+    RemoveReady(handle);
   }
-  handle->in_ready_ = want;
 }
 
 // ---------------------------------------------------------------------------
@@ -1262,8 +1280,7 @@ void SimNetwork::QueueSegment(Conn* c, int dir, uint32_t bytes, bool fin) {
     tx = static_cast<int64_t>(num / plan_.bandwidth_bytes_per_second);
   }
   f.busy_until_ns = start + tx;
-  const int64_t latency =
-      Ns(rng_.DurationBetween(plan_.latency_min, plan_.latency_max));
+  const int64_t latency = DrawLatencyNs();
   const int64_t due = std::max(f.last_due_ns, f.busy_until_ns + latency);
   f.last_due_ns = due;
   f.segments.push_back(Segment{due, bytes, fin});
@@ -1726,13 +1743,12 @@ IoResult SimNetwork::DatagramSend(SimDatagram* d, const io::Address& to,
       ++stats_.datagrams_truncated;
       g.payload.resize(static_cast<size_t>(rng_.Below(len)));
     }
-    int64_t due = now_ns_ + Ns(rng_.DurationBetween(plan_.latency_min,
-                                                    plan_.latency_max));
+    int64_t due = now_ns_ + DrawLatencyNs();
     if (rng_.Chance(plan_.datagram_reorder_probability)) {
       CountFault(kFaultDatagramReorder);
       ++stats_.datagrams_reordered;
-      due += rng_.BetweenSigned(
-          0, std::max<int64_t>(kMsNs, 2 * Ns(plan_.latency_max)));
+      due +=
+          rng_.BetweenSigned(0, std::max<int64_t>(kMsNs, 2 * latency_max_ns_));
     }
     due = std::max(due, LinkBlockedUntil(link));
     Schedule(due, EventKind::kDatagram, slot, g.gen, 0);
@@ -1916,7 +1932,7 @@ void SimNetwork::CheckInvariants() {
     ++stats_.invariant_checks;
     const bool want = handle->watcher_ != nullptr &&
                       (handle->Readiness() & handle->interest_) != 0;
-    EMBER_CHECK_MSG(want == handle->in_ready_,
+    EMBER_CHECK_MSG(want == handle->in_ready(),
                     "a handle's readiness changed without a refresh");
   }
   EMBER_CHECK(ready_.size() <= handles_.size());

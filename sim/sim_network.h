@@ -307,6 +307,12 @@ class SimNetwork final : public io::Network {
   int Dispatch();
   bool HasWork() const;
   void Fold(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+  // One-way latency for a segment or datagram, per the plan.
+  int64_t DrawLatencyNs() {
+    return latency_min_ns_ == latency_max_ns_
+               ? latency_min_ns_
+               : rng_.BetweenSigned(latency_min_ns_, latency_max_ns_);
+  }
   void CountFault(int kind);
 
   // --- Hosts and links ---
@@ -329,6 +335,7 @@ class SimNetwork final : public io::Network {
   void Unregister(internal::SimHandle* handle);
   // Recomputes whether the handle has anything to report.
   void Refresh(internal::SimHandle* handle);
+  void RemoveReady(internal::SimHandle* handle);
 
   // --- Streams ---
   Conn* ConnAt(uint32_t slot, uint32_t gen);
@@ -378,6 +385,10 @@ class SimNetwork final : public io::Network {
   Random wall_rng_;  // wall clock jumps, apart so reading it shifts nothing
   Random seed_rng_;  // values for RandomSeed()
 
+  // The plan's latency bounds, converted once: the hot paths draw from them.
+  const int64_t latency_min_ns_;
+  const int64_t latency_max_ns_;
+
   int64_t now_ns_ = 0;
   uint64_t next_seq_ = 0;
   std::vector<Event> heap_;
@@ -397,7 +408,9 @@ class SimNetwork final : public io::Network {
 
   uint64_t next_handle_id_ = 1;
   absl::btree_map<uint64_t, internal::SimHandle*> handles_;  // by id
-  absl::btree_map<uint64_t, internal::SimHandle*> ready_;    // ordered by id
+  // Handles with something to report, in no order (each knows its index);
+  // Dispatch sorts their ids.
+  std::vector<internal::SimHandle*> ready_;
   std::vector<uint64_t> dispatch_ids_;
 
   std::vector<std::unique_ptr<Conn>> conns_;  // slots, reused
