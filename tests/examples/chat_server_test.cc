@@ -206,8 +206,7 @@ Backend EpollBackend() {
                    auto n = io::EpollNetwork::Create();
                    EXPECT_TRUE(n.ok()) << n.status();
                    return std::unique_ptr<io::Network>(std::move(*n));
-                 },
-                 true};
+                 }};
 }
 
 INSTANTIATE_TEST_SUITE_P(Epoll, ChatServerTest,

@@ -18,11 +18,12 @@ Backend EpollBackend() {
         EXPECT_TRUE(network.ok()) << network.status();
         return network.ok() ? std::unique_ptr<io::Network>(std::move(*network))
                             : nullptr;
-      },
-      /*threads_allowed=*/true};
+      }};
 }
 
 INSTANTIATE_TEST_SUITE_P(Epoll, ReactorConformanceTest,
+                         testing::Values(EpollBackend()), BackendName);
+INSTANTIATE_TEST_SUITE_P(Epoll, ReactorThreadTest,
                          testing::Values(EpollBackend()), BackendName);
 
 }  // namespace

@@ -10,6 +10,8 @@
 //   INSTANTIATE_TEST_SUITE_P(Epoll, ReactorConformanceTest,
 //                            testing::Values(EpollBackend()),
 //                            BackendName);
+//
+// Real backends also instantiate ReactorThreadTest.
 
 #ifndef EMBER_TESTS_REACTOR_REACTOR_CONFORMANCE_H_
 #define EMBER_TESTS_REACTOR_REACTOR_CONFORMANCE_H_
@@ -27,9 +29,6 @@ namespace ember::testing_support {
 struct Backend {
   std::string name;
   std::function<std::unique_ptr<io::Network>()> make;
-  // Real backends may use threads and OS facts (descriptor limits); the
-  // simulator runs on one thread only.
-  bool threads_allowed = false;
 };
 
 inline void PrintTo(const Backend& backend, std::ostream* os) {
@@ -56,6 +55,10 @@ class ReactorConformanceTest : public ::testing::TestWithParam<Backend> {
   std::unique_ptr<Reactor> reactor_;
   bool watchdog_fired_ = false;
 };
+
+// The tests that call the reactor from other threads. Only real backends
+// instantiate them: the simulated path has no threads, by contract.
+class ReactorThreadTest : public ReactorConformanceTest {};
 
 }  // namespace ember::testing_support
 
