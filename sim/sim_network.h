@@ -9,14 +9,17 @@
 // same code runs on both.
 //
 // Time. `Now()` starts at `SimOptions::monotonic_start` and moves only inside
-// `Poll`: when something is ready (a watched handle, a finished resolve, a
-// pending `Wake`), `Poll` dispatches it without advancing time; otherwise it
-// jumps the clock straight to the next scheduled simulator event (a delivery,
-// a connect answer, a healed link) or to the deadline, whichever is first, so
-// an hour of idle virtual time costs nothing. `Poll` never blocks the thread.
-// When nothing is ready, nothing is scheduled and the deadline is infinite,
-// nothing can ever happen: `Poll` fails with kFailedPrecondition, so a stuck
-// test fails fast instead of hanging.
+// `Poll`. `Poll` first applies the simulator events already due. If anything
+// is then ready (a watched handle, a finished resolve, a pending `Wake`), it
+// dispatches without advancing time. Otherwise it jumps the clock straight to
+// the next scheduled event (a delivery, a connect answer, a restart), applies
+// it, and repeats until something is ready or the next event lies beyond the
+// deadline, in which case the clock stops exactly at the deadline. An hour of
+// idle virtual time therefore costs nothing, and `Poll` never blocks the
+// thread. When nothing is ready, nothing is scheduled and the deadline is
+// infinite, nothing can ever happen: `Poll` fails with kFailedPrecondition
+// ("simulation is idle forever"), so a stuck test fails fast instead of
+// hanging. `Poll` must not be called from inside a callback.
 //
 // Hosts. The default host "localhost" owns 127.0.0.1, ::1 and all Unix
 // socket paths; `AddHost` adds more. A listener or datagram socket belongs to
@@ -58,6 +61,9 @@
 //    are dropped) and has at most `datagram_send_buffer_bytes` in flight
 //    (further sends get kWouldBlock; one datagram may always be sent).
 //  - Datagrams are not subject to the bandwidth limit.
+//  - Keepalive settings are validated as on Linux and recorded; no probes
+//    are simulated. TCP_NODELAY is recorded and has no effect (there is no
+//    Nagle delay to turn off).
 //
 // Determinism. All choices come from `SimOptions::seed` through `Random`;
 // readiness is dispatched in handle creation order, scheduled events of
