@@ -632,6 +632,11 @@ void HttpParserCore::EndHead(const char* base) {
                         ? !connection_close_
                         : connection_keep_alive_ && !connection_close_;
   if (head.framing == HttpBodyFraming::kUntilClose) head.keep_alive = false;
+  // RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has
+  // faulty framing; it is read, but the connection is not reused.
+  if (!version_.AtLeast11() && !transfer_encoding_fields_.empty()) {
+    head.keep_alive = false;
+  }
   upgrade_ = head.upgrade;
 
   // The next state is set before the callback, which may pause.
