@@ -250,6 +250,13 @@ absl::Status FaultPlan::Validate() const {
   }
   EMBER_RETURN_IF_ERROR(
       CheckDuration(wall_jump_interval, "wall_jump_interval"));
+  if (wall_jump_interval > absl::ZeroDuration() &&
+      wall_jump_interval < absl::Seconds(1)) {
+    // Jumps are applied one by one as the clock advances; a shorter mean
+    // gap would make an idle hour cost billions of steps.
+    return absl::InvalidArgumentError(
+        "fault plan: wall_jump_interval must be zero or at least 1s");
+  }
   EMBER_RETURN_IF_ERROR(CheckDuration(wall_jump_max, "wall_jump_max"));
   return absl::OkStatus();
 }

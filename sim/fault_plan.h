@@ -131,7 +131,7 @@ struct FaultPlan {
   // [-max, max] parts per million.
   int64_t wall_drift_ppm_max = 0;
   // Mean virtual time between wall clock jumps (each gap drawn in
-  // [interval/2, 3*interval/2]); zero means no jumps.
+  // [interval/2, 3*interval/2]); zero means no jumps, otherwise at least 1 s.
   absl::Duration wall_jump_interval = absl::ZeroDuration();
   // Each jump is drawn uniformly in [-max, max].
   absl::Duration wall_jump_max = absl::ZeroDuration();
@@ -147,8 +147,9 @@ struct FaultPlan {
   static absl::StatusOr<FaultPlan> ByName(std::string_view name, uint64_t seed);
 
   // OK when every probability is in [0, 1], every duration is finite and
-  // not negative, every min <= its max, the window is at least 1 byte and
-  // nothing is negative; otherwise kInvalidArgument naming the field.
+  // not negative, every min <= its max, the window is at least 1 byte, the
+  // wall jump interval is zero or at least 1 s, and nothing is negative;
+  // otherwise kInvalidArgument naming the field.
   absl::Status Validate() const;
 
   // True when the plan can lose stream bytes or a stream connection

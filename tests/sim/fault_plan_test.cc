@@ -106,6 +106,11 @@ TEST(FaultPlanTest, ValidateNamesTheBadField) {
   p = FaultPlan();
   p.datagram_loss_probability = -0.1;
   EXPECT_FALSE(p.Validate().ok());
+  p = FaultPlan();
+  p.wall_jump_interval = absl::Milliseconds(1);
+  EXPECT_FALSE(p.Validate().ok());
+  p.wall_jump_interval = absl::Seconds(1);
+  EXPECT_TRUE(p.Validate().ok());
 }
 
 TEST(FaultPlanTest, ToStringIsOneLineAndDistinguishesPlans) {
