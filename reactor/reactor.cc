@@ -302,6 +302,18 @@ void Reactor::CheckDrained() {
   Stop();
 }
 
+Reactor::Stats Reactor::stats() const {
+  Stats s;
+  s.connections = connections_.size();
+  s.datagram_sockets = datagrams_.size();
+  s.servers = servers_.size();
+  s.timers = timers_.size();
+  s.user_timers = timers_.user_count();
+  for (const auto& [id, c] : connections_) s.outbound_bytes += c->outbound_.size();
+  s.ticks = ticks_.size();
+  return s;
+}
+
 // ------------------------------------------------------------------- Errors
 
 bool Reactor::Guard(Connection* c, absl::FunctionRef<void()> f) {

@@ -185,6 +185,19 @@ class Reactor {
     return connections_.size() + datagrams_.size();
   }
 
+  // The reactor's live objects, for leak checks and soak monitors.
+  struct Stats {
+    size_t connections = 0;       // Stream connections, in any state.
+    size_t datagram_sockets = 0;
+    size_t servers = 0;
+    size_t timers = 0;            // User and internal timers pending.
+    size_t user_timers = 0;
+    size_t outbound_bytes = 0;    // Queued for writing, all connections.
+    size_t ticks = 0;             // Next-tick callbacks waiting.
+  };
+  // O(connections): sums the outbound queues.
+  Stats stats() const;
+
   const Trace& trace() const { return trace_; }
   Trace& trace() { return trace_; }
   const ReactorOptions& options() const { return options_; }
