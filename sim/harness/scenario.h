@@ -9,7 +9,9 @@
 //     the test) seeds from EMBER_SEED_FIRST (default given by the test). It
 //     honours Bazel's test sharding (TEST_TOTAL_SHARDS, TEST_SHARD_INDEX), so
 //     `shard_count` in a BUILD file spreads a sweep over processes and, with
-//     remote execution, machines.
+//     remote execution, machines. Such a test links //sim/harness:sweep_main
+//     (not gtest_main), so that shards split the seeds rather than the test
+//     cases.
 //   - `ReplayCommand` is the one command that replays a seed of the running
 //     test (from Bazel's TEST_TARGET), for failure messages.
 //   - `RunScenario` runs a scenario once, returning the reactor's and the

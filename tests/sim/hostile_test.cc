@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
 #include "sim/fault_plan.h"
+#include "sim/harness/scenario.h"
 #include "sim/sim_network.h"
 #include "tests/sim/sim_test_util.h"
 #include "tests/sim/workload.h"
@@ -25,29 +26,20 @@ using testing::RunEchoWorkload;
 using testing::WorkloadOptions;
 using testing::WorkloadResult;
 
-// Seeds to run: EMBER_SEED=<n> replays one; otherwise [first, first+count),
-// where EMBER_SEED_COUNT=<n> overrides the count for a longer sweep.
-std::vector<uint64_t> Seeds(uint64_t first, int count) {
-  if (const char* env = std::getenv("EMBER_SEED")) {
-    uint64_t seed = 0;
-    if (absl::SimpleAtoi(env, &seed)) return {seed};
-  }
-  if (const char* env = std::getenv("EMBER_SEED_COUNT")) {
-    int n = 0;
-    if (absl::SimpleAtoi(env, &n) && n > 0) count = n;
-  }
-  std::vector<uint64_t> seeds;
-  for (int i = 0; i < count; ++i) seeds.push_back(first + i);
-  return seeds;
+// Seeds to run: EMBER_SEED=<n> replays one; EMBER_SEEDS=<n> and
+// EMBER_SEED_FIRST=<n> size a sweep; Bazel shards split it.
+std::vector<uint64_t> Seeds(uint64_t first, uint64_t count) {
+  absl::StatusOr<std::vector<uint64_t>> seeds =
+      SeedsFromEnvironment(first, count);
+  EXPECT_TRUE(seeds.ok()) << seeds.status();
+  return seeds.ok() ? *seeds : std::vector<uint64_t>{};
 }
 
 void RunSeed(const char* plan_name, uint64_t seed) {
   const FaultPlan plan = *FaultPlan::ByName(plan_name, seed);
   SCOPED_TRACE(::testing::Message()
                << "plan " << plan_name << " seed " << seed
-               << "; replay: bazel test //tests/sim:hostile_test "
-                  "--test_env=EMBER_SEED="
-               << seed << "\n"
+               << "; replay: " << ReplayCommand(seed) << "\n"
                << plan.ToString());
   SimNetwork net(Options(seed, plan));
   WorkloadOptions options;
