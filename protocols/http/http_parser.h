@@ -59,6 +59,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "protocols/http/http_listener.h"
 #include "protocols/http/http_message.h"
 #include "protocols/http/http_parser_options.h"
 #include "protocols/http/internal/http_parser_core.h"
@@ -67,23 +68,12 @@ namespace ember::protocols {
 
 class HttpRequestParser {
  public:
-  class Listener {
-   public:
-    virtual ~Listener() = default;
-    // The request line and header section, with the framing derived from
-    // them. Views are valid only during the call.
-    virtual void OnRequestHead(const HttpRequestHead& head) = 0;
-    // Decoded body bytes (never empty). Valid only during the call.
-    virtual void OnBody(std::string_view data) = 0;
-    // The request is complete. `trailers` is empty unless a chunked body
-    // ended with trailer fields; valid only during the call.
-    virtual void OnMessageComplete(HttpFieldsView trailers) = 0;
-    // The stream is unusable; see the file comment.
-    virtual void OnError(const HttpParseError& error) = 0;
-  };
+  // OnRequestHead, OnBody, OnMessageComplete, OnError (http_listener.h).
+  using Listener = HttpRequestListener;
 
   // `listener` must be non-null and outlive the parser.
-  HttpRequestParser(Listener* listener, const HttpParserOptions& options);
+  HttpRequestParser(Listener* listener, const HttpParserOptions& options)
+      : core_(options, listener) {}
   explicit HttpRequestParser(Listener* listener)
       : HttpRequestParser(listener, HttpParserOptions()) {}
 
@@ -104,40 +94,16 @@ class HttpRequestParser {
   bool idle() const { return core_.idle(); }
 
  private:
-  class Sink : public http_internal::CoreSink {
-   public:
-    explicit Sink(Listener* listener) : listener_(listener) {}
-    void OnCoreHead(const http_internal::CoreHead& head) override;
-    void OnCoreBody(std::string_view data) override { listener_->OnBody(data); }
-    void OnCoreComplete(HttpFieldsView trailers) override {
-      listener_->OnMessageComplete(trailers);
-    }
-    void OnCoreError(const HttpParseError& error) override {
-      listener_->OnError(error);
-    }
-
-   private:
-    Listener* const listener_;
-  };
-
-  Sink sink_;
   http_internal::HttpParserCore core_;
 };
 
 class HttpResponseParser {
  public:
-  class Listener {
-   public:
-    virtual ~Listener() = default;
-    // The status line and header section. A 1xx (other than 101) head is
-    // followed by OnMessageComplete and then by the final response's head.
-    virtual void OnResponseHead(const HttpResponseHead& head) = 0;
-    virtual void OnBody(std::string_view data) = 0;
-    virtual void OnMessageComplete(HttpFieldsView trailers) = 0;
-    virtual void OnError(const HttpParseError& error) = 0;
-  };
+  // OnResponseHead, OnBody, OnMessageComplete, OnError (http_listener.h).
+  using Listener = HttpResponseListener;
 
-  HttpResponseParser(Listener* listener, const HttpParserOptions& options);
+  HttpResponseParser(Listener* listener, const HttpParserOptions& options)
+      : core_(options, listener) {}
   explicit HttpResponseParser(Listener* listener)
       : HttpResponseParser(listener, HttpParserOptions()) {}
 
@@ -160,23 +126,6 @@ class HttpResponseParser {
   bool idle() const { return core_.idle(); }
 
  private:
-  class Sink : public http_internal::CoreSink {
-   public:
-    explicit Sink(Listener* listener) : listener_(listener) {}
-    void OnCoreHead(const http_internal::CoreHead& head) override;
-    void OnCoreBody(std::string_view data) override { listener_->OnBody(data); }
-    void OnCoreComplete(HttpFieldsView trailers) override {
-      listener_->OnMessageComplete(trailers);
-    }
-    void OnCoreError(const HttpParseError& error) override {
-      listener_->OnError(error);
-    }
-
-   private:
-    Listener* const listener_;
-  };
-
-  Sink sink_;
   http_internal::HttpParserCore core_;
 };
 

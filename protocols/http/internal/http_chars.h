@@ -95,6 +95,27 @@ inline char AsciiLower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
 }
 
+// `token` (tchar only, e.g. a parsed field name) equals `lower` (lower-case
+// letters and '-') ignoring ASCII case. ORing 0x20 lower-cases a letter and,
+// among tchar, turns nothing else into a letter or '-', so one OR per byte
+// is an exact test, done eight bytes at a time.
+inline bool TokenEqualsLower(std::string_view token, std::string_view lower) {
+  const size_t n = token.size();
+  if (n != lower.size()) return false;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t a;
+    uint64_t b;
+    std::memcpy(&a, token.data() + i, 8);
+    std::memcpy(&b, lower.data() + i, 8);
+    if ((a | 0x2020202020202020ull) != b) return false;
+  }
+  for (; i < n; ++i) {
+    if (static_cast<char>(token[i] | 0x20) != lower[i]) return false;
+  }
+  return true;
+}
+
 // `name` equals the lower-case `lower` ignoring ASCII case.
 inline bool EqualsLower(std::string_view name, std::string_view lower) {
   if (name.size() != lower.size()) return false;

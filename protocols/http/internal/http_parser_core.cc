@@ -23,19 +23,34 @@ int HexValue(char c) {
 
 }  // namespace
 
-HttpParserCore::HttpParserCore(MessageKind kind,
-                               const HttpParserOptions& options, CoreSink* sink)
-    : kind_(kind), options_(options), sink_(sink) {
-  EMBER_CHECK(sink_ != nullptr);
+HttpParserCore::HttpParserCore(const HttpParserOptions& options,
+                               HttpRequestListener* listener)
+    : kind_(MessageKind::kRequest),
+      options_(options),
+      request_listener_(listener),
+      response_listener_(nullptr) {
+  EMBER_CHECK(listener != nullptr);
   EMBER_CHECK(options_.header_bytes_max > 0 &&
               options_.header_bytes_max <= (size_t{1} << 30));
   EMBER_CHECK(options_.line_bytes_max > 0);
   EMBER_CHECK(options_.body_bytes_max < kSaturated);
   EMBER_CHECK(options_.chunk_line_bytes_max > 0);
-  if (kind_ == MessageKind::kResponse) {
-    EMBER_CHECK(options_.pipeline_depth_max > 0);
-    expected_.resize(options_.pipeline_depth_max);
-  }
+}
+
+HttpParserCore::HttpParserCore(const HttpParserOptions& options,
+                               HttpResponseListener* listener)
+    : kind_(MessageKind::kResponse),
+      options_(options),
+      request_listener_(nullptr),
+      response_listener_(listener) {
+  EMBER_CHECK(listener != nullptr);
+  EMBER_CHECK(options_.header_bytes_max > 0 &&
+              options_.header_bytes_max <= (size_t{1} << 30));
+  EMBER_CHECK(options_.line_bytes_max > 0);
+  EMBER_CHECK(options_.body_bytes_max < kSaturated);
+  EMBER_CHECK(options_.chunk_line_bytes_max > 0);
+  EMBER_CHECK(options_.pipeline_depth_max > 0);
+  expected_.resize(options_.pipeline_depth_max);
 }
 
 absl::Status HttpParserCore::ExpectResponseTo(RequestKind kind) {
@@ -125,8 +140,9 @@ size_t HttpParserCore::StepIdle(std::string_view in) {
                       " bytes"));
     return i;
   }
-  if (i < in.size()) state_ = State::kHead;  // The head starts at in[i].
-  return i;
+  if (i == in.size()) return i;
+  state_ = State::kHead;  // The head starts at in[i].
+  return i == 0 ? StepLines(in) : i;
 }
 
 size_t HttpParserCore::LineLimit(bool* section_bound) const {
@@ -393,26 +409,26 @@ bool HttpParserCore::NoteFramingField(std::string_view name,
   // Dispatch on length first: most fields match none of these.
   switch (name.size()) {
     case 4:
-      if (EqualsLower(name, "host")) ++host_count_;
+      if (TokenEqualsLower(name, "host")) ++host_count_;
       break;
     case 6:
-      if (EqualsLower(name, "expect") &&
+      if (TokenEqualsLower(name, "expect") &&
           HttpListHasToken(value, "100-continue")) {
         expect_continue_ = true;
       }
       break;
     case 7:
-      if (EqualsLower(name, "upgrade")) has_upgrade_field_ = true;
+      if (TokenEqualsLower(name, "upgrade")) has_upgrade_field_ = true;
       break;
     case 10:
-      if (EqualsLower(name, "connection")) {
+      if (TokenEqualsLower(name, "connection")) {
         connection_close_ |= HttpListHasToken(value, "close");
         connection_keep_alive_ |= HttpListHasToken(value, "keep-alive");
         connection_upgrade_ |= HttpListHasToken(value, "upgrade");
       }
       break;
     case 14:
-      if (EqualsLower(name, "content-length")) {
+      if (TokenEqualsLower(name, "content-length")) {
         uint64_t length = 0;
         if (!ParseContentLength(value, &length)) {
           Fail(400, absl::StatusCode::kInvalidArgument,
@@ -429,7 +445,7 @@ bool HttpParserCore::NoteFramingField(std::string_view name,
       }
       break;
     case 17:
-      if (EqualsLower(name, "transfer-encoding")) {
+      if (TokenEqualsLower(name, "transfer-encoding")) {
         transfer_encoding_fields_.push_back(
             static_cast<uint32_t>(spans_.size() - 1));
       }
@@ -473,7 +489,7 @@ bool HttpParserCore::ReadTransferCodings(const char* base, bool* chunked_last,
         }
         ++codings;
         *chunked_last =
-            element.size() == name.size() && EqualsLower(name, "chunked");
+            element.size() == name.size() && TokenEqualsLower(name, "chunked");
         if (*chunked_last) {
           ++chunked;
         } else {
@@ -575,72 +591,31 @@ bool HttpParserCore::DecideResponseFraming(const char* base) {
 
 void HttpParserCore::EndHead(const char* base) {
   BuildViews(base);
-  CoreHead head;
-  head.version = version_;
-  head.headers = HttpFieldsView(views_);
   if (kind_ == MessageKind::kRequest) {
-    if (!DecideRequestFraming(base)) return;
-    head.method = std::string_view(base + method_offset_, method_size_);
-    head.target = std::string_view(base + target_offset_, target_size_);
-    if (!transfer_encoding_fields_.empty()) {
-      head.framing = HttpBodyFraming::kChunked;
-    } else if (has_content_length_) {
-      head.framing = HttpBodyFraming::kContentLength;
-    }
-    const bool connect = head.method == "CONNECT";
-    if (connect) head.framing = HttpBodyFraming::kNone;  // A tunnel follows.
-    head.upgrade = connect || (version_.AtLeast11() && connection_upgrade_ &&
-                               has_upgrade_field_);
-    head.expect_continue = version_.AtLeast11() && expect_continue_;
+    EndRequestHead(base);
   } else {
-    if (!DecideResponseFraming(base)) return;
-    head.status_code = status_code_;
-    head.reason = std::string_view(base + reason_offset_, reason_size_);
-    const RequestKind request =
-        expected_count_ > 0 ? expected_[expected_first_] : RequestKind::kOther;
-    const bool informational = status_code_ < 200;
-    const bool no_body = informational || status_code_ == 204 ||
-                         status_code_ == 304 || request == RequestKind::kHead;
-    const bool tunnel =
-        request == RequestKind::kConnect && status_code_ / 100 == 2;
-    if (no_body || tunnel) {
-      head.framing = HttpBodyFraming::kNone;
-    } else if (!transfer_encoding_fields_.empty()) {
-      // Chunked if it is the final coding; otherwise the body runs until
-      // the server closes (RFC 9112 section 6.3, rule 4).
-      bool chunked_last = false;
-      bool other_codings = false;
-      ReadTransferCodings(base, &chunked_last, &other_codings);
-      head.framing = chunked_last ? HttpBodyFraming::kChunked
-                                  : HttpBodyFraming::kUntilClose;
-    } else if (has_content_length_) {
-      head.framing = HttpBodyFraming::kContentLength;
-    } else {
-      head.framing = HttpBodyFraming::kUntilClose;
-    }
-    head.upgrade = status_code_ == 101 || tunnel;
-    // A 1xx other than 101 precedes the final answer to the same request.
-    if ((!informational || status_code_ == 101) && expected_count_ > 0) {
-      expected_first_ = (expected_first_ + 1) % expected_.size();
-      --expected_count_;
-    }
+    EndResponseHead(base);
   }
-  if (head.framing == HttpBodyFraming::kContentLength) {
-    head.content_length = content_length_;
-  }
-  head.keep_alive = version_.AtLeast11()
-                        ? !connection_close_
-                        : connection_keep_alive_ && !connection_close_;
-  if (head.framing == HttpBodyFraming::kUntilClose) head.keep_alive = false;
+  // The head's bytes are no longer needed.
+  buffer_.clear();
+  buffered_ = false;
+  line_start_ = 0;
+}
+
+bool HttpParserCore::KeepAlive(HttpBodyFraming framing) const {
   // RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has
   // faulty framing; it is read, but the connection is not reused.
-  if (!version_.AtLeast11() && !transfer_encoding_fields_.empty()) {
-    head.keep_alive = false;
+  if (framing == HttpBodyFraming::kUntilClose ||
+      (!version_.AtLeast11() && !transfer_encoding_fields_.empty())) {
+    return false;
   }
-  upgrade_ = head.upgrade;
+  return version_.AtLeast11() ? !connection_close_
+                              : connection_keep_alive_ && !connection_close_;
+}
 
-  // The next state is set before the callback, which may pause.
-  switch (head.framing) {
+void HttpParserCore::StartBody(HttpBodyFraming framing, bool upgrade) {
+  upgrade_ = upgrade;
+  switch (framing) {
     case HttpBodyFraming::kNone:
       state_ = State::kComplete;
       break;
@@ -655,16 +630,77 @@ void HttpParserCore::EndHead(const char* base) {
       state_ = State::kBodyUntilClose;
       break;
   }
-  chunk_size_ = 0;
-  chunk_line_bytes_ = 0;
-  chunk_size_seen_ = false;
+}
+
+void HttpParserCore::EndRequestHead(const char* base) {
+  if (!DecideRequestFraming(base)) return;
+  HttpRequestHead head;
+  head.method = std::string_view(base + method_offset_, method_size_);
+  head.target = std::string_view(base + target_offset_, target_size_);
+  head.version = version_;
+  head.headers = HttpFieldsView(views_);
+  if (!transfer_encoding_fields_.empty()) {
+    head.framing = HttpBodyFraming::kChunked;
+  } else if (has_content_length_) {
+    head.framing = HttpBodyFraming::kContentLength;
+    head.content_length = content_length_;
+  }
+  const bool connect = head.method == "CONNECT";
+  if (connect) {
+    head.framing = HttpBodyFraming::kNone;  // A tunnel follows.
+    head.content_length = 0;
+  }
+  head.upgrade = connect || (version_.AtLeast11() && connection_upgrade_ &&
+                             has_upgrade_field_);
+  head.expect_continue = version_.AtLeast11() && expect_continue_;
+  head.keep_alive = KeepAlive(head.framing);
+  StartBody(head.framing, head.upgrade);
   ++callback_depth_;
-  sink_->OnCoreHead(head);
+  request_listener_->OnRequestHead(head);
   --callback_depth_;
-  // The head's bytes are no longer needed.
-  buffer_.clear();
-  buffered_ = false;
-  line_start_ = 0;
+}
+
+void HttpParserCore::EndResponseHead(const char* base) {
+  if (!DecideResponseFraming(base)) return;
+  HttpResponseHead head;
+  head.version = version_;
+  head.status_code = status_code_;
+  head.reason = std::string_view(base + reason_offset_, reason_size_);
+  head.headers = HttpFieldsView(views_);
+  const RequestKind request =
+      expected_count_ > 0 ? expected_[expected_first_] : RequestKind::kOther;
+  const bool informational = status_code_ < 200;
+  const bool no_body = informational || status_code_ == 204 ||
+                       status_code_ == 304 || request == RequestKind::kHead;
+  const bool tunnel =
+      request == RequestKind::kConnect && status_code_ / 100 == 2;
+  if (no_body || tunnel) {
+    head.framing = HttpBodyFraming::kNone;
+  } else if (!transfer_encoding_fields_.empty()) {
+    // Chunked if it is the final coding; otherwise the body runs until the
+    // server closes (RFC 9112 section 6.3, rule 4).
+    bool chunked_last = false;
+    bool other_codings = false;
+    ReadTransferCodings(base, &chunked_last, &other_codings);
+    head.framing =
+        chunked_last ? HttpBodyFraming::kChunked : HttpBodyFraming::kUntilClose;
+  } else if (has_content_length_) {
+    head.framing = HttpBodyFraming::kContentLength;
+    head.content_length = content_length_;
+  } else {
+    head.framing = HttpBodyFraming::kUntilClose;
+  }
+  head.upgrade = status_code_ == 101 || tunnel;
+  head.keep_alive = KeepAlive(head.framing);
+  // A 1xx other than 101 precedes the final answer to the same request.
+  if ((!informational || status_code_ == 101) && expected_count_ > 0) {
+    expected_first_ = (expected_first_ + 1) % expected_.size();
+    --expected_count_;
+  }
+  StartBody(head.framing, head.upgrade);
+  ++callback_depth_;
+  response_listener_->OnResponseHead(head);
+  --callback_depth_;
 }
 
 size_t HttpParserCore::StepBody(std::string_view in) {
@@ -805,7 +841,11 @@ void HttpParserCore::CompleteMessage(HttpFieldsView trailers) {
   const bool upgrade = upgrade_;
   state_ = State::kComplete;  // Not idle until the callback has run.
   ++callback_depth_;
-  sink_->OnCoreComplete(trailers);
+  if (request_listener_ != nullptr) {
+    request_listener_->OnMessageComplete(trailers);
+  } else {
+    response_listener_->OnMessageComplete(trailers);
+  }
   --callback_depth_;
   ResetMessage();
   // The bytes after an upgrade belong to another protocol: stop here and
@@ -842,7 +882,11 @@ void HttpParserCore::ResetMessage() {
 
 void HttpParserCore::EmitBody(std::string_view data) {
   ++callback_depth_;
-  sink_->OnCoreBody(data);
+  if (request_listener_ != nullptr) {
+    request_listener_->OnBody(data);
+  } else {
+    response_listener_->OnBody(data);
+  }
   --callback_depth_;
 }
 
@@ -850,8 +894,13 @@ void HttpParserCore::Fail(int http_status, absl::StatusCode code,
                           std::string message) {
   state_ = State::kError;
   buffer_.clear();
+  const HttpParseError error{http_status, absl::Status(code, message)};
   ++callback_depth_;
-  sink_->OnCoreError(HttpParseError{http_status, absl::Status(code, message)});
+  if (request_listener_ != nullptr) {
+    request_listener_->OnError(error);
+  } else {
+    response_listener_->OnError(error);
+  }
   --callback_depth_;
 }
 

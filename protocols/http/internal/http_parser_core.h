@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "protocols/http/http_listener.h"
 #include "protocols/http/http_message.h"
 #include "protocols/http/http_parser_options.h"
 
@@ -35,36 +36,14 @@ enum class MessageKind : uint8_t { kRequest, kResponse };
 // What a response answers, as far as its framing is concerned.
 enum class RequestKind : uint8_t { kOther, kHead, kConnect };
 
-// A parsed head of either kind; the public parsers copy out their part.
-struct CoreHead {
-  std::string_view method;
-  std::string_view target;
-  int status_code = 0;
-  std::string_view reason;
-  HttpVersion version;
-  HttpFieldsView headers;
-  HttpBodyFraming framing = HttpBodyFraming::kNone;
-  uint64_t content_length = 0;
-  bool keep_alive = true;
-  bool expect_continue = false;
-  bool upgrade = false;
-};
-
-class CoreSink {
- public:
-  virtual void OnCoreHead(const CoreHead& head) = 0;
-  virtual void OnCoreBody(std::string_view data) = 0;
-  virtual void OnCoreComplete(HttpFieldsView trailers) = 0;
-  virtual void OnCoreError(const HttpParseError& error) = 0;
-
- protected:
-  ~CoreSink() = default;
-};
-
 class HttpParserCore {
  public:
-  HttpParserCore(MessageKind kind, const HttpParserOptions& options,
-                 CoreSink* sink);
+  // A request parser; `listener` must be non-null and outlive the core.
+  HttpParserCore(const HttpParserOptions& options,
+                 HttpRequestListener* listener);
+  // A response parser.
+  HttpParserCore(const HttpParserOptions& options,
+                 HttpResponseListener* listener);
 
   HttpParserCore(const HttpParserCore&) = delete;
   HttpParserCore& operator=(const HttpParserCore&) = delete;
@@ -121,6 +100,12 @@ class HttpParserCore {
   bool NoteFramingField(std::string_view name, std::string_view value);
   void BuildViews(const char* base);
   void EndHead(const char* base);
+  void EndRequestHead(const char* base);
+  void EndResponseHead(const char* base);
+  // Sets the body state for `framing` (before the head's callback, which
+  // may pause) and remembers whether an upgrade follows.
+  void StartBody(HttpBodyFraming framing, bool upgrade);
+  bool KeepAlive(HttpBodyFraming framing) const;
   bool DecideRequestFraming(const char* base);
   bool DecideResponseFraming(const char* base);
   // Reads every Transfer-Encoding coding. Returns false after failing.
@@ -134,7 +119,8 @@ class HttpParserCore {
 
   const MessageKind kind_;
   const HttpParserOptions options_;
-  CoreSink* const sink_;
+  HttpRequestListener* const request_listener_;    // Requests only.
+  HttpResponseListener* const response_listener_;  // Responses only.
 
   State state_ = State::kIdle;
   bool paused_ = false;
