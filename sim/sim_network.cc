@@ -1285,7 +1285,9 @@ void SimNetwork::QueueSegment(Conn* c, int dir, uint32_t bytes, bool fin) {
   f.last_due_ns = due;
   f.segments.push_back(Segment{due, bytes, fin});
   if (!fin) f.in_flight += bytes;
-  ArmDelivery(c, dir, f.segments.front().due_ns);
+  // The front segment may be past due, held only by a clog or partition
+  // (OnDeliver then armed the heal time); never arm a delivery in the past.
+  ArmDelivery(c, dir, std::max(now_ns_, f.segments.front().due_ns));
   MaybeLinkFaults(c->link);
 }
 

@@ -513,6 +513,24 @@ TEST(StreamTest, ClogStallsTheLinkThenResumes) {
   EXPECT_EQ(net.Now() - start, absl::Seconds(3));
 }
 
+TEST(StreamTest, AWriteBehindBytesHeldByAClogQueuesBehindThem) {
+  // Goal: writing into a clogged link whose earlier bytes are past their
+  // due time (held only by the clog) queues the new bytes behind them, and
+  // both arrive in order when the clog clears. This write once scheduled a
+  // delivery in the past and aborted the simulator.
+  SimNetwork net;
+  TwoHosts hosts(net);
+  Pair pair;
+  ASSERT_NO_FATAL_FAILURE(MakePair(net, Ip("10.0.0.1", 80), &pair));
+  net.Clog(hosts.client, hosts.server, absl::Seconds(10));
+  const absl::Time start = net.Now();
+  ASSERT_EQ(WriteNow(*pair.client, "first "), 6u);
+  testing::PumpFor(net, absl::Seconds(1));
+  ASSERT_EQ(WriteNow(*pair.client, "second"), 6u);
+  EXPECT_EQ(ReadFor(net, *pair.server, 12), "first second");
+  EXPECT_EQ(net.Now() - start, absl::Seconds(10));
+}
+
 TEST(StreamTest, PartitionHoldsStreamBytesUntilItHeals) {
   // Goal: an established stream survives a partition: its bytes wait and
   // arrive, in order, once the partition heals.
