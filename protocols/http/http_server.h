@@ -66,6 +66,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -178,11 +179,14 @@ class HttpResponder {
 
  private:
   friend class http_internal::HttpServerConnection;
-  explicit HttpResponder(http_internal::ResponseSlot* slot, bool head_request);
+  HttpResponder(http_internal::ResponseSlot* slot, bool head_request);
   void Release();
+  absl::Status Inactive() const;
 
   http_internal::ResponseSlot* slot_ = nullptr;
   bool head_request_ = false;
+  bool done_ = false;  // The response was completed through this responder.
+  bool gone_ = false;  // The connection ended first.
 };
 
 class HttpServer {

@@ -1,0 +1,865 @@
+#include "protocols/http/http_server.h"
+
+#include <deque>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "io/absl_compat.h"
+#include "io/check.h"
+#include "protocols/http/http_parser.h"
+#include "protocols/http/http_serializer.h"
+
+namespace ember::protocols {
+namespace http_internal {
+
+// One request's place in its connection's response order. Created when the
+// request's head arrives, destroyed (or pooled) once its response is written
+// or the connection ends. The responder and the slot point at each other;
+// whichever goes first clears the other's pointer.
+struct ResponseSlot {
+  enum class State : uint8_t { kWaiting, kStreaming, kComplete };
+
+  HttpServerConnection* conn = nullptr;
+  HttpResponder* responder = nullptr;
+  State state = State::kWaiting;
+  bool head_request = false;
+  bool http10 = false;
+  bool keep_alive = true;    // The request allows another after it.
+  bool chunked = false;      // Streaming with the chunked coding.
+  bool close_after = false;  // The connection ends after this response.
+  // Bytes of this response waiting for it to reach the front (or for room
+  // in the outbound queue).
+  std::string buffered;
+};
+
+namespace {
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// Slots kept for reuse per connection.
+constexpr size_t kSlotPoolMax = 8;
+// A buffered response larger than this gives its memory back once sent.
+constexpr size_t kBufferKeepBytesMax = 64 << 10;
+
+bool HasTransferEncoding(const HttpHeaders& headers) {
+  return headers.Contains("Transfer-Encoding");
+}
+
+}  // namespace
+
+class HttpServerConnection : public Connection,
+                             private HttpRequestParser::Listener {
+ public:
+  explicit HttpServerConnection(HttpServer* server)
+      : server_(server),
+        options_(server->options_),
+        parser_(this, server->options_.parser) {}
+
+  ~HttpServerConnection() override { DetachAll(); }
+
+  void Detach() { server_ = nullptr; }
+
+  // ---- Connection ----
+
+  void PostInit() override {
+    stats().connections_accepted++;
+    if (server_ != nullptr) server_->connections_[id()] = this;
+    UpdateWait();
+  }
+
+  void ReceiveData(std::string_view data) override {
+    if (discarding_ || reading_stopped_ || closing()) return;
+    if (input_.empty() && !pipeline_paused_ && !pumping_) {
+      // The common case: parse straight from the reactor's buffer.
+      pumping_ = true;
+      const size_t used = parser_.Feed(data);
+      pumping_ = false;
+      // The parser stopped early (pipelining limit, upgrade): keep the
+      // rest for later, unless nothing more will be read.
+      if (used < data.size() && !reading_stopped_ && !parser_.failed() &&
+          !closing()) {
+        input_.assign(data.data() + used, data.size() - used);
+      }
+    } else {
+      input_.append(data.data(), data.size());
+    }
+    Pump();
+  }
+
+  void ReceiveEof() override {
+    eof_ = true;
+    if (discarding_ || close_begun_) {
+      CloseAfterWriting();
+      return;
+    }
+    Pump();
+  }
+
+  void OutboundLowWater() override { Advance(); }
+
+  void ShutdownRequested() override {
+    draining_ = true;
+    if (reading_slot_ == nullptr && parser_.idle()) StopReading();
+    Advance();
+  }
+
+  void Unbind(const UnbindReason& reason) override {
+    CancelWait();
+    if (linger_timer_ != 0) {
+      reactor().CancelTimer(linger_timer_);
+      linger_timer_ = 0;
+    }
+    DetachAll();
+    if (server_ != nullptr) server_->connections_.erase(id());
+  }
+
+  // ---- From HttpResponder ----
+
+  absl::Status Send(ResponseSlot* slot, HttpResponse response) {
+    const int code = response.status_code;
+    if (code < 200 || code > 999) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Send needs a final status (200..999), not ", code,
+                       "; interim responses are the server's"));
+    }
+    if (HasTransferEncoding(response.headers)) {
+      return absl::InvalidArgumentError(
+          "Send frames by Content-Length; use StartChunked to stream");
+    }
+    if (!response.trailers.empty()) {
+      return absl::InvalidArgumentError("trailers need StartChunked");
+    }
+    const bool no_body = code == 204 || code == 304;
+    if (no_body && !response.body.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a ", code, " response has no body"));
+    }
+    if (!no_body &&
+        !(slot->head_request && response.headers.Contains("Content-Length"))) {
+      response.headers.Set("Content-Length",
+                           absl::StrCat(response.body.size()));
+    }
+    const bool close = PrepareHead(slot, response);
+    scratch_.clear();
+    EMBER_RETURN_IF_ERROR(AppendResponseHead(response, &scratch_));
+    const bool body = !no_body && !slot->head_request;
+    EMBER_RETURN_IF_ERROR(
+        Emit(slot, scratch_, body ? std::string_view(response.body) : ""));
+    slot->close_after = close;
+    Complete(slot);
+    return absl::OkStatus();
+  }
+
+  absl::Status StartChunked(ResponseSlot* slot, HttpResponse head) {
+    const int code = head.status_code;
+    if (code < 200 || code > 999 || code == 204 || code == 304) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a ", code, " response cannot stream a body"));
+    }
+    if (HasTransferEncoding(head.headers) ||
+        head.headers.Contains("Content-Length")) {
+      return absl::InvalidArgumentError(
+          "StartChunked sets the framing itself: no Content-Length or "
+          "Transfer-Encoding");
+    }
+    if (!head.trailers.empty()) {
+      return absl::InvalidArgumentError("trailers go to Finish");
+    }
+    bool close = PrepareHead(slot, head);
+    const bool chunked = !slot->http10;
+    if (chunked) {
+      head.headers.Add("Transfer-Encoding", "chunked");
+    } else if (!close) {
+      // HTTP/1.0 has no chunked coding: the close ends the body.
+      close = true;
+      head.headers.Set("Connection", "close");
+    }
+    scratch_.clear();
+    EMBER_RETURN_IF_ERROR(AppendResponseHead(head, &scratch_));
+    if (!slot->head_request && !head.body.empty()) {
+      if (chunked) {
+        AppendChunk(head.body, &scratch_);
+      } else {
+        scratch_.append(head.body);
+      }
+    }
+    EMBER_RETURN_IF_ERROR(Emit(slot, scratch_));
+    slot->chunked = chunked;
+    slot->close_after = close;
+    slot->state = ResponseSlot::State::kStreaming;
+    return absl::OkStatus();
+  }
+
+  absl::Status WriteChunk(ResponseSlot* slot, std::string_view data) {
+    if (data.empty() || slot->head_request) return CheckOpen();
+    if (!slot->chunked) return Emit(slot, data);
+    scratch_.clear();
+    AppendChunkHeader(data.size(), &scratch_);
+    return Emit(slot, scratch_, data, "\r\n");
+  }
+
+  absl::Status Finish(ResponseSlot* slot, const HttpHeaders& trailers) {
+    if (slot->chunked && !slot->head_request) {
+      scratch_.clear();
+      EMBER_RETURN_IF_ERROR(AppendLastChunk(trailers, &scratch_));
+      EMBER_RETURN_IF_ERROR(Emit(slot, scratch_));
+    } else {
+      EMBER_RETURN_IF_ERROR(CheckOpen());
+    }
+    Complete(slot);
+    return absl::OkStatus();
+  }
+
+  // The responder of `slot` went away before the response was complete.
+  void Dropped(ResponseSlot* slot) {
+    slot->responder = nullptr;
+    if (closing() || close_begun_) return;
+    stats().dropped_responders++;
+    if (slot->state == ResponseSlot::State::kWaiting) {
+      HttpResponse response;
+      response.status_code = 500;
+      response.reason = "Internal Server Error";
+      response.headers.Set("Content-Type", "text/plain; charset=utf-8");
+      response.body =
+          "500 Internal Server Error: the request was not answered\n";
+      if (Send(slot, std::move(response)).ok()) return;
+    }
+    // A stream cut short (or a 500 that does not fit): end the connection
+    // after what was sent, so that the client sees an incomplete response.
+    slot->close_after = true;
+    Complete(slot);
+  }
+
+  absl::Status CheckOpen() const {
+    if (closing() || close_begun_) {
+      return absl::UnavailableError(
+          absl::StrCat("HTTP connection ", id(), " is closing"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  enum class Wait : uint8_t { kNone, kIdle, kHead, kBody };
+
+  HttpServerStats& stats() {
+    return server_ != nullptr ? server_->stats_ : orphan_stats_;
+  }
+
+  bool CanFeed() const {
+    return !reading_stopped_ && !pipeline_paused_ && !parser_.failed() &&
+           !closing() && !close_begun_;
+  }
+
+  // Feeds what is held in input_ while the parser may go on, then the end
+  // of the stream. Never nests: a call from inside the parser's callbacks
+  // (a handler answering at once) only asks the running one to go again.
+  void Pump() {
+    if (pumping_) {
+      pump_again_ = true;
+      return;
+    }
+    pumping_ = true;
+    do {
+      pump_again_ = false;
+      while (CanFeed() && !input_.empty()) {
+        // Paused here only after an upgrade request, which is served as an
+        // ordinary one: carry on with HTTP.
+        if (parser_.paused()) parser_.Resume();
+        const size_t used = parser_.Feed(input_);
+        input_.erase(0, used);
+      }
+      if (CanFeed() && input_.empty() && eof_ && !finished_) {
+        finished_ = true;
+        if (parser_.paused()) parser_.Resume();
+        parser_.Finish();
+      }
+    } while (pump_again_);
+    pumping_ = false;
+    if (reading_stopped_ || parser_.failed()) input_.clear();
+    MaybeFinish();
+    UpdateWait();
+  }
+
+  // ---- Parser events ----
+
+  void OnRequestHead(const HttpRequestHead& head) override {
+    if (reading_stopped_) return;
+    ++requests_started_;
+    if (head.method == "CONNECT") {
+      RespondError(501, "CONNECT is not supported");
+      return;
+    }
+    ResponseSlot* slot = NewSlot();
+    slot->head_request = head.method == "HEAD";
+    slot->http10 = !head.version.AtLeast11();
+    slot->keep_alive = head.keep_alive;
+    reading_slot_ = slot;
+    request_.method.assign(head.method);
+    request_.target.assign(head.target);
+    request_.version = head.version;
+    request_.headers = HttpHeaders::From(head.headers);
+    request_.body.clear();
+    request_.trailers.clear();
+    if (head.expect_continue && head.framing != HttpBodyFraming::kNone) {
+      // The head is acceptable (an oversized Content-Length was refused
+      // before this call): ask for the body, in response order.
+      if (Emit(slot, kContinue).ok()) stats().continues_sent++;
+    }
+  }
+
+  void OnBody(std::string_view data) override {
+    if (reading_slot_ == nullptr) return;
+    request_.body.append(data.data(), data.size());
+    ++body_progress_;
+  }
+
+  void OnMessageComplete(HttpFieldsView trailers) override {
+    ResponseSlot* slot = reading_slot_;
+    if (slot == nullptr) return;  // CONNECT, already refused.
+    reading_slot_ = nullptr;
+    request_.trailers = HttpHeaders::From(trailers);
+    stats().requests++;
+    const bool last = !slot->keep_alive || draining_;
+    if (last) StopReading();
+    HttpResponder responder(slot, slot->head_request);
+    if (server_ != nullptr) {
+      server_->handler_(std::move(request_), std::move(responder));
+    }
+    request_ = HttpRequest();
+    if (!last && !reading_stopped_ && !closing() &&
+        slots_.size() >= options_.pipeline_depth_max) {
+      // Enough unanswered requests: read no more until one is answered.
+      pipeline_paused_ = true;
+      parser_.Pause();
+      Pause();
+      stats().pipeline_pauses++;
+    }
+  }
+
+  void OnError(const HttpParseError& error) override {
+    if (error.status.code() == absl::StatusCode::kUnavailable) {
+      // The client ended its side inside a request: nobody to answer.
+      if (reading_slot_ != nullptr) {
+        EMBER_CHECK(!slots_.empty() && slots_.back().get() == reading_slot_);
+        FreeSlot(std::move(slots_.back()));
+        slots_.pop_back();
+        reading_slot_ = nullptr;
+      }
+      StopReading();
+      return;
+    }
+    RespondError(error.http_status, StdView(error.status.message()));
+  }
+
+  // ---- Responses ----
+
+  // Answers the request being read (or a new one) with `status` and a
+  // close, after every earlier response; reads nothing more.
+  void RespondError(int status, std::string_view message) {
+    stats().errors[status]++;
+    ResponseSlot* slot = reading_slot_ != nullptr ? reading_slot_ : NewSlot();
+    reading_slot_ = nullptr;
+    StopReading();
+    slot->keep_alive = false;
+    HttpResponse response;
+    response.status_code = status;
+    response.reason = std::string(HttpReasonPhrase(status));
+    response.headers.Set("Content-Type", "text/plain; charset=utf-8");
+    response.body = absl::StrCat(status, " ", response.reason, ": ",
+                                 AbslView(message), "\n");
+    if (!Send(slot, std::move(response)).ok()) {
+      // Not even the error fits: close once earlier responses are out.
+      slot->close_after = true;
+      Complete(slot);
+    }
+  }
+
+  // Fills in version, reason, Connection and Date. Returns whether the
+  // connection ends after this response.
+  bool PrepareHead(ResponseSlot* slot, HttpResponse& response) {
+    response.version = HttpVersion{1, 1};
+    if (response.reason.empty() ||
+        (response.reason == "OK" && response.status_code != 200)) {
+      response.reason = std::string(HttpReasonPhrase(response.status_code));
+    }
+    const bool last_while_draining = draining_ && reading_stopped_ &&
+                                     !slots_.empty() &&
+                                     slots_.back().get() == slot;
+    const bool close = !slot->keep_alive || last_while_draining ||
+                       response.headers.HasToken("Connection", "close");
+    if (close) {
+      if (!response.headers.HasToken("Connection", "close")) {
+        response.headers.Set("Connection", "close");
+      }
+    } else if (slot->http10) {
+      response.headers.Set("Connection", "keep-alive");
+    }
+    if (options_.date_header && server_ != nullptr &&
+        !response.headers.Contains("Date")) {
+      response.headers.Add("Date", Date());
+    }
+    return close;
+  }
+
+  const std::string& Date() {
+    const absl::Time now = reactor().WallNow();
+    const int64_t second = absl::ToUnixSeconds(now);
+    if (second != server_->date_second_) {
+      server_->date_second_ = second;
+      server_->date_ = absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", now,
+                                        absl::UTCTimeZone());
+    }
+    return server_->date_;
+  }
+
+  // Queues a piece of `slot`'s response: written now if the slot is at the
+  // front, else buffered until it gets there. All or nothing.
+  absl::Status Emit(ResponseSlot* slot, std::string_view a,
+                    std::string_view b = {}, std::string_view c = {}) {
+    EMBER_RETURN_IF_ERROR(CheckOpen());
+    const size_t total = a.size() + b.size() + c.size();
+    const bool front = slots_.front().get() == slot;
+    if (front && slot->buffered.empty()) {
+      const size_t room = outbound_limits().max_bytes - OutboundDataSize();
+      if (total > room) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("HTTP connection ", id(), ": ", total,
+                         " response bytes do not fit the outbound queue (",
+                         room, " bytes free); nothing queued"));
+      }
+      for (std::string_view piece : {a, b, c}) {
+        absl::Status status = SendData(piece);
+        EMBER_CHECK_MSG(status.ok(), "SendData failed after its room check");
+      }
+      return absl::OkStatus();
+    }
+    if (total > options_.buffered_response_bytes_max - buffered_bytes_) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "HTTP connection ", id(), ": ", total,
+          " response bytes would pass the limit of ",
+          options_.buffered_response_bytes_max,
+          " bytes waiting behind earlier responses; nothing queued"));
+    }
+    slot->buffered.append(a.data(), a.size());
+    slot->buffered.append(b.data(), b.size());
+    slot->buffered.append(c.data(), c.size());
+    buffered_bytes_ += total;
+    return absl::OkStatus();
+  }
+
+  void Complete(ResponseSlot* slot) {
+    slot->state = ResponseSlot::State::kComplete;
+    if (slot->responder != nullptr) {
+      slot->responder->slot_ = nullptr;
+      slot->responder->done_ = true;
+      slot->responder = nullptr;
+    }
+    stats().responses++;
+    Advance();
+  }
+
+  // Writes the front slot's buffered bytes if the outbound queue has room.
+  // Returns whether nothing is left buffered.
+  bool FlushFront() {
+    ResponseSlot* front = slots_.front().get();
+    const size_t size = front->buffered.size();
+    if (size > outbound_limits().max_bytes - OutboundDataSize()) {
+      if (OutboundDataSize() == 0) {
+        // It can never fit (buffered limit above the outbound maximum).
+        CloseConnection();
+      }
+      return false;  // OutboundLowWater brings us back.
+    }
+    absl::Status status = SendData(front->buffered);
+    EMBER_CHECK_MSG(status.ok(), "SendData failed after its room check");
+    buffered_bytes_ -= size;
+    ReleaseBuffer(front);
+    return true;
+  }
+
+  // Sends what the response order allows, retires complete responses, and
+  // then reads on or closes as the state says. Never nests.
+  void Advance() {
+    if (advancing_) {
+      advance_again_ = true;
+      return;
+    }
+    advancing_ = true;
+    do {
+      advance_again_ = false;
+      while (!slots_.empty() && !closing() && !close_begun_) {
+        ResponseSlot* front = slots_.front().get();
+        if (!front->buffered.empty() && !FlushFront()) break;
+        if (front->state != ResponseSlot::State::kComplete) break;
+        const bool close = front->close_after;
+        FreeSlot(std::move(slots_.front()));
+        slots_.pop_front();
+        if (close) BeginClose();
+      }
+      if (!closing() && !close_begun_) {
+        MaybeResumePipeline();
+        MaybeFinish();
+      }
+    } while (advance_again_);
+    advancing_ = false;
+    UpdateWait();
+  }
+
+  void MaybeResumePipeline() {
+    if (!pipeline_paused_ || reading_stopped_ ||
+        slots_.size() >= options_.pipeline_depth_max) {
+      return;
+    }
+    pipeline_paused_ = false;
+    parser_.Resume();
+    Resume();
+    Pump();
+  }
+
+  // Closes once nothing more will be read and every response is out.
+  void MaybeFinish() {
+    if (closing() || close_begun_ || !slots_.empty()) return;
+    if (reading_stopped_ || parser_.failed() || (eof_ && finished_)) {
+      BeginClose();
+    }
+  }
+
+  // Reads no further request.
+  void StopReading() {
+    if (reading_stopped_) return;
+    reading_stopped_ = true;
+    parser_.Pause();
+    if (!discarding_) Pause();
+  }
+
+  // Ends the connection after the queued bytes: half-close, then discard
+  // input until the client closes too or linger_timeout passes, so that
+  // unread input does not turn the close into a reset that destroys the
+  // response in flight.
+  void BeginClose() {
+    if (close_begun_ || closing()) return;
+    close_begun_ = true;
+    StopReading();
+    CancelWait();
+    DetachAll();
+    input_.clear();
+    if (eof_) {
+      CloseAfterWriting();
+      return;
+    }
+    CloseWrite();
+    discarding_ = true;
+    Resume();
+    auto timer = reactor().AddTimer(options_.linger_timeout, [this] {
+      linger_timer_ = 0;
+      CloseConnection();
+    });
+    if (timer.ok()) {
+      linger_timer_ = *timer;
+    } else {
+      CloseAfterWriting();
+    }
+  }
+
+  // ---- Timeouts ----
+
+  void UpdateWait() {
+    Wait want = Wait::kNone;
+    if (!closing() && !close_begun_ && !reading_stopped_ && !pipeline_paused_ &&
+        !parser_.failed()) {
+      if (reading_slot_ != nullptr) {
+        want = Wait::kBody;
+      } else if (!parser_.idle() || requests_started_ == 0) {
+        want = Wait::kHead;
+      } else if (slots_.empty()) {
+        want = Wait::kIdle;
+      }
+    }
+    if (want == wait_) return;
+    CancelWait();
+    wait_ = want;
+    switch (want) {
+      case Wait::kNone:
+        break;
+      case Wait::kIdle:
+        ArmWait(options_.keep_alive_idle_timeout);
+        break;
+      case Wait::kHead:
+        ArmWait(options_.header_timeout);
+        break;
+      case Wait::kBody:
+        body_progress_seen_ = body_progress_;
+        ArmWait(options_.body_timeout);
+        break;
+    }
+  }
+
+  void ArmWait(absl::Duration delay) {
+    auto timer = reactor().AddTimer(delay, [this] { OnWaitTimer(); });
+    if (!timer.ok()) {
+      // No timer means no bound on how long this connection may hold us.
+      CloseConnection();
+      return;
+    }
+    wait_timer_ = *timer;
+  }
+
+  void CancelWait() {
+    if (wait_timer_ != 0) reactor().CancelTimer(wait_timer_);
+    wait_timer_ = 0;
+    wait_ = Wait::kNone;
+  }
+
+  void OnWaitTimer() {
+    wait_timer_ = 0;
+    if (closing() || close_begun_) return;
+    const Wait wait = wait_;
+    wait_ = Wait::kNone;
+    switch (wait) {
+      case Wait::kNone:
+        return;
+      case Wait::kIdle:
+        stats().idle_timeouts++;
+        CloseAfterWriting();
+        return;
+      case Wait::kHead:
+        stats().header_timeouts++;
+        if (requests_started_ == 0 && parser_.idle()) {
+          CloseAfterWriting();  // Never sent a request: nobody to answer.
+          return;
+        }
+        RespondError(
+            408, absl::StrCat("request head not complete within ",
+                              absl::FormatDuration(options_.header_timeout)));
+        return;
+      case Wait::kBody:
+        if (body_progress_ != body_progress_seen_) {
+          // Bytes came since the timer was armed: check again later.
+          wait_ = Wait::kBody;
+          body_progress_seen_ = body_progress_;
+          ArmWait(options_.body_timeout);
+          return;
+        }
+        stats().body_timeouts++;
+        RespondError(408,
+                     absl::StrCat("no request body bytes for ",
+                                  absl::FormatDuration(options_.body_timeout)));
+        return;
+    }
+  }
+
+  // ---- Slots ----
+
+  ResponseSlot* NewSlot() {
+    std::unique_ptr<ResponseSlot> slot;
+    if (!free_slots_.empty()) {
+      slot = std::move(free_slots_.back());
+      free_slots_.pop_back();
+    } else {
+      slot = std::make_unique<ResponseSlot>();
+    }
+    slot->conn = this;
+    slot->responder = nullptr;
+    slot->state = ResponseSlot::State::kWaiting;
+    slot->head_request = slot->http10 = slot->chunked = false;
+    slot->close_after = false;
+    slot->keep_alive = true;
+    EMBER_CHECK(slot->buffered.empty());
+    slots_.push_back(std::move(slot));
+    return slots_.back().get();
+  }
+
+  void ReleaseBuffer(ResponseSlot* slot) {
+    if (slot->buffered.capacity() > kBufferKeepBytesMax) {
+      std::string().swap(slot->buffered);
+    } else {
+      slot->buffered.clear();
+    }
+  }
+
+  void FreeSlot(std::unique_ptr<ResponseSlot> slot) {
+    if (slot->responder != nullptr) {
+      // The connection is ending with this response unfinished.
+      slot->responder->slot_ = nullptr;
+      slot->responder->gone_ = true;
+      slot->responder = nullptr;
+    }
+    buffered_bytes_ -= slot->buffered.size();
+    ReleaseBuffer(slot.get());
+    slot->conn = nullptr;
+    if (free_slots_.size() < kSlotPoolMax)
+      free_slots_.push_back(std::move(slot));
+  }
+
+  // Drops every slot still queued: their responses can no longer go out.
+  void DetachAll() {
+    while (!slots_.empty()) {
+      FreeSlot(std::move(slots_.back()));
+      slots_.pop_back();
+    }
+    reading_slot_ = nullptr;
+  }
+
+  HttpServer* server_;
+  const HttpServerOptions options_;
+  HttpRequestParser parser_;
+  HttpServerStats orphan_stats_;  // Counted once the server is gone.
+
+  // Input held back while the parser is paused (pipelining limit).
+  std::string input_;
+  HttpRequest request_;                              // Being read.
+  ResponseSlot* reading_slot_ = nullptr;             // The slot of request_.
+  std::deque<std::unique_ptr<ResponseSlot>> slots_;  // In request order.
+  std::vector<std::unique_ptr<ResponseSlot>> free_slots_;
+  size_t buffered_bytes_ = 0;
+  std::string scratch_;
+
+  uint64_t requests_started_ = 0;
+  uint64_t body_progress_ = 0;
+  uint64_t body_progress_seen_ = 0;
+  Wait wait_ = Wait::kNone;
+  TimerId wait_timer_ = 0;
+  TimerId linger_timer_ = 0;
+
+  bool pumping_ = false;
+  bool pump_again_ = false;
+  bool advancing_ = false;
+  bool advance_again_ = false;
+  bool pipeline_paused_ = false;
+  bool reading_stopped_ = false;
+  bool eof_ = false;
+  bool finished_ = false;  // parser_.Finish called.
+  bool draining_ = false;
+  bool close_begun_ = false;
+  bool discarding_ = false;
+};
+
+}  // namespace http_internal
+
+using http_internal::HttpServerConnection;
+using http_internal::ResponseSlot;
+
+// ---------------------------------------------------------------- Responder
+
+HttpResponder::HttpResponder(ResponseSlot* slot, bool head_request)
+    : slot_(slot), head_request_(head_request) {
+  slot_->responder = this;
+}
+
+HttpResponder::HttpResponder(HttpResponder&& other) noexcept
+    : slot_(std::exchange(other.slot_, nullptr)),
+      head_request_(other.head_request_),
+      done_(other.done_),
+      gone_(other.gone_) {
+  if (slot_ != nullptr) slot_->responder = this;
+}
+
+HttpResponder& HttpResponder::operator=(HttpResponder&& other) noexcept {
+  if (this != &other) {
+    Release();
+    slot_ = std::exchange(other.slot_, nullptr);
+    head_request_ = other.head_request_;
+    done_ = other.done_;
+    gone_ = other.gone_;
+    if (slot_ != nullptr) slot_->responder = this;
+  }
+  return *this;
+}
+
+HttpResponder::~HttpResponder() { Release(); }
+
+void HttpResponder::Release() {
+  ResponseSlot* slot = std::exchange(slot_, nullptr);
+  if (slot != nullptr) slot->conn->Dropped(slot);
+}
+
+absl::Status HttpResponder::Inactive() const {
+  if (done_) return absl::FailedPreconditionError("response already complete");
+  if (gone_) {
+    return absl::UnavailableError(
+        "the connection ended before the response was complete");
+  }
+  return absl::FailedPreconditionError("empty responder");
+}
+
+bool HttpResponder::active() const {
+  return slot_ != nullptr && slot_->conn->CheckOpen().ok();
+}
+
+absl::Status HttpResponder::Send(HttpResponse response) {
+  if (slot_ == nullptr) return Inactive();
+  if (slot_->state != ResponseSlot::State::kWaiting) {
+    return absl::FailedPreconditionError("Send after StartChunked");
+  }
+  return slot_->conn->Send(slot_, std::move(response));
+}
+
+absl::Status HttpResponder::StartChunked(HttpResponse head) {
+  if (slot_ == nullptr) return Inactive();
+  if (slot_->state != ResponseSlot::State::kWaiting) {
+    return absl::FailedPreconditionError("StartChunked called twice");
+  }
+  return slot_->conn->StartChunked(slot_, std::move(head));
+}
+
+absl::Status HttpResponder::WriteChunk(std::string_view data) {
+  if (slot_ == nullptr) return Inactive();
+  if (slot_->state != ResponseSlot::State::kStreaming) {
+    return absl::FailedPreconditionError("WriteChunk before StartChunked");
+  }
+  return slot_->conn->WriteChunk(slot_, data);
+}
+
+absl::Status HttpResponder::Finish(const HttpHeaders& trailers) {
+  if (slot_ == nullptr) return Inactive();
+  if (slot_->state != ResponseSlot::State::kStreaming) {
+    return absl::FailedPreconditionError("Finish before StartChunked");
+  }
+  return slot_->conn->Finish(slot_, trailers);
+}
+
+// ------------------------------------------------------------------- Server
+
+HttpServer::HttpServer(Reactor& reactor, HttpServerOptions options,
+                       Handler handler)
+    : reactor_(reactor),
+      options_(std::move(options)),
+      handler_(std::move(handler)) {
+  EMBER_CHECK(handler_ != nullptr);
+  EMBER_CHECK(options_.pipeline_depth_max > 0);
+}
+
+HttpServer::~HttpServer() {
+  StopListening();
+  for (auto& [id, connection] : connections_) {
+    connection->Detach();
+    connection->CloseConnection();
+  }
+  connections_.clear();
+}
+
+Reactor::ConnectionFactory HttpServer::Factory() {
+  return [this] { return std::make_unique<HttpServerConnection>(this); };
+}
+
+absl::StatusOr<io::Address> HttpServer::Listen(std::string_view host,
+                                               uint16_t port) {
+  EMBER_ASSIGN_OR_RETURN(ServerId id,
+                         reactor_.StartServer(host, port, Factory()));
+  auto address = reactor_.ServerAddress(id);
+  if (!address.ok()) {
+    reactor_.StopServer(id).IgnoreError();
+    return address.status();
+  }
+  listeners_.push_back(id);
+  return address;
+}
+
+void HttpServer::StopListening() {
+  for (ServerId id : listeners_) reactor_.StopServer(id).IgnoreError();
+  listeners_.clear();
+}
+
+}  // namespace ember::protocols
