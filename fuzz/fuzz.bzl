@@ -40,6 +40,14 @@ def ember_fuzz_test(name, srcs, deps = [], corpus = None, **kwargs):
         "//conditions:default": ["//fuzz:replay_main"],
     })
 
+    # The C driver (CC=clang) links only the C part of the UBSan runtime;
+    # its vptr and function checks need the C++ part too. Static linking
+    # keeps every instrumented object in the one binary libFuzzer watches.
+    linkopts = select({
+        "//fuzz:libfuzzer": ["-fsanitize-link-c++-runtime"],
+        "//conditions:default": [],
+    })
+
     # "-runs=0" makes libFuzzer execute the corpus once and stop; the replay
     # main ignores flags. The corpus path is relative to the runfiles root,
     # which is the working directory of a test.
@@ -48,11 +56,15 @@ def ember_fuzz_test(name, srcs, deps = [], corpus = None, **kwargs):
         deps = [":" + name + "_lib"] + main,
         data = corpus_files,
         args = ["-runs=0", corpus_path],
+        linkopts = linkopts,
+        linkstatic = True,
         **kwargs
     )
     native.cc_binary(
         name = name + "_fuzzer",
         deps = [":" + name + "_lib"] + main,
         data = corpus_files,
+        linkopts = linkopts,
+        linkstatic = True,
         testonly = True,
     )
