@@ -1,0 +1,614 @@
+// Goal: the HTTP server, driven over the simulator by raw clients that send
+// exact bytes, answers every request in request order whatever order its
+// handler answers in; reads bodies by Content-Length and chunked (with
+// trailers); streams chunked responses; does Expect: 100-continue, HEAD,
+// keep-alive and Connection: close; and meets every limit, malformed or
+// smuggling-prone request and timeout with its status and a close.
+
+#include "protocols/http/http_server.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "reactor/reactor.h"
+#include "sim/sim_network.h"
+#include "tests/protocols/http/http_sim_util.h"
+
+namespace ember::protocols {
+namespace {
+
+using testing::RawClient;
+using testing::RawRecord;
+using testing::ReadResponses;
+using testing::RunFor;
+using testing::RunUntil;
+
+constexpr uint16_t kPort = 8080;
+
+// Answers "<method> <target> <body>" with the request's X-Id echoed.
+void Echo(HttpRequest request, HttpResponder responder) {
+  HttpResponse response;
+  response.headers.Set("Content-Type", "text/plain");
+  if (auto id = request.headers.Get("X-Id")) {
+    response.headers.Set("X-Id", *id);
+  }
+  for (const auto& field : request.trailers) {
+    response.headers.Add(absl::StrCat("X-Trailer-", field.name), field.value);
+  }
+  response.body =
+      absl::StrCat(request.method, " ", request.target, " ", request.body);
+  ASSERT_TRUE(responder.Send(std::move(response)).ok());
+}
+
+std::string Get(const std::string& target, const std::string& extra = "") {
+  return absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: a\r\n", extra,
+                      "\r\n");
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  HttpServerTest() : net_(sim::SimOptions()), reactor_(net_) {}
+  ~HttpServerTest() override { server_.reset(); }
+
+  void Start(HttpServer::Handler handler, HttpServerOptions options = {}) {
+    server_ =
+        std::make_unique<HttpServer>(reactor_, options, std::move(handler));
+    auto address = server_->Listen("127.0.0.1", kPort);
+    ASSERT_TRUE(address.ok()) << address.status();
+  }
+
+  // A raw connection that sends `bytes` as soon as it is connected.
+  RawRecord* Open(std::string_view bytes = "") {
+    records_.push_back(std::make_unique<RawRecord>());
+    RawRecord* record = records_.back().get();
+    auto connection = reactor_.Connect("127.0.0.1", kPort,
+                                       std::make_unique<RawClient>(record));
+    EXPECT_TRUE(connection.ok()) << connection.status();
+    connections_[record] = *connection;
+    if (!bytes.empty()) Send(record, bytes);
+    return record;
+  }
+
+  void Send(RawRecord* record, std::string_view bytes) {
+    ASSERT_FALSE(record->unbound);
+    ASSERT_TRUE(connections_[record]->SendData(bytes).ok());
+  }
+
+  void CloseWrite(RawRecord* record) { connections_[record]->CloseWrite(); }
+
+  // Runs until `record` holds `count` responses to `methods` (or closed).
+  std::vector<HttpResponse> Await(RawRecord* record, size_t count,
+                                  std::vector<std::string> methods = {}) {
+    methods.resize(std::max(methods.size(), count), "GET");
+    std::vector<HttpResponse> responses;
+    EXPECT_TRUE(RunUntil(reactor_,
+                         [&] {
+                           responses =
+                               ReadResponses(record->received, methods, false);
+                           return responses.size() >= count || record->unbound;
+                         }))
+        << "no " << count << " responses; got: " << record->received;
+    return responses;
+  }
+
+  // Runs until the server closed `record`'s connection.
+  void AwaitClose(RawRecord* record) {
+    EXPECT_TRUE(RunUntil(reactor_, [&] { return record->eof; }))
+        << "the server did not close; got: " << record->received;
+  }
+
+  // Sends `request` on a new connection; expects one response of `status`
+  // with "Connection: close", then the close, and the handler not called.
+  void ExpectRefused(std::string_view request, int status) {
+    SCOPED_TRACE(request);
+    const uint64_t requests = server_->stats().requests;
+    RawRecord* record = Open(request);
+    AwaitClose(record);
+    std::string error;
+    auto responses = ReadResponses(record->received, {"GET"}, true, &error);
+    ASSERT_EQ(responses.size(), 1u) << record->received << error;
+    EXPECT_EQ(responses[0].status_code, status) << record->received;
+    EXPECT_TRUE(responses[0].headers.HasToken("Connection", "close"));
+    EXPECT_EQ(server_->stats().requests, requests);
+  }
+
+  // Declared before the reactor, which writes to them as it closes.
+  std::vector<std::unique_ptr<RawRecord>> records_;
+  std::map<RawRecord*, Connection*> connections_;
+  sim::SimNetwork net_;
+  Reactor reactor_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, AnswersKeepAliveRequestsOnOneConnection) {
+  // Goal: two requests in turn on one connection get their answers, with
+  // Content-Length and Date, and the connection stays open.
+  Start(Echo);
+  RawRecord* record = Open(Get("/one"));
+  ASSERT_EQ(Await(record, 1).size(), 1u);
+  Send(record, Get("/two"));
+  auto responses = Await(record, 2);
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].status_code, 200);
+  EXPECT_EQ(responses[0].body, "GET /one ");
+  EXPECT_EQ(responses[1].body, "GET /two ");
+  EXPECT_EQ(responses[1].headers.Get("Content-Length"), "9");
+  EXPECT_TRUE(responses[1].headers.Contains("Date"));
+  EXPECT_FALSE(responses[1].headers.Contains("Connection"));
+  EXPECT_FALSE(record->unbound);
+  EXPECT_EQ(server_->stats().connections_accepted, 1u);
+  EXPECT_EQ(server_->stats().requests, 2u);
+}
+
+TEST_F(HttpServerTest,
+       PipelinedResponsesKeepRequestOrderWhenAnsweredOutOfOrder) {
+  // Goal: five pipelined requests whose handler answers the later ones
+  // first (from timers) still get their responses in request order.
+  std::vector<HttpResponder> held;
+  Start([&](HttpRequest request, HttpResponder responder) {
+    const int n = request.target.back() - '0';
+    // Request n answers after (6 - n) seconds: the last one first.
+    auto timer = reactor_.AddTimer(
+        absl::Seconds(6 - n),
+        [r = std::move(responder), request = std::move(request)]() mutable {
+          HttpResponse response;
+          response.body = request.target;
+          ASSERT_TRUE(r.Send(std::move(response)).ok());
+        });
+    ASSERT_TRUE(timer.ok());
+  });
+  std::string burst;
+  for (int n = 1; n <= 5; ++n) burst += Get(absl::StrCat("/", n));
+  RawRecord* record = Open(burst);
+  auto responses = Await(record, 5);
+  ASSERT_EQ(responses.size(), 5u);
+  for (int n = 1; n <= 5; ++n) {
+    EXPECT_EQ(responses[n - 1].body, absl::StrCat("/", n));
+  }
+}
+
+TEST_F(HttpServerTest, ReadsContentLengthAndChunkedBodiesWithTrailers) {
+  // Goal: a Content-Length body and a chunked body with trailers reach the
+  // handler whole, and the connection carries on after each.
+  Start(Echo);
+  RawRecord* record = Open(
+      "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+      "POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nX-Sum: 7\r\n\r\n" +
+      Get("/c"));
+  auto responses = Await(record, 3);
+  ASSERT_EQ(responses.size(), 3u);
+  EXPECT_EQ(responses[0].body, "POST /a hello");
+  EXPECT_EQ(responses[1].body, "POST /b abcdefg");
+  EXPECT_EQ(responses[1].headers.Get("X-Trailer-X-Sum"), "7");
+  EXPECT_EQ(responses[2].body, "GET /c ");
+}
+
+TEST_F(HttpServerTest, StreamsAChunkedResponseWithTrailers) {
+  // Goal: StartChunked, WriteChunk from timers, and Finish with trailers
+  // give a chunked response the client reads whole; a request pipelined
+  // behind it is answered after it.
+  Start([&](HttpRequest request, HttpResponder responder) {
+    if (request.target != "/stream") {
+      Echo(std::move(request), std::move(responder));
+      return;
+    }
+    HttpResponse head;
+    head.headers.Set("Content-Type", "text/plain");
+    head.body = "first;";
+    ASSERT_TRUE(responder.StartChunked(std::move(head)).ok());
+    auto r = std::make_shared<HttpResponder>(std::move(responder));
+    for (int i = 1; i <= 3; ++i) {
+      ASSERT_TRUE(
+          reactor_
+              .AddTimer(absl::Seconds(i),
+                        [r, i] {
+                          ASSERT_TRUE(
+                              r->WriteChunk(absl::StrCat("part", i, ";")).ok());
+                          if (i == 3) {
+                            ASSERT_TRUE(
+                                r->Finish(HttpHeaders{{"X-Parts", "3"}}).ok());
+                            EXPECT_EQ(r->Finish().code(),
+                                      absl::StatusCode::kFailedPrecondition);
+                          }
+                        })
+              .ok());
+    }
+  });
+  RawRecord* record = Open(Get("/stream") + Get("/after"));
+  auto responses = Await(record, 2);
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].headers.Get("Transfer-Encoding"), "chunked");
+  EXPECT_EQ(responses[0].body, "first;part1;part2;part3;");
+  EXPECT_EQ(responses[0].trailers.Get("X-Parts"), "3");
+  EXPECT_EQ(responses[1].body, "GET /after ");
+}
+
+TEST_F(HttpServerTest, StreamsToAnHttp10ClientUntilTheClose) {
+  // Goal: HTTP/1.0 has no chunked coding: a streamed response goes out
+  // without one and the close ends its body.
+  Start([&](HttpRequest request, HttpResponder responder) {
+    ASSERT_TRUE(responder.StartChunked(HttpResponse()).ok());
+    ASSERT_TRUE(responder.WriteChunk("abc").ok());
+    ASSERT_TRUE(responder.Finish().ok());
+  });
+  RawRecord* record = Open("GET / HTTP/1.0\r\n\r\n");
+  AwaitClose(record);
+  auto responses = ReadResponses(record->received, {"GET"}, true);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_FALSE(responses[0].headers.Contains("Transfer-Encoding"));
+  EXPECT_EQ(responses[0].headers.Get("Connection"), "close");
+  EXPECT_EQ(responses[0].body, "abc");
+}
+
+TEST_F(HttpServerTest, Http10KeepAliveIsHonouredAndDefaultCloses) {
+  // Goal: HTTP/1.0 with "Connection: keep-alive" stays open and is told so;
+  // without it the server closes after the response.
+  Start(Echo);
+  RawRecord* kept = Open("GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  auto responses = Await(kept, 1);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].headers.Get("Connection"), "keep-alive");
+  RawRecord* closed = Open("GET /c HTTP/1.0\r\n\r\n");
+  AwaitClose(closed);
+  EXPECT_FALSE(kept->eof);
+  auto last = ReadResponses(closed->received, {"GET"}, true);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].headers.Get("Connection"), "close");
+}
+
+TEST_F(HttpServerTest, ConnectionCloseEndsTheConnectionAfterThatResponse) {
+  // Goal: a request with "Connection: close" is answered with it and the
+  // server closes; a request pipelined behind it is not answered.
+  Start(Echo);
+  RawRecord* record = Open(Get("/last", "Connection: close\r\n") + Get("/x"));
+  AwaitClose(record);
+  auto responses = ReadResponses(record->received, {"GET", "GET"}, true);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].body, "GET /last ");
+  EXPECT_EQ(responses[0].headers.Get("Connection"), "close");
+  EXPECT_EQ(server_->stats().requests, 1u);
+}
+
+TEST_F(HttpServerTest, HeadGetsTheHeadersOfGetAndNoBody) {
+  // Goal: HEAD is answered with GET's Content-Length and no body, for a
+  // whole and a streamed response, and the connection goes on correctly.
+  Start([&](HttpRequest request, HttpResponder responder) {
+    if (request.target == "/stream") {
+      ASSERT_TRUE(responder.StartChunked(HttpResponse()).ok());
+      ASSERT_TRUE(responder.WriteChunk("ignored").ok());
+      ASSERT_TRUE(responder.Finish().ok());
+      return;
+    }
+    Echo(std::move(request), std::move(responder));
+  });
+  RawRecord* record = Open(
+      "HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n"
+      "HEAD /stream HTTP/1.1\r\nHost: a\r\n\r\n" +
+      Get("/g"));
+  auto responses = Await(record, 3, {"HEAD", "HEAD", "GET"});
+  ASSERT_EQ(responses.size(), 3u);
+  EXPECT_EQ(responses[0].headers.Get("Content-Length"), "8");  // "HEAD /h "
+  EXPECT_EQ(responses[0].body, "");
+  EXPECT_EQ(responses[1].headers.Get("Transfer-Encoding"), "chunked");
+  EXPECT_EQ(responses[1].body, "");
+  EXPECT_EQ(responses[2].body, "GET /g ");
+  // Exactly the three heads and one body were sent.
+  EXPECT_EQ(record->received.find("ignored"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ExpectContinueAsksForTheBodyFirst) {
+  // Goal: a request with "Expect: 100-continue" gets "100 Continue" before
+  // it sends its body, then its response.
+  Start(Echo);
+  RawRecord* record = Open(
+      "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
+      "Expect: 100-continue\r\n\r\n");
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return !record->received.empty(); }));
+  EXPECT_EQ(record->received, "HTTP/1.1 100 Continue\r\n\r\n");
+  Send(record, "data");
+  auto responses = Await(record, 2, {"POST"});
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].status_code, 100);
+  EXPECT_EQ(responses[1].body, "POST /up data");
+  EXPECT_EQ(server_->stats().continues_sent, 1u);
+}
+
+TEST_F(HttpServerTest, ExpectContinueOverTheBodyLimitIs413WithoutContinue) {
+  // Goal: an Expect: 100-continue request whose Content-Length passes the
+  // body limit is answered 413 at once, without 100, and closed.
+  HttpServerOptions options;
+  options.parser.body_bytes_max = 100;
+  Start(Echo, options);
+  ExpectRefused(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n"
+      "Expect: 100-continue\r\n\r\n",
+      413);
+  EXPECT_EQ(server_->stats().continues_sent, 0u);
+}
+
+TEST_F(HttpServerTest, LimitsAreAnsweredWithTheirStatusAndAClose) {
+  // Goal: each limit and each unsupported request gets its status, a
+  // "Connection: close" and the close, and never reaches the handler.
+  HttpServerOptions options;
+  options.parser.header_bytes_max = 1024;
+  options.parser.header_count_max = 10;
+  options.parser.line_bytes_max = 256;
+  options.parser.body_bytes_max = 100;
+  Start(Echo, options);
+  std::string big_section;
+  for (int i = 0; i < 5; ++i) {
+    absl::StrAppend(&big_section, "X-Pad-", i, ": ", std::string(200, 'x'),
+                    "\r\n");
+  }
+  std::string many_fields;
+  for (int i = 0; i < 10; ++i)
+    absl::StrAppend(&many_fields, "X-", i, ": 1\r\n");
+  ExpectRefused(Get("/", big_section), 431);
+  ExpectRefused(Get("/", many_fields), 431);
+  ExpectRefused(Get("/", "X-Long: " + std::string(300, 'y') + "\r\n"), 431);
+  ExpectRefused(Get("/" + std::string(300, 'z')), 414);
+  ExpectRefused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n",
+                413);
+  ExpectRefused(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "64\r\n" +
+          std::string(100, 'a') + "\r\n1\r\nb\r\n0\r\n\r\n",
+      413);
+  ExpectRefused("GET /\r\n\r\n", 400);
+  ExpectRefused(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+      501);
+  ExpectRefused("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
+  ExpectRefused("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501);
+  EXPECT_EQ(server_->stats().errors.at(431), 3u);
+  EXPECT_EQ(server_->stats().errors.at(413), 2u);
+}
+
+TEST_F(HttpServerTest, SmugglingProneRequestsAre400AndClosed) {
+  // Goal: every request RFC 9112 says could be framed two ways is refused
+  // with 400 and a close, so no second request hides in its body.
+  Start(Echo);
+  const std::string post = "POST / HTTP/1.1\r\nHost: a\r\n";
+  for (const std::string& request : {
+           post + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "0\r\n\r\n",
+           post + "Content-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+           post + "Content-Length: +4\r\n\r\nabcd",
+           post + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+           post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n",
+           post + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+           post + "Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+           post + "Transfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n",
+           std::string("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "0\r\n\r\n"),
+           std::string("GET / HTTP/1.1\nHost: a\n\n"),
+           std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+       }) {
+    ExpectRefused(request, 400);
+  }
+}
+
+TEST_F(HttpServerTest, ErrorResponseWaitsForEarlierResponses) {
+  // Goal: a malformed request behind one whose handler answers later is
+  // answered 400 only after that earlier response.
+  Start([&](HttpRequest request, HttpResponder responder) {
+    ASSERT_TRUE(reactor_
+                    .AddTimer(absl::Seconds(1),
+                              [r = std::move(responder)]() mutable {
+                                ASSERT_TRUE(r.Send(HttpResponse()).ok());
+                              })
+                    .ok());
+  });
+  RawRecord* record = Open(Get("/slow") + "BAD\r\n\r\n");
+  AwaitClose(record);
+  auto responses = ReadResponses(record->received, {"GET", "GET"}, true);
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].status_code, 200);
+  EXPECT_EQ(responses[1].status_code, 400);
+}
+
+TEST_F(HttpServerTest, SlowHeadGets408AfterTheHeaderTimeout) {
+  // Goal: a client that never finishes its head gets 408 and a close when
+  // header_timeout has passed, not earlier.
+  Start(Echo);
+  const absl::Time start = reactor_.Now();
+  RawRecord* record = Open("GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ");
+  RunFor(reactor_, absl::Seconds(10));
+  Send(record, "still");  // Bytes do not extend the deadline.
+  AwaitClose(record);
+  const absl::Duration took = reactor_.Now() - start;
+  EXPECT_GE(took, absl::Seconds(30));
+  EXPECT_LT(took, absl::Seconds(31));
+  auto responses = ReadResponses(record->received, {"GET"}, true);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status_code, 408);
+  EXPECT_EQ(server_->stats().header_timeouts, 1u);
+}
+
+TEST_F(HttpServerTest, SilentConnectionIsClosedAfterTheHeaderTimeout) {
+  // Goal: a connection that sends nothing is closed, without a response,
+  // after header_timeout.
+  HttpServerOptions options;
+  options.header_timeout = absl::Seconds(5);
+  Start(Echo, options);
+  const absl::Time start = reactor_.Now();
+  RawRecord* record = Open();
+  AwaitClose(record);
+  EXPECT_GE(reactor_.Now() - start, absl::Seconds(5));
+  EXPECT_EQ(record->received, "");
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterItsTimeout) {
+  // Goal: after its response, a keep-alive connection that sends nothing
+  // more is closed after keep_alive_idle_timeout, silently.
+  Start(Echo);
+  RawRecord* record = Open(Get("/"));
+  ASSERT_EQ(Await(record, 1).size(), 1u);
+  const size_t answered = record->received.size();
+  const absl::Time start = reactor_.Now();
+  RunFor(reactor_, absl::Seconds(59));
+  EXPECT_FALSE(record->eof);
+  AwaitClose(record);
+  EXPECT_GE(reactor_.Now() - start, absl::Seconds(60));
+  EXPECT_LT(reactor_.Now() - start, absl::Seconds(61));
+  EXPECT_EQ(record->received.size(), answered);
+  EXPECT_EQ(server_->stats().idle_timeouts, 1u);
+}
+
+TEST_F(HttpServerTest, StalledBodyGets408) {
+  // Goal: a body that stops arriving is answered 408 and closed after
+  // body_timeout without a byte (checked at that granularity).
+  Start(Echo);
+  const absl::Time start = reactor_.Now();
+  RawRecord* record =
+      Open("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
+  AwaitClose(record);
+  EXPECT_GE(reactor_.Now() - start, absl::Seconds(30));
+  EXPECT_LE(reactor_.Now() - start, absl::Seconds(61));
+  auto responses = ReadResponses(record->received, {"POST"}, true);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status_code, 408);
+  EXPECT_EQ(server_->stats().body_timeouts, 1u);
+}
+
+TEST_F(HttpServerTest, StopsReadingAtThePipelineDepthUntilResponsesDrain) {
+  // Goal: with pipeline_depth_max 2, a burst of six requests reaches the
+  // handler two at a time; answering them lets the rest in; all six are
+  // answered in order.
+  HttpServerOptions options;
+  options.pipeline_depth_max = 2;
+  std::vector<HttpResponder> held;
+  std::vector<std::string> targets;
+  Start(
+      [&](HttpRequest request, HttpResponder responder) {
+        targets.push_back(request.target);
+        held.push_back(std::move(responder));
+      },
+      options);
+  std::string burst;
+  for (int n = 1; n <= 6; ++n) burst += Get(absl::StrCat("/", n));
+  RawRecord* record = Open(burst);
+  for (size_t round = 1; round <= 3; ++round) {
+    ASSERT_TRUE(RunUntil(reactor_, [&] { return held.size() == 2; }));
+    RunFor(reactor_, absl::Seconds(1));
+    EXPECT_EQ(held.size(), 2u) << "read past the pipeline limit";
+    // Answering lets the next requests in at once: answer a moved batch.
+    std::vector<HttpResponder> batch = std::move(held);
+    held.clear();
+    for (HttpResponder& responder : batch) {
+      ASSERT_TRUE(responder.Send(HttpResponse()).ok());
+    }
+  }
+  auto responses = Await(record, 6);
+  EXPECT_EQ(responses.size(), 6u);
+  EXPECT_EQ(targets,
+            (std::vector<std::string>{"/1", "/2", "/3", "/4", "/5", "/6"}));
+  EXPECT_GE(server_->stats().pipeline_pauses, 2u);
+}
+
+TEST_F(HttpServerTest, DroppedResponderIsAnswered500) {
+  // Goal: a handler that lets its responder go unanswered does not hang the
+  // client: the server answers 500 and the connection goes on.
+  Start([](HttpRequest request, HttpResponder responder) {});
+  RawRecord* record = Open(Get("/a") + Get("/b"));
+  auto responses = Await(record, 2);
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].status_code, 500);
+  EXPECT_EQ(responses[1].status_code, 500);
+  EXPECT_FALSE(record->unbound);
+  EXPECT_EQ(server_->stats().dropped_responders, 2u);
+}
+
+TEST_F(HttpServerTest, ResponderCallsFailClearlyOutOfOrderAndAfterTheClose) {
+  // Goal: misuse gets kFailedPrecondition, bad responses kInvalidArgument,
+  // and a responder whose connection is gone kUnavailable.
+  HttpResponder kept;
+  Start([&](HttpRequest request, HttpResponder responder) {
+    EXPECT_EQ(responder.WriteChunk("x").code(),
+              absl::StatusCode::kFailedPrecondition);
+    HttpResponse interim;
+    interim.status_code = 100;
+    EXPECT_EQ(responder.Send(interim).code(),
+              absl::StatusCode::kInvalidArgument);
+    HttpResponse framed;
+    framed.headers.Set("Transfer-Encoding", "chunked");
+    EXPECT_EQ(responder.Send(framed).code(),
+              absl::StatusCode::kInvalidArgument);
+    kept = std::move(responder);
+    EXPECT_TRUE(kept.active());
+  });
+  RawRecord* record = Open(Get("/"));
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return kept.active(); }));
+  Connection* client = connections_[record];
+  ASSERT_GT(net_.ResetConnection(*client->LocalName(), *client->PeerName()), 0);
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return !kept.active(); }));
+  EXPECT_EQ(kept.Send(HttpResponse()).code(), absl::StatusCode::kUnavailable);
+  HttpResponder empty;
+  EXPECT_EQ(empty.Send(HttpResponse()).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(HttpServerTest, BufferedResponsesAreBounded) {
+  // Goal: a response waiting behind an unfinished one is buffered only up
+  // to buffered_response_bytes_max: beyond, Send fails with
+  // kResourceExhausted, queues nothing, and may be retried.
+  HttpServerOptions options;
+  options.buffered_response_bytes_max = 1000;
+  std::vector<HttpResponder> held;
+  Start([&](HttpRequest request,
+            HttpResponder responder) { held.push_back(std::move(responder)); },
+        options);
+  RawRecord* record = Open(Get("/1") + Get("/2"));
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return held.size() == 2; }));
+  HttpResponse big;
+  big.body = std::string(2000, 'b');
+  EXPECT_EQ(held[1].Send(big).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(held[1].active());
+  ASSERT_TRUE(held[0].Send(HttpResponse()).ok());
+  ASSERT_TRUE(held[1].Send(big).ok());  // Now at the front: fits.
+  auto responses = Await(record, 2);
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[1].body.size(), 2000u);
+}
+
+TEST_F(HttpServerTest, HalfClosedClientStillGetsItsResponses) {
+  // Goal: a client that sends its requests and then half-closes gets every
+  // response before the server closes.
+  std::vector<HttpResponder> held;
+  Start([&](HttpRequest request, HttpResponder responder) {
+    held.push_back(std::move(responder));
+  });
+  RawRecord* record = Open(Get("/1") + Get("/2"));
+  CloseWrite(record);
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return held.size() == 2; }));
+  RunFor(reactor_, absl::Seconds(1));
+  for (HttpResponder& responder : held) {
+    ASSERT_TRUE(responder.Send(HttpResponse()).ok());
+  }
+  AwaitClose(record);
+  EXPECT_EQ(ReadResponses(record->received, {"GET", "GET"}, true).size(), 2u);
+}
+
+TEST_F(HttpServerTest, DestroyingTheServerClosesItsConnections) {
+  // Goal: destroying the server closes its connections; a held responder
+  // then reports kUnavailable instead of touching freed memory.
+  HttpResponder kept;
+  Start([&](HttpRequest request, HttpResponder responder) {
+    kept = std::move(responder);
+  });
+  RawRecord* record = Open(Get("/"));
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return kept.active(); }));
+  server_.reset();
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return record->unbound; }));
+  EXPECT_EQ(kept.Send(HttpResponse()).code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace ember::protocols
