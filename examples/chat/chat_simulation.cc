@@ -802,7 +802,6 @@ ChatSimulationReport ChatSimulation::report() const {
 
 std::string ChatSimulationReport::ToString() const {
   std::string out;
-  absl::StrAppend(&out, "simulated: ", absl::FormatDuration(simulated), "\n");
   absl::StrAppend(&out, "lines: ", lines_sent, " sent, ", lines_delivered,
                   " delivered and checked (", bytes_received,
                   " bytes received by clients)\n");

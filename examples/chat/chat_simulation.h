@@ -165,7 +165,8 @@ struct ChatSimulationReport {
 
   ChatStats chat;  // The server's own counters.
 
-  // Several lines, "name: value", for people.
+  // Several lines, "name: value", for people (the simulated time is left
+  // to the caller).
   std::string ToString() const;
 };
 

@@ -46,6 +46,11 @@ using ember::examples::ChatSimulationOptions;
 using ember::examples::ChatSimulationReport;
 using ember::examples::ResourceSample;
 
+// The real clock, for wall time and speed-up only: nothing simulated reads it.
+absl::Time RealNow() {
+  return absl::Now();  // tidy: allow the report's wall time
+}
+
 std::string Thousands(uint64_t n) {
   std::string digits = absl::StrCat(n);
   std::string out;
@@ -102,7 +107,7 @@ int Run() {
   ember::sim::SimNetwork network(sim_options);
   ember::Reactor reactor(network);
   ChatSimulation simulation(reactor, network, options);
-  const absl::Time wall_start = absl::Now();
+  const absl::Time wall_start = RealNow();
 
   absl::Status status = simulation.Start();
   if (status.ok()) {
@@ -112,7 +117,7 @@ int Run() {
         return;
       }
       const ChatSimulationReport r = simulation.report();
-      const double wall = absl::ToDoubleSeconds(absl::Now() - wall_start);
+      const double wall = absl::ToDoubleSeconds(RealNow() - wall_start);
       std::fprintf(
           stderr,
           "[%s of %s] wall %.1f s, %.0fx; lines %s sent, %s "
@@ -125,7 +130,7 @@ int Run() {
     });
   }
   if (status.ok()) status = simulation.Finish();
-  const absl::Duration wall = absl::Now() - wall_start;
+  const absl::Duration wall = RealNow() - wall_start;
   if (!status.ok()) {
     std::fprintf(stderr, "simulation failed: %s\n", status.ToString().c_str());
     return 1;
