@@ -596,6 +596,28 @@ TEST_F(HttpServerTest, HalfClosedClientStillGetsItsResponses) {
   EXPECT_EQ(ReadResponses(record->received, {"GET", "GET"}, true).size(), 2u);
 }
 
+TEST_F(HttpServerTest, GracefulShutdownFinishesResponsesThenCloses) {
+  // Goal: on Reactor::GracefulShutdown a connection with a response pending
+  // gets it (marked "Connection: close"), then the close; an idle one
+  // closes at once; then the reactor stops.
+  HttpResponder kept;
+  Start([&](HttpRequest request, HttpResponder responder) {
+    kept = std::move(responder);
+  });
+  RawRecord* busy = Open(Get("/"));
+  RawRecord* idle = Open();
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return kept.active(); }));
+  bool done = false;
+  reactor_.GracefulShutdown(absl::Seconds(10), [&] { done = true; });
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return idle->eof; }));
+  EXPECT_FALSE(busy->eof);
+  ASSERT_TRUE(kept.Send(HttpResponse()).ok());
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return busy->eof && done; }));
+  auto responses = ReadResponses(busy->received, {"GET"}, true);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].headers.Get("Connection"), "close");
+}
+
 TEST_F(HttpServerTest, DestroyingTheServerClosesItsConnections) {
   // Goal: destroying the server closes its connections; a held responder
   // then reports kUnavailable instead of touching freed memory.

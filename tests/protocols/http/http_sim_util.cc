@@ -15,7 +15,8 @@ bool RunUntil(Reactor& reactor, const std::function<bool()>& done,
   // event, checking `done` after each, so that time never overshoots.
   bool wait = false;
   while (!done()) {
-    if (reactor.Now() >= deadline) return false;
+    // A stopping reactor runs no more turns (GracefulShutdown ends so).
+    if (reactor.Now() >= deadline || reactor.stopping()) return false;
     absl::Status status =
         reactor.RunOnce(wait ? deadline : absl::InfinitePast());
     if (!status.ok()) {

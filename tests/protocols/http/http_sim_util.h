@@ -18,8 +18,8 @@
 
 namespace ember::protocols::testing {
 
-// Runs `reactor` turn by turn until `done()` holds or `limit` of backend
-// time has passed. Returns whether `done()` held.
+// Runs `reactor` turn by turn until `done()` holds, `limit` of backend time
+// has passed, or the reactor is stopping. Returns whether `done()` held.
 bool RunUntil(Reactor& reactor, const std::function<bool()>& done,
               absl::Duration limit = absl::Minutes(10));
 // Runs `reactor` for `duration` of backend time.
@@ -46,6 +46,9 @@ class RawClient : public Connection {
     record_->eof = true;
     Connection::ReceiveEof();
   }
+  // The client stands for the outside world: a graceful shutdown of the
+  // reactor (which the simulated server shares) does not close it.
+  void ShutdownRequested() override {}
   void Unbind(const UnbindReason& reason) override {
     record_->unbound = true;
     record_->reason = reason;
