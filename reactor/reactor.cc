@@ -91,17 +91,21 @@ absl::Status Reactor::Run() {
 
 absl::Status Reactor::RunOnce(absl::Time deadline) {
   loop_time_ = network_.Now();
-  timers_.RunDue(loop_time_, [this](TimerId id, TimerQueue::Callback& cb) {
-    trace_.Record(loop_time_, TraceKind::kTimer, id, 0);
-    Guard(nullptr, [&] { cb(); });
-  });
-  RunTicks();
+  const size_t timers_ran =
+      timers_.RunDue(loop_time_, [this](TimerId id, TimerQueue::Callback& cb) {
+        trace_.Record(loop_time_, TraceKind::kTimer, id, 0);
+        Guard(nullptr, [&] { cb(); });
+      });
+  const bool ticks_ran = RunTicks();
   FlushPending();
   ReapClosed();
   if (stop_requested_.load() || !fatal_.ok()) return absl::OkStatus();
 
   absl::Time wait_until = std::min(deadline, timers_.NextDeadline());
-  if (!ticks_.empty() || remote_pending_.load()) {
+  // When callbacks ran, return after a look at I/O without waiting, so a
+  // caller stepping the loop sees their effects before time moves on.
+  if (timers_ran > 0 || ticks_ran || !ticks_.empty() ||
+      remote_pending_.load()) {
     wait_until = absl::InfinitePast();
   }
   absl::StatusOr<int> polled = network_.Poll(wait_until);
@@ -150,14 +154,14 @@ void Reactor::SetErrorHandler(ErrorHandler handler) {
   error_handler_ = std::move(handler);
 }
 
-void Reactor::RunTicks() {
+bool Reactor::RunTicks() {
   if (remote_pending_.load()) {
     std::lock_guard<std::mutex> lock(remote_mu_);
     for (Callback& cb : remote_ticks_) ticks_.push_back(std::move(cb));
     remote_ticks_.clear();
     remote_pending_.store(false);
   }
-  if (ticks_.empty()) return;
+  if (ticks_.empty()) return false;
   // Ticks queued while these run go to `ticks_` and wait for the next turn.
   ticks_running_.swap(ticks_);
   for (Callback& cb : ticks_running_) {
@@ -165,6 +169,7 @@ void Reactor::RunTicks() {
     Guard(nullptr, [&] { cb(); });
   }
   ticks_running_.clear();
+  return true;
 }
 
 void Reactor::FlushPending() {

@@ -102,9 +102,11 @@ class Reactor {
   // kInternal if the error handler itself threw. May be called again.
   absl::Status Run();
 
-  // Runs one turn: due timers, ticks, one Poll waiting at most until
-  // `deadline` (capped by the next timer), writes. For tests and for
-  // embedding in another loop. Returns the backend's error, if any.
+  // Runs one turn: due timers, ticks, one Poll, writes. The Poll waits at
+  // most until `deadline` (capped by the next timer), and not at all when a
+  // timer or tick ran in this turn, so a caller stepping the loop sees their
+  // effects before time moves on. For tests and for embedding in another
+  // loop. Returns the backend's error, if any.
   absl::Status RunOnce(absl::Time deadline = absl::InfinitePast());
 
   // Asks Run to return at the end of the current turn. Thread-safe.
@@ -215,7 +217,8 @@ class Reactor {
   void StartConnect(Connection* c, const io::Address& address,
                     const io::Address* bind);
   void OnServerReadable(Server* server);
-  void RunTicks();
+  // Runs the ticks queued before this call; true if any ran.
+  bool RunTicks();
   void FlushPending();
   void ReapClosed();
   void CloseAll(UnbindKind kind);
