@@ -3,46 +3,25 @@
 // then, in other terminals, `nc 127.0.0.1 8081`.
 
 #include <cstdio>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "examples/chat/chat_server.h"
-#include "examples/common/signals.h"
-#include "io/epoll/epoll_network.h"
-#include "reactor/reactor.h"
+#include "examples/common/server_program.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
 ABSL_FLAG(int, port, 8081, "port to listen on (0 picks a free one)");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  const int port = absl::GetFlag(FLAGS_port);
-  if (port < 0 || port > 65535) {
-    std::fprintf(stderr, "--port must be 0..65535, not %d\n", port);
+  auto program =
+      ember::examples::ServerProgram::Create(absl::GetFlag(FLAGS_port));
+  if (!program.ok()) {
+    std::fprintf(stderr, "%s\n", program.status().ToString().c_str());
     return 2;
   }
-  auto network = ember::io::EpollNetwork::Create();
-  if (!network.ok()) {
-    std::fprintf(stderr, "%s\n", network.status().ToString().c_str());
-    return 1;
-  }
-  ember::Reactor reactor(**network);
-  ember::examples::ShutdownOnSignal signals(reactor, absl::Seconds(5));
-  ember::examples::ChatServer chat(reactor);
-  auto address = chat.Listen(absl::GetFlag(FLAGS_host),
-                             static_cast<uint16_t>(port));
-  if (!address.ok()) {
-    std::fprintf(stderr, "cannot listen: %s\n",
-                 address.status().ToString().c_str());
-    return 1;
-  }
-  std::printf("chat server listening on %s (Ctrl-C to stop)\n",
-              address->ToString().c_str());
-  std::fflush(stdout);
-  absl::Status status = reactor.Run();
-  if (!status.ok()) {
-    std::fprintf(stderr, "reactor stopped: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  ember::examples::ChatServer chat((*program)->reactor());
+  return (*program)->Run(
+      "chat server", chat.Listen(absl::GetFlag(FLAGS_host), (*program)->port()));
 }

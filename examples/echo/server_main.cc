@@ -1,48 +1,31 @@
 // A TCP echo server on the real network:
-//   ./bazelw run -c opt //examples/echo:server -- --port=7000
+//   ./bazelw run --config=opt //examples/echo:server -- --port=7000
 
 #include <cstdio>
 #include <memory>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "examples/common/signals.h"
+#include "examples/common/server_program.h"
 #include "examples/echo/echo_server.h"
-#include "io/epoll/epoll_network.h"
-#include "reactor/reactor.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
 ABSL_FLAG(int, port, 7000, "port to listen on (0 picks a free one)");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  const int port = absl::GetFlag(FLAGS_port);
-  if (port < 0 || port > 65535) {
-    std::fprintf(stderr, "--port must be 0..65535, not %d\n", port);
+  auto program =
+      ember::examples::ServerProgram::Create(absl::GetFlag(FLAGS_port));
+  if (!program.ok()) {
+    std::fprintf(stderr, "%s\n", program.status().ToString().c_str());
     return 2;
   }
-  auto network = ember::io::EpollNetwork::Create();
-  if (!network.ok()) {
-    std::fprintf(stderr, "%s\n", network.status().ToString().c_str());
-    return 1;
-  }
-  ember::Reactor reactor(**network);
-  ember::examples::ShutdownOnSignal signals(reactor, absl::Seconds(5));
+  ember::Reactor& reactor = (*program)->reactor();
   auto server = reactor.StartServer(
-      absl::GetFlag(FLAGS_host), static_cast<uint16_t>(port),
+      absl::GetFlag(FLAGS_host), (*program)->port(),
       [] { return std::make_unique<ember::examples::EchoConnection>(); });
-  if (!server.ok()) {
-    std::fprintf(stderr, "cannot listen: %s\n",
-                 server.status().ToString().c_str());
-    return 1;
-  }
-  std::printf("echo server listening on %s\n",
-              reactor.ServerAddress(*server)->ToString().c_str());
-  std::fflush(stdout);
-  absl::Status status = reactor.Run();
-  if (!status.ok()) {
-    std::fprintf(stderr, "reactor stopped: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return (*program)->Run("echo server", server.ok()
+                                            ? reactor.ServerAddress(*server)
+                                            : server.status());
 }
