@@ -423,25 +423,20 @@ absl::StatusOr<ServerId> Reactor::StartServer(std::string_view host,
                                               ConnectionFactory factory,
                                               const io::ListenOptions& options) {
   EMBER_ASSIGN_OR_RETURN(io::Address address, LocalAddress(host, port));
-  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<io::Listener> listener,
-                         network_.Listen(address, options));
-  auto server = std::make_unique<Server>();
-  server->reactor = this;
-  server->id = next_id_++;
-  server->listener = std::move(listener);
-  server->factory = std::move(factory);
-  server->listener->SetWatcher(server.get());
-  server->listener->SetInterest(io::kReadable);
-  const ServerId id = server->id;
-  servers_.emplace(id, std::move(server));
-  return id;
+  return Listen(address, options, std::move(factory));
 }
 
 absl::StatusOr<ServerId> Reactor::StartUnixServer(std::string_view path,
                                                   ConnectionFactory factory) {
   EMBER_ASSIGN_OR_RETURN(io::Address address, io::Address::Unix(path));
+  return Listen(address, io::ListenOptions{}, std::move(factory));
+}
+
+absl::StatusOr<ServerId> Reactor::Listen(const io::Address& address,
+                                         const io::ListenOptions& options,
+                                         ConnectionFactory factory) {
   EMBER_ASSIGN_OR_RETURN(std::unique_ptr<io::Listener> listener,
-                         network_.Listen(address, io::ListenOptions{}));
+                         network_.Listen(address, options));
   auto server = std::make_unique<Server>();
   server->reactor = this;
   server->id = next_id_++;

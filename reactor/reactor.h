@@ -211,6 +211,9 @@ class Reactor {
   struct Server;
 
   Connection* Adopt(std::unique_ptr<Connection> connection);
+  absl::StatusOr<ServerId> Listen(const io::Address& address,
+                                  const io::ListenOptions& options,
+                                  ConnectionFactory factory);
   absl::StatusOr<Connection*> BindConnectImpl(
       const io::Address* bind, std::string_view host, uint16_t port,
       std::unique_ptr<Connection> connection);
