@@ -7,13 +7,31 @@
 
 namespace ember {
 
-std::unique_ptr<char[]> OutboundBuffer::NewBlockStorage() {
-  if (!spares_.empty()) {
-    std::unique_ptr<char[]> storage = std::move(spares_.back());
-    spares_.pop_back();
-    return storage;
+std::unique_ptr<char[]> BlockPool::Take() {
+  if (blocks_.empty()) {
+    return std::unique_ptr<char[]>(new char[kOutboundBlockBytes]);
   }
+  std::unique_ptr<char[]> block = std::move(blocks_.back());
+  blocks_.pop_back();
+  return block;
+}
+
+void BlockPool::Give(std::unique_ptr<char[]> block) {
+  if (blocks_.size() < blocks_max_) blocks_.push_back(std::move(block));
+}
+
+std::unique_ptr<char[]> OutboundBuffer::NewBlockStorage() {
+  if (pool_ != nullptr) return pool_->Take();
   return std::unique_ptr<char[]>(new char[kBlockBytes]);
+}
+
+void OutboundBuffer::Release(std::unique_ptr<char[]> storage) {
+  if (pool_ != nullptr) pool_->Give(std::move(storage));
+}
+
+void OutboundBuffer::set_pool(BlockPool* pool) {
+  EMBER_CHECK(blocks_.empty());
+  pool_ = pool;
 }
 
 void OutboundBuffer::Append(std::string_view data) {
@@ -50,17 +68,15 @@ void OutboundBuffer::Consume(size_t bytes) {
     front.begin += n;
     bytes -= n;
     if (front.begin == front.end) {
-      if (spares_.size() < kSpareBlocksMax) {
-        spares_.push_back(std::move(front.data));
-      }
+      Release(std::move(front.data));
       blocks_.pop_front();
     }
   }
 }
 
 void OutboundBuffer::Clear() {
+  for (Block& block : blocks_) Release(std::move(block.data));
   blocks_.clear();
-  spares_.clear();
   size_ = 0;
 }
 

@@ -54,6 +54,7 @@ absl::StatusOr<io::Address> LocalAddress(std::string_view host,
 Reactor::Reactor(io::Network& network, ReactorOptions options)
     : network_(network),
       options_(std::move(options)),
+      block_pool_(options_.outbound_pool_blocks_max),
       read_buffer_(new char[std::max(options_.read_chunk_bytes,
                                      DatagramConnection::kDatagramBytesMax)]),
       alive_(std::make_shared<Reactor*>(this)),
@@ -522,6 +523,7 @@ Connection* Reactor::Adopt(std::unique_ptr<Connection> connection) {
   c->reactor_ = this;
   c->id_ = next_id_++;
   c->limits_ = options_.outbound_limits;
+  c->outbound_.set_pool(&block_pool_);
   c->pending_connect_timeout_ = options_.pending_connect_timeout;
   c->last_activity_ = loop_time_;
   connections_.emplace(c->id_, std::move(connection));

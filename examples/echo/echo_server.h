@@ -14,6 +14,8 @@ namespace ember::examples {
 
 class EchoConnection : public Connection {
  public:
+  // Small replies go out at once instead of waiting for Nagle's algorithm.
+  void PostInit() override { SetNoDelay(true).IgnoreError(); }
   void ReceiveData(std::string_view data) override {
     // Cannot fail: reading pauses long before the hard limit.
     SendData(data).IgnoreError();

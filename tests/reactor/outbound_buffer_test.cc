@@ -54,3 +54,24 @@ TEST(OutboundBufferTest, ReusesAfterDraining) {
 
 }  // namespace
 }  // namespace ember
+
+namespace ember {
+namespace {
+
+TEST(BlockPoolTest, BuffersReturnBlocksAndThePoolStaysBounded) {
+  BlockPool pool(8);
+  OutboundBuffer a(&pool), b(&pool);
+  // A 20-block burst: 8 blocks come back to the pool, the rest are freed.
+  a.Append(std::string(OutboundBuffer::kBlockBytes * 20, 'a'));
+  a.Consume(a.size());
+  EXPECT_EQ(pool.size(), 8u);
+  // Another buffer's burst takes them again before allocating.
+  b.Append(std::string(OutboundBuffer::kBlockBytes * 3, 'b'));
+  EXPECT_EQ(pool.size(), 5u);
+  b.Clear();
+  EXPECT_EQ(pool.size(), 8u);
+  EXPECT_TRUE(b.empty());
+}
+
+}  // namespace
+}  // namespace ember
