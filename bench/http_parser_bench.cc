@@ -110,7 +110,7 @@ void RunEmber(benchmark::State& state, const std::string& input, int requests) {
     const size_t used = parser.Feed(input);
     benchmark::DoNotOptimize(used);
   }
-  if (counter.messages != state.iterations() * requests) {
+  if (counter.messages != static_cast<size_t>(state.iterations()) * requests) {
     state.SkipWithError("ember parser missed requests");
   }
   state.SetBytesProcessed(state.iterations() * input.size());
@@ -196,7 +196,7 @@ void RunNode(benchmark::State& state, const std::string& input, int requests) {
       break;
     }
   }
-  if (counter.messages != state.iterations() * requests) {
+  if (counter.messages != static_cast<size_t>(state.iterations()) * requests) {
     state.SkipWithError("http-parser missed requests");
   }
   state.SetBytesProcessed(state.iterations() * input.size());
