@@ -4,9 +4,9 @@
 // cut, which segment is lost, which fault plan a swarm seed picks) comes from
 // `Random`, so one 64-bit seed replays a whole run. The algorithms are written
 // out here, with their own range reduction and probability helpers, because
-// `absl::BitGen` and the `std::*_distribution` templates are free to change
-// their output between library versions and processes, which would break
-// replay. Only integer arithmetic and exact IEEE operations are used (no
+// Abseil's bit generators and the standard distribution templates are free
+// to change their output between library versions and processes, which
+// would break replay. Only integer arithmetic and exact IEEE operations are used (no
 // `log`/`exp`, whose last bits differ between libm builds), so the same seed
 // gives the same stream on every machine.
 //
