@@ -6,9 +6,9 @@
 // out here, with their own range reduction and probability helpers, because
 // Abseil's bit generators and the standard distribution templates are free
 // to change their output between library versions and processes, which
-// would break replay. Only integer arithmetic and exact IEEE operations are used (no
-// `log`/`exp`, whose last bits differ between libm builds), so the same seed
-// gives the same stream on every machine.
+// would break replay. Only integer arithmetic and exact IEEE operations are
+// used (no `log`/`exp`, whose last bits differ between libm builds), so the
+// same seed gives the same stream on every machine.
 //
 // `SplitMix64` expands a seed into state; `Random` is xoshiro256** (Blackman
 // and Vigna), seeded through SplitMix64 as its authors recommend. Neither is
