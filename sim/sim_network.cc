@@ -1508,28 +1508,37 @@ bool SimNetwork::BindConflict(const std::map<BindKey, BindGroup>& table,
   return false;
 }
 
-absl::StatusOr<std::unique_ptr<io::Listener>> SimNetwork::Listen(
-    const io::Address& address, const io::ListenOptions& options) {
+absl::StatusOr<SimNetwork::LocalBinding> SimNetwork::BindLocal(
+    const io::Address& address, std::string_view operation) {
   if (!address.is_ip() && !address.is_unix()) {
-    return MakeError(ErrorKind::kAddressInvalid, "listen",
+    return MakeError(ErrorKind::kAddressInvalid, operation,
                      "unspecified address");
   }
+  const std::string what =
+      absl::StrCat(AbslView(operation), " ", address.ToString());
   HostId host;
   if (!FindOwner(address, &host)) {
-    return MakeError(ErrorKind::kAddressInvalid,
-                     absl::StrCat("listen ", address.ToString()),
+    return MakeError(ErrorKind::kAddressInvalid, what,
                      "cannot assign requested address: no simulated host "
                      "owns it (EADDRNOTAVAIL)");
   }
   if (!HostRef(host).up) {
-    return MakeError(ErrorKind::kUnreachable,
-                     absl::StrCat("listen ", address.ToString()),
+    return MakeError(ErrorKind::kUnreachable, what,
                      absl::StrCat("host ", HostRef(host).name, " is down"));
   }
   io::Address bound = address;
   if (address.is_ip() && address.port() == 0) {
     bound = address.WithPort(EphemeralPort(host));
   }
+  return LocalBinding{host, bound};
+}
+
+absl::StatusOr<std::unique_ptr<io::Listener>> SimNetwork::Listen(
+    const io::Address& address, const io::ListenOptions& options) {
+  absl::StatusOr<LocalBinding> binding = BindLocal(address, "listen");
+  if (!binding.ok()) return binding.status();
+  const HostId host = binding->host;
+  const io::Address bound = binding->address;
   auto group_it = stream_binds_.find({host, bound});
   const bool join = group_it != stream_binds_.end() && options.reuse_port &&
                     !group_it->second.members.empty() &&
@@ -1606,25 +1615,10 @@ void SimNetwork::ListenerClosed(SimListener* l) {
 
 absl::StatusOr<std::unique_ptr<io::DatagramSocket>> SimNetwork::OpenDatagram(
     const io::Address& local) {
-  if (!local.is_ip() && !local.is_unix()) {
-    return MakeError(ErrorKind::kAddressInvalid, "bind", "unspecified address");
-  }
-  HostId host;
-  if (!FindOwner(local, &host)) {
-    return MakeError(ErrorKind::kAddressInvalid,
-                     absl::StrCat("bind ", local.ToString()),
-                     "cannot assign requested address: no simulated host "
-                     "owns it (EADDRNOTAVAIL)");
-  }
-  if (!HostRef(host).up) {
-    return MakeError(ErrorKind::kUnreachable,
-                     absl::StrCat("bind ", local.ToString()),
-                     absl::StrCat("host ", HostRef(host).name, " is down"));
-  }
-  io::Address bound = local;
-  if (local.is_ip() && local.port() == 0) {
-    bound = local.WithPort(EphemeralPort(host));
-  }
+  absl::StatusOr<LocalBinding> binding = BindLocal(local, "bind");
+  if (!binding.ok()) return binding.status();
+  const HostId host = binding->host;
+  const io::Address bound = binding->address;
   // Same overlap rules as streams, in the datagram port space.
   for (auto it = datagram_binds_.lower_bound({host, io::Address()});
        it != datagram_binds_.end() && it->first.first == host; ++it) {

@@ -333,6 +333,14 @@ class SimNetwork final : public io::Network {
   bool LinkPartitioned(const Link* link) const;
   void MaybeLinkFaults(Link* link);
   uint16_t EphemeralPort(HostId host);
+  // Where a listener or datagram socket on `address` lives: the owning host
+  // (which must be up) and the address with an ephemeral port for port 0.
+  struct LocalBinding {
+    HostId host;
+    io::Address address;
+  };
+  absl::StatusOr<LocalBinding> BindLocal(const io::Address& address,
+                                         std::string_view operation);
   absl::Status TakeDescriptor(HostId host, std::string_view what);
   void ReleaseDescriptor(HostId host);
 
