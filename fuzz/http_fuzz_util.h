@@ -15,6 +15,30 @@
 
 namespace ember::fuzz {
 
+// The parser options a fuzz input chooses: the defaults, or limits small
+// enough that short inputs reach every limit.
+inline protocols::HttpParserOptions FuzzParserOptions(bool tight_limits) {
+  protocols::HttpParserOptions options;
+  if (tight_limits) {
+    options.header_bytes_max = 300;
+    options.header_count_max = 6;
+    options.line_bytes_max = 80;
+    options.body_bytes_max = 50;
+    options.chunk_line_bytes_max = 12;
+  }
+  return options;
+}
+
+// For parsing a serialised message again: serialising adds a space after
+// each colon, so the header limits are opened up; the body limit stays.
+inline protocols::HttpParserOptions RoundTripParserOptions(
+    protocols::HttpParserOptions options) {
+  options.header_bytes_max = 1 << 20;
+  options.line_bytes_max = 1 << 20;
+  options.header_count_max = 1 << 16;
+  return options;
+}
+
 inline std::string DescribeFields(protocols::HttpFieldsView fields) {
   std::string out;
   for (const protocols::HttpFieldView& f : fields) {

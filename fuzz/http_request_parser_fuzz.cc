@@ -99,14 +99,7 @@ std::vector<Collected> Collect(const HttpParserOptions& options,
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   using namespace ember::fuzz;  // NOLINT: a fuzz entry point.
   if (size < 2) return 0;
-  HttpParserOptions options;
-  if (bytes[0] & 1) {
-    options.header_bytes_max = 300;
-    options.header_count_max = 6;
-    options.line_bytes_max = 80;
-    options.body_bytes_max = 50;
-    options.chunk_line_bytes_max = 12;
-  }
+  const HttpParserOptions options = FuzzParserOptions(bytes[0] & 1);
   const std::string_view data(reinterpret_cast<const char*>(bytes) + 2,
                               size - 2);
   const auto cuts = Cuts(data, bytes[1]);
@@ -116,13 +109,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
                     "events depend on how the input is cut");
   }
 
-  // Round trip. Serialising adds a space after each colon, so the second
-  // parse gets roomier header limits; the body limit stays.
+  // Round trip, with the limits of RoundTripParserOptions.
   bool failed = false;
-  HttpParserOptions roomy = options;
-  roomy.header_bytes_max = 1 << 20;
-  roomy.line_bytes_max = 1 << 20;
-  roomy.header_count_max = 1 << 16;
+  const HttpParserOptions roomy = RoundTripParserOptions(options);
   for (const Collected& c : Collect(options, data, &failed)) {
     if (c.upgrade) continue;  // A CONNECT's fields may promise no body.
     std::string wire;

@@ -121,14 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   using namespace ember::fuzz;  // NOLINT: a fuzz entry point.
   if (size < 4) return 0;
   const uint16_t pattern = bytes[0] | (bytes[1] << 8);
-  HttpParserOptions options;
-  if (bytes[2] & 1) {
-    options.header_bytes_max = 300;
-    options.header_count_max = 6;
-    options.line_bytes_max = 80;
-    options.body_bytes_max = 50;
-    options.chunk_line_bytes_max = 12;
-  }
+  const HttpParserOptions options = FuzzParserOptions(bytes[2] & 1);
   const std::string_view data(reinterpret_cast<const char*>(bytes) + 4,
                               size - 4);
   const auto cuts = Cuts(data, bytes[3]);
@@ -139,10 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   }
 
   bool failed = false;
-  HttpParserOptions roomy = options;
-  roomy.header_bytes_max = 1 << 20;
-  roomy.line_bytes_max = 1 << 20;
-  roomy.header_count_max = 1 << 16;
+  const HttpParserOptions roomy = RoundTripParserOptions(options);
   for (const Collected& c : Collect(options, data, &failed, pattern, nullptr)) {
     const int code = c.response.status_code;
     const bool bodiless_status = code < 200 || code == 204 || code == 304;
