@@ -427,9 +427,14 @@ absl::Status DatagramConnection::Reply(std::string_view data) {
 }
 
 void DatagramConnection::CloseConnection() {
-  if (reactor_ == nullptr || closed_) return;
+  if (reactor_ == nullptr) return;
+  MarkClosed(UnbindKind::kClosedLocally, absl::OkStatus());
+}
+
+void DatagramConnection::MarkClosed(UnbindKind kind, absl::Status status) {
+  if (closed_) return;
   closed_ = true;
-  reason_ = UnbindReason{UnbindKind::kClosedLocally, absl::OkStatus()};
+  reason_ = UnbindReason{kind, std::move(status)};
   socket_->SetInterest(0);
   reactor_->closed_datagrams_.push_back(this);
 }
@@ -438,11 +443,11 @@ io::Address DatagramConnection::LocalName() const {
   return socket_ != nullptr ? socket_->LocalAddress() : io::Address();
 }
 
-bool DatagramConnection::FlushQueue() {
+void DatagramConnection::FlushQueue() {
   while (!queue_.empty()) {
     Queued& q = queue_.front();
     io::IoResult r = socket_->SendTo(q.to, q.data.data(), q.data.size());
-    if (r.code == io::IoResult::Code::kWouldBlock) return false;
+    if (r.code == io::IoResult::Code::kWouldBlock) return;
     // A datagram that cannot be sent (for example to an unreachable
     // address) is dropped, as the network would; the rest still go.
     reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kDatagramOut,
@@ -451,7 +456,6 @@ bool DatagramConnection::FlushQueue() {
     queue_.pop_front();
   }
   socket_->SetInterest(io::kReadable);
-  return true;
 }
 
 void DatagramConnection::OnIoReady(uint32_t readiness) {

@@ -274,7 +274,11 @@ class DatagramConnection : private io::IoWatcher {
  private:
   friend class Reactor;
   void OnIoReady(uint32_t readiness) override;
-  bool FlushQueue();
+  // Sends queued datagrams until the socket would block.
+  void FlushQueue();
+  // Ends the socket: the reactor reaps it (Unbind, then destroy) at the end
+  // of the current turn.
+  void MarkClosed(UnbindKind kind, absl::Status status);
 
   struct Queued {
     io::Address to;

@@ -235,13 +235,7 @@ void Reactor::CloseAll(UnbindKind kind) {
   for (auto& [id, c] : connections_) {
     if (c->state_ != Connection::Lifecycle::kClosed) c->MarkClosed(kind, status);
   }
-  for (auto& [id, d] : datagrams_) {
-    if (!d->closed_) {
-      d->closed_ = true;
-      d->reason_ = UnbindReason{kind, status};
-      closed_datagrams_.push_back(d.get());
-    }
-  }
+  for (auto& [id, d] : datagrams_) d->MarkClosed(kind, status);
   ReapClosed();
 }
 
@@ -346,14 +340,10 @@ bool Reactor::GuardDatagram(DatagramConnection* d,
     return true;
   } catch (...) {
     std::exception_ptr error = std::current_exception();
-    if (!d->closed_) {
-      d->CloseConnection();
-      d->reason_ = UnbindReason{
-          UnbindKind::kHandlerError,
-          absl::InternalError(absl::StrCat("a callback of datagram socket ",
-                                           d->id_, " threw: ",
-                                           ExceptionMessage(error)))};
-    }
+    d->MarkClosed(UnbindKind::kHandlerError,
+                  absl::InternalError(absl::StrCat(
+                      "a callback of datagram socket ", d->id_,
+                      " threw: ", ExceptionMessage(error))));
     ReportError(error, nullptr);
     return false;
   }
