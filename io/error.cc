@@ -31,6 +31,8 @@ absl::StatusCode CodeFor(ErrorKind kind) {
       return absl::StatusCode::kResourceExhausted;
     case ErrorKind::kNameNotFound:
       return absl::StatusCode::kNotFound;
+    case ErrorKind::kNameLookupFailed:
+      return absl::StatusCode::kUnavailable;
     case ErrorKind::kClosed:
       return absl::StatusCode::kCancelled;
     case ErrorKind::kPermissionDenied:
@@ -120,6 +122,7 @@ std::string_view ErrorKindName(ErrorKind kind) {
     case ErrorKind::kAddressInvalid: return "address invalid";
     case ErrorKind::kNoResources: return "no resources";
     case ErrorKind::kNameNotFound: return "name not found";
+    case ErrorKind::kNameLookupFailed: return "name lookup failed";
     case ErrorKind::kClosed: return "closed";
     case ErrorKind::kPermissionDenied: return "permission denied";
     case ErrorKind::kOther: return "other";

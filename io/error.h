@@ -27,7 +27,9 @@ enum class ErrorKind : int {
   kAddressInUse,      // Bind or listen on an address already taken.
   kAddressInvalid,    // The address cannot be used (bad family, bad path).
   kNoResources,       // Out of descriptors, buffers or memory (EMFILE, ...).
-  kNameNotFound,      // Host name resolution found nothing.
+  kNameNotFound,      // The name does not exist, or has no address.
+  kNameLookupFailed,  // Resolution failed for now (EAI_AGAIN, a server
+                      // failure): the name may exist; try again later.
   kClosed,            // The object was closed locally.
   kPermissionDenied,  // EACCES, EPERM.
   kOther,             // Anything else; the message says what.

@@ -231,10 +231,16 @@ class Network {
   virtual absl::StatusOr<std::unique_ptr<DatagramSocket>> OpenDatagram(
       const Address& local) = 0;
 
-  // Resolves a host name (or numeric literal) to addresses, without blocking
-  // the caller. `done` runs from a later Poll, never from inside Resolve;
-  // failures are kind kNameNotFound. Pending resolutions are dropped
-  // silently when the Network is destroyed.
+  // Resolves a host name (or numeric literal) to addresses (port 0), most
+  // preferred first (RFC 6724 order), without blocking the caller. `done`
+  // runs from a later Poll, never from inside Resolve. Literals, "localhost"
+  // and names under ".localhost" (::1 and 127.0.0.1) and names under
+  // ".invalid" are answered by the rules in io/resolve.h, the same on every
+  // backend, without asking any resolver. Failures: kNameNotFound (the name
+  // does not exist or has no address), kNameLookupFailed (the lookup failed
+  // for now, e.g. EAI_AGAIN: retrying may help), kNoResources (too many
+  // lookups pending). Pending resolutions are dropped silently when the
+  // Network is destroyed.
   virtual void Resolve(std::string_view host, ResolveCallback done) = 0;
 };
 

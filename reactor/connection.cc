@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "io/check.h"
+#include "reactor/connect_race.h"
 #include "reactor/reactor.h"
 
 namespace ember {
@@ -18,6 +19,7 @@ std::string_view UnbindKindName(UnbindKind kind) {
     case UnbindKind::kReset: return "reset";
     case UnbindKind::kUnreachable: return "unreachable";
     case UnbindKind::kNameNotFound: return "name not found";
+    case UnbindKind::kNameLookupFailed: return "name lookup failed";
     case UnbindKind::kHandlerError: return "handler error";
     case UnbindKind::kOutboundOverflow: return "outbound overflow";
     case UnbindKind::kShutdown: return "shutdown";
@@ -40,6 +42,7 @@ UnbindKind UnbindKindFor(const absl::Status& status) {
     case io::ErrorKind::kTimedOut: return UnbindKind::kTimedOut;
     case io::ErrorKind::kUnreachable: return UnbindKind::kUnreachable;
     case io::ErrorKind::kNameNotFound: return UnbindKind::kNameNotFound;
+    case io::ErrorKind::kNameLookupFailed: return UnbindKind::kNameLookupFailed;
     default: return UnbindKind::kError;
   }
 }
@@ -192,7 +195,10 @@ void Connection::ArmConnectTimer() {
     MarkClosed(UnbindKind::kTimedOut,
                absl::DeadlineExceededError(absl::StrCat(
                    "connect not completed within ",
-                   absl::FormatDuration(pending_connect_timeout_))));
+                   absl::FormatDuration(pending_connect_timeout_),
+                   race_ != nullptr ? absl::StrCat(" (", race_->Describe(), ")")
+                   : state_ == Lifecycle::kResolving ? " (still resolving)"
+                                                     : "")));
   });
 }
 
@@ -244,6 +250,12 @@ void Connection::MarkClosed(UnbindKind kind, absl::Status status) {
   if (connect_timer_ != 0) reactor_->timers_.Cancel(connect_timer_);
   if (inactivity_timer_ != 0) reactor_->timers_.Cancel(inactivity_timer_);
   connect_timer_ = inactivity_timer_ = 0;
+  if (race_ != nullptr) {
+    // Closes every pending attempt now; the race itself may be running this
+    // call, so the reactor destroys it at the end of the turn.
+    race_->Abandon();
+    reactor_->retired_races_.push_back(std::move(race_));
+  }
   if (socket_ != nullptr && interest_ != 0) {
     interest_ = 0;
     socket_->SetInterest(0);

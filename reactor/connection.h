@@ -41,6 +41,7 @@
 namespace ember {
 
 class Reactor;
+class ConnectRace;
 
 // Why a connection ended.
 enum class UnbindKind : uint8_t {
@@ -50,7 +51,8 @@ enum class UnbindKind : uint8_t {
   kTimedOut,         // Pending-connect or inactivity timeout.
   kReset,            // The peer or network reset the connection.
   kUnreachable,      // No route to the host.
-  kNameNotFound,     // The host name did not resolve.
+  kNameNotFound,     // The host name does not exist (or has no address).
+  kNameLookupFailed, // Resolving failed for now (the name may exist).
   kHandlerError,     // A callback of this connection threw.
   kOutboundOverflow, // SendData past the hard limit with kCloseOnOverflow.
   kShutdown,         // Graceful shutdown's drain deadline passed.
@@ -187,6 +189,7 @@ class Connection : private io::IoWatcher {
 
  private:
   friend class Reactor;
+  friend class ConnectRace;
 
   enum class Lifecycle : uint8_t {
     kResolving,   // Waiting for a host name lookup.
@@ -234,6 +237,9 @@ class Connection : private io::IoWatcher {
   absl::Duration pending_connect_timeout_;
   TimerId inactivity_timer_ = 0;
   TimerId connect_timer_ = 0;
+  // Connecting to a host name with several addresses (Happy Eyeballs); null
+  // otherwise. socket_ stays null until an attempt wins.
+  std::unique_ptr<ConnectRace> race_;
 };
 
 // A UDP socket's handler. `ReceiveDatagram` gets whole datagrams (possibly

@@ -7,6 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "io/absl_compat.h"
 #include "io/check.h"
+#include "io/error.h"
+#include "io/resolve.h"
+#include "reactor/connect_race.h"
 
 namespace ember {
 
@@ -62,6 +65,8 @@ Reactor::Reactor(io::Network& network, ReactorOptions options)
   EMBER_CHECK(options_.read_chunk_bytes > 0);
   EMBER_CHECK(options_.reads_per_event > 0);
   EMBER_CHECK(options_.accepts_per_event > 0);
+  options_.connection_attempt_delay =
+      std::max(options_.connection_attempt_delay, absl::Milliseconds(10));
   trace_.set_recording(options_.record_trace);
   loop_time_ = network_.Now();
 }
@@ -71,6 +76,7 @@ Reactor::~Reactor() {
   CloseAll(UnbindKind::kReactorStopped);
   servers_.clear();
   stopped_servers_.clear();
+  retired_races_.clear();
 }
 
 // ------------------------------------------------------------------ The loop
@@ -100,6 +106,7 @@ absl::Status Reactor::RunOnce(absl::Time deadline) {
   const bool ticks_ran = RunTicks();
   FlushPending();
   ReapClosed();
+  retired_races_.clear();
   if (stop_requested_.load() || !fatal_.ok()) return absl::OkStatus();
 
   absl::Time wait_until = std::min(deadline, timers_.NextDeadline());
@@ -114,6 +121,7 @@ absl::Status Reactor::RunOnce(absl::Time deadline) {
   loop_time_ = network_.Now();
   FlushPending();
   ReapClosed();
+  retired_races_.clear();
   return absl::OkStatus();
 }
 
@@ -261,6 +269,7 @@ void Reactor::Teardown() {
   timers_.Clear();
   drain_timer_ = 0;
   ReapClosed();
+  retired_races_.clear();
 }
 
 void Reactor::GracefulShutdown(absl::Duration drain, Callback done) {
@@ -568,7 +577,7 @@ absl::StatusOr<Connection*> Reactor::BindConnectImpl(
   const uint64_t id = c->id_;
   std::weak_ptr<Reactor*> alive = alive_;
   network_.Resolve(
-      host, [alive, id, port, bind_copy](
+      host, [alive, id, port, bind_copy, name = std::string(host)](
                 absl::StatusOr<std::vector<io::Address>> resolved) {
         std::shared_ptr<Reactor*> self = alive.lock();
         if (self == nullptr || *self == nullptr) return;
@@ -579,17 +588,43 @@ absl::StatusOr<Connection*> Reactor::BindConnectImpl(
         if (c->state_ != Connection::Lifecycle::kResolving) return;
         r->trace_.Record(r->loop_time_, TraceKind::kResolved, id,
                          resolved.ok() ? resolved->size() : 0);
-        if (!resolved.ok() || resolved->empty()) {
-          c->MarkClosed(UnbindKind::kNameNotFound,
-                        resolved.ok() ? io::MakeError(io::ErrorKind::kNameNotFound,
-                                                      "resolve", "no addresses")
-                                      : resolved.status());
-          return;
-        }
-        const io::Address target = (*resolved)[0].WithPort(port);
-        r->StartConnect(c, target, bind_copy ? &*bind_copy : nullptr);
+        r->StartRace(c, name, port, std::move(resolved), bind_copy);
       });
   return c;
+}
+
+void Reactor::StartRace(Connection* c, const std::string& host, uint16_t port,
+                        absl::StatusOr<std::vector<io::Address>> resolved,
+                        const std::optional<io::Address>& bind) {
+  const std::string what = absl::StrCat("connect \"", host, "\" port ", port);
+  if (!resolved.ok()) {
+    c->Fail(resolved.status());
+    return;
+  }
+  std::vector<io::Address> candidates;
+  for (const io::Address& a : *resolved) {
+    if (!a.is_ip()) continue;
+    // BindConnect: only addresses of the bound address's family can work.
+    if (bind.has_value() && a.family() != bind->family()) continue;
+    candidates.push_back(a.WithPort(port));
+  }
+  if (candidates.empty()) {
+    c->Fail(resolved->empty()
+                ? io::MakeError(io::ErrorKind::kNameNotFound, what,
+                                "the name has no address")
+                : io::MakeError(
+                      io::ErrorKind::kUnreachable, what,
+                      absl::StrCat("no address of the family of the bound "
+                                   "address ",
+                                   bind->ToString(), " among ",
+                                   resolved->size(), " resolved")));
+    return;
+  }
+  c->state_ = Connection::Lifecycle::kConnecting;
+  c->race_ = std::make_unique<ConnectRace>(
+      c, host, port, io::InterleaveFamilies(candidates), bind,
+      options_.connection_attempt_delay);
+  c->race_->Start();
 }
 
 absl::StatusOr<Connection*> Reactor::ConnectTo(
@@ -622,22 +657,6 @@ absl::StatusOr<Connection*> Reactor::ConnectTo(
     c->Fail(socket.status());
   }
   return c;
-}
-
-void Reactor::StartConnect(Connection* c, const io::Address& address,
-                           const io::Address* bind) {
-  io::ConnectOptions options;
-  options.bind = bind;
-  absl::StatusOr<std::unique_ptr<io::StreamSocket>> socket =
-      network_.Connect(address, options);
-  if (!socket.ok()) {
-    c->Fail(socket.status());
-    return;
-  }
-  c->state_ = Connection::Lifecycle::kConnecting;
-  c->socket_ = std::move(*socket);
-  c->socket_->SetWatcher(c);
-  c->UpdateInterest();
 }
 
 // ---------------------------------------------------------------- Datagrams

@@ -69,7 +69,13 @@ struct ReactorOptions {
   // long before trying again, instead of spinning.
   absl::Duration accept_backoff = absl::Milliseconds(100);
   // Default for Connection::SetPendingConnectTimeout (EventMachine: 20 s).
+  // For a host name it covers the lookup and the whole race of attempts.
   absl::Duration pending_connect_timeout = absl::Seconds(20);
+  // Happy Eyeballs (RFC 8305 "Connection Attempt Delay"): when a host name
+  // has several addresses, the next attempt starts this long after the last
+  // one while earlier ones are still pending (at once when one fails). At
+  // least 10 ms (RFC 8305 section 5); smaller values are raised to it.
+  absl::Duration connection_attempt_delay = absl::Milliseconds(250);
   // Default for Connection::SetOutboundLimits.
   OutboundLimits outbound_limits;
   // Emptied 16 KiB outbound blocks kept for reuse by all connections
@@ -163,16 +169,32 @@ class Reactor {
   // Stops accepting; established connections go on.
   absl::Status StopServer(ServerId id);
 
-  // Connects to `host:port`; a host name is resolved without blocking. The
-  // reactor takes `connection`, calls PostInit, then ConnectionCompleted or
-  // Unbind (kRefused, kTimedOut, kNameNotFound, ...). Returns the
-  // connection, valid until its Unbind returns, or an error for arguments
-  // that can never work (then nothing is called on `connection`).
+  // Connects to `host:port`. The reactor takes `connection`, calls
+  // PostInit, then ConnectionCompleted or Unbind (kRefused, kTimedOut,
+  // kNameNotFound, ...). Returns the connection, valid until its Unbind
+  // returns, or an error for arguments that can never work (then nothing is
+  // called on `connection`).
+  //
+  // An IP literal is connected to directly. A host name is resolved without
+  // blocking the loop ("localhost" is ::1 and 127.0.0.1 on every backend,
+  // without asking the system), and then every address is tried as RFC
+  // 8305 (Happy Eyeballs v2) says: in RFC 6724 order with the families
+  // interleaved, a new attempt every `connection_attempt_delay` (250 ms)
+  // while earlier ones are pending, the next at once when one fails. The
+  // first to connect wins (ConnectionCompleted, PeerName() is its address);
+  // the others are closed without any callback. When all fail, Unbind's
+  // status keeps each address's error, and its kind is the most telling
+  // one (kRefused, then kTimedOut, kReset, kUnreachable). The pending-
+  // connect timeout covers the lookup and the whole race. A name that does
+  // not exist is kNameNotFound; a lookup that failed for now (EAI_AGAIN) is
+  // kNameLookupFailed.
   absl::StatusOr<Connection*> Connect(std::string_view host, uint16_t port,
                                       std::unique_ptr<Connection> connection);
   absl::StatusOr<Connection*> ConnectUnix(
       std::string_view path, std::unique_ptr<Connection> connection);
-  // Connects from a chosen local address (and port, unless 0).
+  // Connects from a chosen local address (and port, unless 0). A host name's
+  // race is restricted to the bound address's family; when the name has no
+  // address of that family, Unbind says so (kUnreachable).
   absl::StatusOr<Connection*> BindConnect(
       std::string_view bind_host, uint16_t bind_port, std::string_view host,
       uint16_t port, std::unique_ptr<Connection> connection);
@@ -210,6 +232,7 @@ class Reactor {
 
  private:
   friend class Connection;
+  friend class ConnectRace;
   friend class DatagramConnection;
   struct Server;
 
@@ -220,8 +243,11 @@ class Reactor {
   absl::StatusOr<Connection*> BindConnectImpl(
       const io::Address* bind, std::string_view host, uint16_t port,
       std::unique_ptr<Connection> connection);
-  void StartConnect(Connection* c, const io::Address& address,
-                    const io::Address* bind);
+  // Connects `c` (resolving) to what its host name resolved to: the Happy
+  // Eyeballs race, or the unbind that says why there is nothing to race.
+  void StartRace(Connection* c, const std::string& host, uint16_t port,
+                 absl::StatusOr<std::vector<io::Address>> resolved,
+                 const std::optional<io::Address>& bind);
   void OnServerReadable(Server* server);
   // Runs the ticks queued before this call; true if any ran.
   bool RunTicks();
@@ -264,6 +290,9 @@ class Reactor {
   std::vector<Connection*> flush_list_;
   std::vector<Connection*> flush_scratch_;
   std::vector<Connection*> closed_list_;
+  // Connect races that ended during this turn; destroyed at its end, since
+  // the one that ended may be running (connect_race.h).
+  std::vector<std::unique_ptr<ConnectRace>> retired_races_;
   std::vector<Connection*> reap_scratch_;
   std::vector<DatagramConnection*> closed_datagrams_;
 

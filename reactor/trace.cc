@@ -21,6 +21,8 @@ const char* KindName(TraceKind kind) {
     case TraceKind::kDatagramOut: return "datagram-out";
     case TraceKind::kResolved: return "resolved";
     case TraceKind::kError: return "error";
+    case TraceKind::kConnectAttempt: return "connect-attempt";
+    case TraceKind::kConnectAttemptFailed: return "connect-attempt-failed";
   }
   return "unknown";
 }

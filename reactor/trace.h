@@ -34,6 +34,8 @@ enum class TraceKind : uint8_t {
   kDatagramOut,
   kResolved,
   kError,
+  kConnectAttempt,        // value: the address's index in the race
+  kConnectAttemptFailed,  // value: index << 8 | io::ErrorKind
 };
 
 struct TraceEvent {

@@ -49,6 +49,7 @@ FaultPlan FaultPlan::Wan() {
   p.datagram_truncate_probability = 0.001;
   p.resolve_latency_max = absl::Milliseconds(50);
   p.resolve_failure_probability = 0.001;
+  p.ipv6_blackhole_probability = 0.05;
   p.wall_drift_ppm_max = 50;
   p.wall_jump_interval = absl::Hours(1);
   p.wall_jump_max = absl::Seconds(1);
@@ -79,6 +80,7 @@ FaultPlan FaultPlan::Hostile() {
   p.datagram_truncate_probability = 0.05;
   p.resolve_latency_max = absl::Seconds(1);
   p.resolve_failure_probability = 0.1;
+  p.ipv6_blackhole_probability = 0.5;
   p.wall_drift_ppm_max = 500;
   p.wall_jump_interval = absl::Minutes(1);
   p.wall_jump_max = absl::Hours(1);
@@ -158,6 +160,10 @@ FaultPlan FaultPlan::Swarm(uint64_t seed) {
     p.wall_jump_interval = DrawDuration(r, absl::Seconds(10), absl::Hours(24));
     p.wall_jump_max = DrawDuration(r, absl::Milliseconds(1), absl::Hours(2));
   }
+  // Kinds added later draw from a stream of their own, so that the kinds
+  // above keep the values every earlier swarm seed gave them.
+  Random later(seed ^ 0x5357'4152'4d21'0002ull);
+  if (later.Chance(0.5)) p.ipv6_blackhole_probability = DrawRate(later, 1, 4);
   return p;
 }
 
@@ -240,6 +246,12 @@ absl::Status FaultPlan::Validate() const {
                                          "datagram_reorder_probability"));
   EMBER_RETURN_IF_ERROR(CheckProbability(datagram_truncate_probability,
                                          "datagram_truncate_probability"));
+  EMBER_RETURN_IF_ERROR(CheckProbability(ipv6_blackhole_probability,
+                                         "ipv6_blackhole_probability"));
+  EMBER_RETURN_IF_ERROR(CheckProbability(address_blackhole_probability,
+                                         "address_blackhole_probability"));
+  EMBER_RETURN_IF_ERROR(CheckProbability(address_refuse_probability,
+                                         "address_refuse_probability"));
   EMBER_RETURN_IF_ERROR(
       CheckDuration(resolve_latency_max, "resolve_latency_max"));
   EMBER_RETURN_IF_ERROR(CheckProbability(resolve_failure_probability,
@@ -278,7 +290,9 @@ std::string FaultPlan::ToString() const {
       " datagram_duplicate=", datagram_duplicate_probability,
       " datagram_reorder=", datagram_reorder_probability,
       " datagram_truncate=", datagram_truncate_probability,
-      " resolve=", d(resolve_latency_max), "/", resolve_failure_probability,
+      " ipv6_blackhole=", ipv6_blackhole_probability,
+      " address_blackhole=", address_blackhole_probability,
+      " address_refuse=", address_refuse_probability, " resolve=", d(resolve_latency_max), "/", resolve_failure_probability,
       " wall_drift_ppm_max=", wall_drift_ppm_max,
       " wall_jump=", d(wall_jump_interval), "/", d(wall_jump_max), "}");
 }

@@ -18,11 +18,13 @@
 //  - `Wan()`: the Internet on a normal day: tens of milliseconds of latency
 //    with jitter, 10 Mbit/s, 64 KiB windows, writes split often, occasional
 //    resets, clogs and healing partitions, datagram loss, duplication and
-//    reordering, slow and sometimes failing name resolution, a drifting wall
-//    clock that now and then jumps.
+//    reordering, slow and sometimes failing name resolution, now and then a
+//    run whose IPv6 route is dead, a drifting wall clock that now and then
+//    jumps.
 //  - `Hostile()`: every fault, often: one-byte deliveries, tiny windows,
 //    frequent resets, long partitions, host crashes, descriptor exhaustion,
-//    heavy datagram damage, a wall clock jumping by hours.
+//    heavy datagram damage, IPv6 dead in half the runs, a wall clock jumping
+//    by hours.
 //  - `Swarm(seed)`: a different mix per seed: each fault kind on or off, and
 //    its rate, drawn from the seed (swarm testing: a plan that leaves some
 //    faults out reaches states an everything-on plan drowns out).
@@ -120,10 +122,26 @@ struct FaultPlan {
   // The datagram arrives cut to a drawn shorter length.
   double datagram_truncate_probability = 0;
 
+  // --- Address reachability (decided once per run: for each IP address,
+  // and for IPv6 as a whole, from streams of their own, so that switching
+  // them on changes no other decision of the run) ---
+  // Chance that IPv6 is dead for the whole run: connects to every IPv6
+  // address get no answer and time out, the classic broken dual-stack
+  // route that Happy Eyeballs exists for. IPv4 is never taken down whole.
+  double ipv6_blackhole_probability = 0;
+  // Chance, per IP address, that connects to it get no answer for the whole
+  // run (a black-holed address: a dead route or a firewall that drops).
+  double address_blackhole_probability = 0;
+  // Chance, per IP address, that every connect to it is refused for the
+  // whole run (a firewall that rejects), whether or not anyone listens.
+  double address_refuse_probability = 0;
+
   // --- Name resolution ---
   // Resolve completes after a delay drawn in [0, max].
   absl::Duration resolve_latency_max = absl::ZeroDuration();
-  // Chance that a resolvable name fails with kNameNotFound anyway.
+  // Chance that a name the table knows fails anyway, with kNameLookupFailed
+  // (a temporary failure, EAI_AGAIN). Names io/resolve.h answers (literals,
+  // localhost, .invalid) never fail this way: no resolver is asked.
   double resolve_failure_probability = 0;
 
   // --- Wall clock (the monotonic clock is never disturbed) ---

@@ -94,6 +94,10 @@ struct Arbitrary<ember::sim::FaultPlan> {
       p.datagram_truncate_probability = PickRate(0.2, 10);
       p.resolve_latency_max = PickDuration(absl::Seconds(2), 12);
       p.resolve_failure_probability = PickRate(0.2, 10);
+      // A dead IPv6 route, in some runs. Per-address black holes and
+      // refusals are left to properties that ask for them: a plan that
+      // refuses a server's only address for the whole run tells nothing.
+      p.ipv6_blackhole_probability = PickRate(1.0, 4);
       if (*gen::arbitrary<bool>()) {
         p.wall_drift_ppm_max = *gen::inRange(0, 1001);
       }

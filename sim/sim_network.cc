@@ -11,6 +11,7 @@
 #include "io/absl_compat.h"
 #include "io/check.h"
 #include "io/error.h"
+#include "io/resolve.h"
 #include "sim/internal/ring.h"
 
 namespace ember::sim {
@@ -51,6 +52,9 @@ enum FaultKind : int {
   kFaultShortWrite,
   kFaultSplit,
   kFaultWallJump,
+  kFaultAddressBlackhole,
+  kFaultAddressRefuse,
+  kFaultAddressSlow,
   kFaultKinds,
 };
 
@@ -70,6 +74,9 @@ constexpr const char* kFaultNames[kFaultKinds] = {
     "short_write",
     "split",
     "wall_jump",
+    "address_blackhole",
+    "address_refuse",
+    "address_slow",
 };
 
 // Tags for what is folded into the trace hash besides scheduled events.
@@ -446,7 +453,6 @@ SimNetwork::SimNetwork(SimOptions options)
   host->ips = {io::Address::Loopback4(0), io::Address::Loopback6(0)};
   for (const io::Address& ip : host->ips) ip_owner_[ip] = kLocalHost;
   hosts_.push_back(std::move(host));
-  names_["localhost"] = hosts_[0]->ips;
   Fold(options_.seed, 0, 0, 0);
 }
 
@@ -1128,6 +1134,13 @@ absl::StatusOr<std::unique_ptr<io::StreamSocket>> SimNetwork::Connect(
   c->connect_start_ns = now_ns_;
   c->rtt_ns = Ns(rng_.DurationBetween(plan_.connect_latency_min,
                                       plan_.connect_latency_max));
+  if (remote.is_ip()) {
+    const AddressFault reach = ReachabilityOf(remote);
+    if (reach.kind == AddressFault::Kind::kSlow) {
+      CountFault(kFaultAddressSlow);
+      c->rtt_ns += Ns(reach.delay);
+    }
+  }
   auto socket = std::make_unique<SimStream>(this, local_host, c, 0);
   c->ends[0].handle = socket.get();
   ++stats_.connections_opened;
@@ -1162,7 +1175,18 @@ void SimNetwork::OnSynArrive(Conn* c) {
   if (client.state != EndState::kConnecting || c->established || c->dead) {
     return;  // answered already, or a duplicate of a retransmitted SYN
   }
-  if (!c->server_known || !HostRef(c->ends[1].host).up ||
+  const AddressFault::Kind reach = c->remote.is_ip()
+                                      ? ReachabilityOf(c->remote).kind
+                                      : AddressFault::Kind::kNone;
+  if (reach == AddressFault::Kind::kBlackHole) {
+    CountFault(kFaultAddressBlackhole);
+    OnSynLost(c);
+    return;
+  }
+  // A refusing address answers even when no simulated host owns it (a
+  // firewall on the way rejects).
+  if ((!c->server_known && reach != AddressFault::Kind::kRefuse) ||
+      (c->server_known && !HostRef(c->ends[1].host).up) ||
       LinkPartitioned(c->link)) {
     OnSynLost(c);
     return;
@@ -1173,6 +1197,11 @@ void SimNetwork::OnSynArrive(Conn* c) {
     return;
   }
   const int64_t back_ns = c->rtt_ns - c->rtt_ns / 2;
+  if (reach == AddressFault::Kind::kRefuse) {
+    CountFault(kFaultAddressRefuse);
+    Schedule(now_ns_ + back_ns, EventKind::kSynAckArrive, c->slot, c->gen, 0);
+    return;
+  }
   BindGroup* group = FindListener(c->ends[1].host, c->remote);
   if (group == nullptr) {
     Schedule(now_ns_ + back_ns, EventKind::kSynAckArrive, c->slot, c->gen, 0);
@@ -1838,35 +1867,99 @@ void SimNetwork::DatagramClosed(SimDatagram* d) {
 
 absl::StatusOr<std::vector<io::Address>> SimNetwork::Lookup(
     std::string_view host) const {
-  auto literal = io::Address::ParseIp(host, 0);
-  if (literal.ok()) return std::vector<io::Address>{*literal};
   auto it = names_.find(absl::AsciiStrToLower(AbslView(host)));
   if (it == names_.end() || it->second.empty()) {
     return MakeError(ErrorKind::kNameNotFound,
                      absl::StrCat("resolve \"", AbslView(host), "\""),
                      "no such name in the simulated name table");
   }
-  return it->second;
+  std::vector<io::Address> addresses = it->second;
+  io::UsableFamilies usable{.ipv4 = false, .ipv6 = false};
+  for (const io::Address& ip : HostRef(default_host_).ips) {
+    if (ip.family() == io::Address::Family::kIpv4) usable.ipv4 = true;
+    if (ip.family() == io::Address::Family::kIpv6) usable.ipv6 = true;
+  }
+  io::SortDestinations(addresses, usable);
+  return addresses;
 }
 
 void SimNetwork::Resolve(std::string_view host, io::ResolveCallback done) {
   ++stats_.resolves;
-  absl::StatusOr<std::vector<io::Address>> result = Lookup(host);
-  if (result.ok() && rng_.Chance(plan_.resolve_failure_probability)) {
-    CountFault(kFaultResolveFailure);
-    result = MakeError(ErrorKind::kNameNotFound,
-                       absl::StrCat("resolve \"", AbslView(host), "\""),
-                       "temporary failure in name resolution (EAI_AGAIN)");
+  absl::StatusOr<std::vector<io::Address>> result;
+  int64_t due = now_ns_;
+  if (auto answer = io::AnswerWithoutLookup(host)) {
+    // No resolver is asked, so no resolver can be slow or fail.
+    result = *std::move(answer);
+  } else {
+    result = Lookup(host);
+    if (result.ok() && rng_.Chance(plan_.resolve_failure_probability)) {
+      CountFault(kFaultResolveFailure);
+      result = MakeError(ErrorKind::kNameLookupFailed,
+                         absl::StrCat("resolve \"", AbslView(host), "\""),
+                         "temporary failure in name resolution (EAI_AGAIN)");
+    }
+    due += Ns(
+        rng_.DurationBetween(absl::ZeroDuration(), plan_.resolve_latency_max));
   }
-  const int64_t due =
-      now_ns_ +
-      Ns(rng_.DurationBetween(absl::ZeroDuration(), plan_.resolve_latency_max));
   const uint64_t id = next_resolve_id_++;
   pending_resolves_.emplace(id,
                             PendingResolve{std::move(done), std::move(result)});
   Fold(kTraceResolve, id, static_cast<uint64_t>(due), host.size());
   Schedule(due, EventKind::kResolve, static_cast<uint32_t>(id),
            static_cast<uint32_t>(id >> 32), 0);
+}
+
+void SimNetwork::SetAddressFault(const io::Address& ip, AddressFault fault) {
+  EMBER_CHECK_MSG(ip.is_ip() && !IsWildcard(ip),
+                  "SetAddressFault takes an IP address, not a wildcard");
+  if (fault.kind == AddressFault::Kind::kNone) {
+    address_faults_.erase(IpOnly(ip));
+  } else {
+    address_faults_[IpOnly(ip)] = fault;
+  }
+}
+
+void SimNetwork::SetFamilyFault(io::Address::Family family,
+                                AddressFault fault) {
+  EMBER_CHECK_MSG(family == io::Address::Family::kIpv4 ||
+                      family == io::Address::Family::kIpv6,
+                  "SetFamilyFault takes kIpv4 or kIpv6");
+  family_faults_[family == io::Address::Family::kIpv6 ? 1 : 0] = fault;
+}
+
+AddressFault SimNetwork::ReachabilityOf(const io::Address& remote) const {
+  auto it = address_faults_.find(IpOnly(remote));
+  if (it != address_faults_.end()) return it->second;
+  const bool v6 = remote.family() == io::Address::Family::kIpv6;
+  const AddressFault& family = family_faults_[v6 ? 1 : 0];
+  if (family.kind != AddressFault::Kind::kNone) return family;
+  // The plan's draws: each from a generator of its own, keyed by the seed
+  // and what it decides, so a draw is the same whenever it is made and
+  // takes nothing from the network's main stream.
+  if (v6 && plan_.ipv6_blackhole_probability > 0) {
+    Random dead(Mix64(options_.seed ^ 0x6970'7636'6465'6164ull));
+    if (dead.Chance(plan_.ipv6_blackhole_probability)) {
+      return AddressFault::BlackHole();
+    }
+  }
+  if (plan_.address_blackhole_probability > 0 ||
+      plan_.address_refuse_probability > 0) {
+    uint64_t key = Mix64(options_.seed ^ 0x6164'6472'6573'7321ull);
+    const std::array<uint8_t, 16>& bytes = remote.ip_bytes();
+    for (size_t i = 0; i < bytes.size(); i += 8) {
+      uint64_t word = 0;
+      for (size_t j = 0; j < 8; ++j) word = word << 8 | bytes[i + j];
+      key = Mix64(key ^ word);
+    }
+    Random draw(key ^ static_cast<uint64_t>(remote.family()));
+    if (draw.Chance(plan_.address_blackhole_probability)) {
+      return AddressFault::BlackHole();
+    }
+    if (draw.Chance(plan_.address_refuse_probability)) {
+      return AddressFault::Refuse();
+    }
+  }
+  return AddressFault::None();
 }
 
 // ---------------------------------------------------------------------------

@@ -28,7 +28,11 @@
 // the host owning `ConnectOptions::bind`'s IP, or else to the default host,
 // using its first address of the remote's family. `SetDefaultHost` places
 // code that listens on wildcards or connects without binding on another host.
-// Connecting to an address no host owns gets no answer and times out.
+// Connecting to an address no host owns gets no answer and times out. A
+// host may own addresses of both families; `AddName` maps a name to any
+// mix of them, and `SetAddressFault`, `SetFamilyFault` and the plan's
+// address faults make one address or a whole family refuse, drop or slow
+// connects (a dead IPv6 route is the classic case).
 //
 // Faults. The `FaultPlan` decides from the seed what happens to traffic (see
 // sim/fault_plan.h); tests can also script faults: `ResetConnection`,
@@ -115,6 +119,20 @@ class SimDatagram;
 enum class HostId : uint32_t {};
 inline constexpr HostId kLocalHost{0};
 
+// A reachability fault for connects to one address or one address family
+// (see SimNetwork::SetAddressFault).
+struct AddressFault {
+  enum class Kind : uint8_t { kNone, kBlackHole, kRefuse, kSlow };
+  Kind kind = Kind::kNone;
+  // kSlow: added to the handshake round trip of every connect.
+  absl::Duration delay = absl::ZeroDuration();
+
+  static AddressFault None() { return {}; }
+  static AddressFault BlackHole() { return {Kind::kBlackHole}; }
+  static AddressFault Refuse() { return {Kind::kRefuse}; }
+  static AddressFault Slow(absl::Duration delay) { return {Kind::kSlow, delay}; }
+};
+
 struct SimOptions {
   // Every random choice derives from this.
   uint64_t seed = 1;
@@ -190,10 +208,15 @@ class SimNetwork final : public io::Network {
       const io::Address& remote, const io::ConnectOptions& options) override;
   absl::StatusOr<std::unique_ptr<io::DatagramSocket>> OpenDatagram(
       const io::Address& local) override;
-  // Numeric literals resolve to themselves; "localhost" to 127.0.0.1 and ::1;
-  // a host's name to its IPs; names added with `AddName` to their addresses.
-  // Names are matched without regard to ASCII case. Completion takes the
-  // plan's resolve latency.
+  // What io/resolve.h answers (literals; "localhost" and names under
+  // ".localhost": ::1 and 127.0.0.1; names under ".invalid": kNameNotFound)
+  // is answered without a lookup, from the next Poll. Other names look up
+  // the simulated name table: a host's name gives its IPs, a name added with
+  // `AddName` its addresses, in RFC 6724 order for the default host (a
+  // family it has no address of goes last); the lookup takes the plan's
+  // resolve latency and may fail with kNameLookupFailed (see
+  // FaultPlan::resolve_failure_probability). Names are matched without
+  // regard to ASCII case; a name not in the table is kNameNotFound.
   void Resolve(std::string_view host, io::ResolveCallback done) override;
 
   // --- The world ---
@@ -215,6 +238,15 @@ class SimNetwork final : public io::Network {
   void AddName(std::string_view name, std::vector<io::Address> addresses);
 
   // --- Scripted faults (take effect at once; callbacks follow from Poll) ---
+  // Makes connects to `ip` (its port is ignored) get no answer (kBlackHole:
+  // SYNs are retransmitted until the connect times out), be refused
+  // (kRefuse, whether or not anyone listens), or take `delay` longer
+  // (kSlow, for connects started from now on); AddressFault::None() lifts
+  // it. A connect already waiting is judged at its next SYN. An address's
+  // own fault comes before its family's, and both before the plan's draws.
+  void SetAddressFault(const io::Address& ip, AddressFault fault);
+  // The same for every address of `family` (kIpv4 or kIpv6).
+  void SetFamilyFault(io::Address::Family family, AddressFault fault);
   // Resets every connection between the endpoints `a` and `b` (either may be
   // the client), including one still connecting. Returns how many.
   int ResetConnection(const io::Address& a, const io::Address& b);
@@ -390,8 +422,11 @@ class SimNetwork final : public io::Network {
   void FreeDatagram(uint32_t slot);
   internal::SimDatagram* FindDatagramSocket(HostId host, const io::Address& to);
 
-  // --- Resolution ---
+  // --- Resolution and reachability ---
   absl::StatusOr<std::vector<io::Address>> Lookup(std::string_view host) const;
+  // What happens to connects to `remote`: the scripted fault of the address,
+  // else of its family, else the plan's draws for this run.
+  AddressFault ReachabilityOf(const io::Address& remote) const;
 
   SimOptions options_;
   const FaultPlan& plan_;
@@ -419,6 +454,8 @@ class SimNetwork final : public io::Network {
   std::map<io::Address, HostId> ip_owner_;                 // IPs with port 0
   std::map<std::pair<uint32_t, uint32_t>, Link> links_;    // stable addresses
   std::map<std::string, std::vector<io::Address>> names_;  // lower case
+  std::map<io::Address, AddressFault> address_faults_;     // IPs with port 0
+  AddressFault family_faults_[2];                          // IPv4, IPv6
 
   uint64_t next_handle_id_ = 1;
   absl::btree_map<uint64_t, internal::SimHandle*> handles_;  // by id

@@ -24,13 +24,13 @@
 #include "io/epoll/internal/resolver.h"
 #include "io/epoll/internal/sockaddr.h"
 #include "io/error.h"
+#include "io/resolve.h"
 
 namespace ember::io {
 
 using epoll_internal::DomainOf;
 using epoll_internal::FromSocketAddress;
 using epoll_internal::Resolver;
-using epoll_internal::ResolveWithoutLookup;
 using epoll_internal::SocketAddress;
 using epoll_internal::ToSocketAddress;
 
@@ -753,9 +753,10 @@ int EpollNetwork::RunResolveCallbacks(bool woken) {
 void EpollNetwork::Resolve(std::string_view host, ResolveCallback done) {
   const uint64_t id = next_resolve_id_++;
   resolve_callbacks_.emplace(id, std::move(done));
-  absl::StatusOr<std::vector<Address>> result;
-  if (ResolveWithoutLookup(host, &result)) {
-    resolves_done_.push_back({id, std::move(result)});
+  // Literals, RFC 6761's special names (localhost, .invalid) and invalid
+  // names never reach getaddrinfo, whatever /etc/hosts says.
+  if (auto answer = AnswerWithoutLookup(host)) {
+    resolves_done_.push_back({id, *std::move(answer)});
     return;
   }
   if (lookups_pending_ >= options_.lookups_pending_max) {

@@ -70,7 +70,8 @@ class EpollNetwork final : public Network {
     // The most events one epoll_wait returns; the rest stay ready for the
     // next `Poll` (readiness is level-triggered, so none is lost).
     int events_per_poll_max = 256;
-    // Name lookups (not literals) started and not yet delivered. Past it,
+    // Name lookups (not literals, nor the names io/resolve.h answers)
+    // started and not yet delivered. Past it,
     // `Resolve` fails the request with kind kNoResources, delivered from a
     // later Poll like any result.
     size_t lookups_pending_max = 1024;

@@ -5,6 +5,7 @@
 #include "io/epoll/epoll_network.h"
 
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -38,6 +39,11 @@
 
 namespace ember::io {
 namespace {
+
+// A name that goes to getaddrinfo (it is no literal io::Address accepts, nor
+// a name RFC 6761 answers) and resolves on every machine without /etc/hosts
+// or DNS: glibc reads it as the short IPv4 form of 127.0.0.1.
+constexpr char kLookedUp[] = "127.1";
 
 using conformance::FunctionWatcher;
 using conformance::MakePair;
@@ -630,8 +636,8 @@ TEST(EpollNetworkTest, LookupsPastTheLimitFailWithNoResources) {
       done[i] = true;
     };
   };
-  net->Resolve("localhost", record(0));
-  net->Resolve("localhost", record(1));
+  net->Resolve(kLookedUp, record(0));
+  net->Resolve(kLookedUp, record(1));
   net->Resolve("127.0.0.1", record(2));
   ASSERT_TRUE(PollUntil(*net, [&] { return done[0] && done[1] && done[2]; }));
   EXPECT_TRUE(results[0].ok()) << results[0].status();
@@ -641,7 +647,7 @@ TEST(EpollNetworkTest, LookupsPastTheLimitFailWithNoResources) {
   EXPECT_TRUE(results[2].ok()) << results[2].status();
 
   bool again = false;
-  net->Resolve("localhost", [&](absl::StatusOr<std::vector<Address>> r) {
+  net->Resolve(kLookedUp, [&](absl::StatusOr<std::vector<Address>> r) {
     EXPECT_TRUE(r.ok()) << r.status();
     again = true;
   });
@@ -671,7 +677,7 @@ TEST(EpollNetworkTest, PendingResolutionsAreDroppedWithTheNetwork) {
     {
       std::unique_ptr<EpollNetwork> net = MakeEpoll();
       auto resolve = [&] {
-        net->Resolve("localhost",
+        net->Resolve(kLookedUp,
                      [token, &calls](absl::StatusOr<std::vector<Address>> r) {
                        EXPECT_TRUE(r.ok()) << r.status();
                        ++calls;
@@ -690,31 +696,58 @@ TEST(EpollNetworkTest, PendingResolutionsAreDroppedWithTheNetwork) {
   }
 }
 
-TEST(EpollNetworkTest, ResolveBlockingFindsLocalhost) {
-  // Goal: the worker's lookup finds loopback addresses for "localhost",
-  // without duplicates.
+TEST(EpollNetworkTest, ResolveBlockingUsesGetaddrinfo) {
+  // Goal: the worker's lookup returns what getaddrinfo finds, without
+  // duplicates, and a name that cannot exist is kNameNotFound.
   absl::StatusOr<std::vector<Address>> r =
-      epoll_internal::ResolveBlocking("localhost");
+      epoll_internal::ResolveBlocking(kLookedUp);
   ASSERT_TRUE(r.ok()) << r.status();
-  ASSERT_FALSE(r->empty());
-  std::set<Address> unique(r->begin(), r->end());
-  EXPECT_EQ(unique.size(), r->size());
-  for (const Address& a : *r) EXPECT_TRUE(a.is_loopback()) << a.ToString();
+  EXPECT_EQ(*r, std::vector<Address>{Address::Loopback4(0)});
+  r = epoll_internal::ResolveBlocking("no-such-host.invalid");
+  EXPECT_EQ(KindOf(r.status()), ErrorKind::kNameNotFound) << r.status();
 }
 
-TEST(EpollNetworkTest, ResolveWithoutLookupAnswersLiteralsAndInvalid) {
-  // Goal: literals and .invalid names are answered on the spot; other names
-  // need a lookup.
-  absl::StatusOr<std::vector<Address>> r;
-  ASSERT_TRUE(epoll_internal::ResolveWithoutLookup("10.1.2.3", &r));
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ((*r)[0].ToString(), "10.1.2.3:0");
-  ASSERT_TRUE(epoll_internal::ResolveWithoutLookup("Foo.INVALID.", &r));
-  EXPECT_EQ(KindOf(r.status()), ErrorKind::kNameNotFound);
-  ASSERT_TRUE(epoll_internal::ResolveWithoutLookup(std::string(300, 'a'), &r));
-  EXPECT_EQ(KindOf(r.status()), ErrorKind::kNameNotFound);
-  EXPECT_FALSE(epoll_internal::ResolveWithoutLookup("localhost", &r));
-  EXPECT_FALSE(epoll_internal::ResolveWithoutLookup("invalid.example", &r));
+TEST(EpollNetworkTest, GetaddrinfoErrorsKeepTheirKind) {
+  // Goal: a name that does not exist is not a temporary failure: callers
+  // retry kNameLookupFailed (kUnavailable), not kNameNotFound (kNotFound).
+  EXPECT_EQ(epoll_internal::KindForGaiError(EAI_NONAME),
+            ErrorKind::kNameNotFound);
+  EXPECT_EQ(epoll_internal::KindForGaiError(EAI_NODATA),
+            ErrorKind::kNameNotFound);
+  EXPECT_EQ(epoll_internal::KindForGaiError(EAI_AGAIN),
+            ErrorKind::kNameLookupFailed);
+  EXPECT_EQ(epoll_internal::KindForGaiError(EAI_FAIL),
+            ErrorKind::kNameLookupFailed);
+  EXPECT_EQ(epoll_internal::KindForGaiError(EAI_MEMORY),
+            ErrorKind::kNoResources);
+  EXPECT_EQ(MakeError(ErrorKind::kNameLookupFailed, "resolve", "x").code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(MakeError(ErrorKind::kNameNotFound, "resolve", "x").code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(EpollNetworkTest, LocalhostNeverReachesTheResolverThread) {
+  // Goal: "localhost" is answered at once (RFC 6761), whatever /etc/hosts
+  // says or lacks: with at most zero lookups allowed, it still resolves,
+  // to ::1 and 127.0.0.1.
+  EpollNetwork::Options options;
+  options.lookups_pending_max = 0;
+  std::unique_ptr<EpollNetwork> net = MakeEpoll(options);
+  absl::StatusOr<std::vector<Address>> local, other;
+  bool local_done = false, other_done = false;
+  net->Resolve("LocalHost.", [&](absl::StatusOr<std::vector<Address>> r) {
+    local = std::move(r);
+    local_done = true;
+  });
+  net->Resolve(kLookedUp, [&](absl::StatusOr<std::vector<Address>> r) {
+    other = std::move(r);
+    other_done = true;
+  });
+  ASSERT_TRUE(PollUntil(*net, [&] { return local_done && other_done; }));
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_EQ(*local, (std::vector<Address>{Address::Loopback6(0),
+                                          Address::Loopback4(0)}));
+  EXPECT_EQ(KindOf(other.status()), ErrorKind::kNoResources);
 }
 
 // ---------------------------------------------------------------------------

@@ -663,6 +663,59 @@ TEST_P(ReactorConformanceTest, HostNamesResolveWithoutBlocking) {
       << bad.reason.ToString();
 }
 
+TEST_P(ReactorConformanceTest, LocalhostReachesAServerOnEitherLoopback) {
+  // Goal: "localhost" is ::1 and 127.0.0.1 on every backend and machine,
+  // whatever /etc/hosts says: a server listening on only one of them is
+  // reached by name, and PeerName is the address that answered. A connect
+  // to a port nobody listens on, on either, ends refused, naming both.
+  for (const char* listen_on : {"127.0.0.1", "::1"}) {
+    SCOPED_TRACE(listen_on);
+    auto server = reactor_->StartServer(listen_on, 0, EchoFactory());
+    ASSERT_TRUE(server.ok()) << server.status();
+    const uint16_t port = PortOf(*reactor_, *server);
+    Recorder::Log log;
+    io::Address peer;
+    ASSERT_TRUE(reactor_->Connect(
+        "localhost", port,
+        std::make_unique<Recorder>(
+            &log,
+            [&](Recorder& c) {
+              peer = *c.PeerName();
+              ASSERT_TRUE(c.SendData("by name").ok());
+            },
+            [&](Recorder& c) {
+              if (log.received == "by name") {
+                c.CloseConnection();
+                reactor_->Stop();
+              }
+            })).ok());
+    RunUntilStopped();
+    EXPECT_EQ(log.received, "by name");
+    EXPECT_EQ(peer, io::Address::ParseIp(listen_on, port).value());
+    // Run's return stopped the server too.
+  }
+
+  // A port nobody listens on: both loopback addresses refuse.
+  auto probe = reactor_->StartServer("127.0.0.1", 0, EchoFactory());
+  ASSERT_TRUE(probe.ok());
+  const uint16_t closed_port = PortOf(*reactor_, *probe);
+  ASSERT_TRUE(reactor_->StopServer(*probe).ok());
+  Recorder::Log refused;
+  ASSERT_TRUE(reactor_->Connect("localhost", closed_port,
+                                std::make_unique<Recorder>(&refused)).ok());
+  auto poll = reactor_->AddPeriodicTimer(absl::Milliseconds(2), [&] {
+    if (refused.unbound) reactor_->Stop();
+  });
+  ASSERT_TRUE(poll.ok());
+  RunUntilStopped();
+  EXPECT_FALSE(refused.completed);
+  EXPECT_EQ(refused.reason.kind, UnbindKind::kRefused)
+      << refused.reason.ToString();
+  const std::string message(refused.reason.status.message());
+  EXPECT_NE(message.find("[::1]:"), std::string::npos) << message;
+  EXPECT_NE(message.find("127.0.0.1:"), std::string::npos) << message;
+}
+
 TEST_P(ReactorConformanceTest, BadArgumentsAreReturnedNotUnbound) {
   Recorder::Log log;
   EXPECT_EQ(reactor_->Connect("", 80, std::make_unique<Recorder>(&log))

@@ -837,9 +837,10 @@ TEST(StreamTest, UnixSocketsLiveOnTheLocalHost) {
 // Resolution
 
 TEST(StreamTest, ResolveUsesTheSimulatedNameTable) {
-  // Goal: host names, added names (any case) and literals resolve after the
-  // plan's latency, from Poll; unknown names are kNameNotFound; a planned
-  // failure turns a good name into kNameNotFound.
+  // Goal: host names and added names (any case) resolve after the plan's
+  // latency, from Poll; unknown names are kNameNotFound; a planned failure
+  // turns a good name into kNameLookupFailed (temporary), but never touches
+  // what needs no resolver (localhost, literals).
   FaultPlan plan;
   plan.resolve_latency_max = absl::Milliseconds(30);
   SimNetwork net(Options(1, plan));
@@ -873,13 +874,22 @@ TEST(StreamTest, ResolveUsesTheSimulatedNameTable) {
   FaultPlan failing;
   failing.resolve_failure_probability = 1.0;
   SimNetwork net2(Options(1, failing));
-  Out local;
+  net2.AddName("db.example", {Ip("10.0.0.1", 5432)});
+  Out named, local;
+  net2.Resolve("db.example", [&](absl::StatusOr<std::vector<Address>> r) {
+    named.done = true;
+    named.result = std::move(r);
+  });
   net2.Resolve("localhost", [&](absl::StatusOr<std::vector<Address>> r) {
     local.done = true;
     local.result = std::move(r);
   });
-  EXPECT_TRUE(PumpUntil(net2, [&] { return local.done; }));
-  EXPECT_EQ(KindOf(local.result.status()), ErrorKind::kNameNotFound);
+  EXPECT_TRUE(PumpUntil(net2, [&] { return named.done && local.done; }));
+  EXPECT_EQ(KindOf(named.result.status()), ErrorKind::kNameLookupFailed);
+  EXPECT_EQ(named.result.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(local.result.ok()) << local.result.status();
+  EXPECT_EQ(*local.result,
+            (std::vector<Address>{Address::Loopback6(0), Address::Loopback4(0)}));
   EXPECT_EQ(net2.stats().faults.at("resolve_failure"), 1u);
 }
 

@@ -4,14 +4,13 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <system_error>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "io/absl_compat.h"
 #include "io/epoll/internal/sockaddr.h"
@@ -20,14 +19,31 @@
 namespace ember::io::epoll_internal {
 namespace {
 
-// The longest name DNS can carry (RFC 1035, 253 characters in text form).
-constexpr size_t kHostBytesMax = 253;
-
 std::string What(std::string_view host) {
   return absl::StrCat("resolve \"", AbslView(host), "\"");
 }
 
 }  // namespace
+
+ErrorKind KindForGaiError(int rc) {
+  switch (rc) {
+    case EAI_NONAME:
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+#ifdef EAI_ADDRFAMILY
+    case EAI_ADDRFAMILY:
+#endif
+      return ErrorKind::kNameNotFound;
+    case EAI_AGAIN:
+    case EAI_FAIL:
+      return ErrorKind::kNameLookupFailed;
+    case EAI_MEMORY:
+      return ErrorKind::kNoResources;
+    default:
+      return ErrorKind::kOther;
+  }
+}
 
 absl::StatusOr<std::vector<Address>> ResolveBlocking(const std::string& host) {
   addrinfo hints{};
@@ -38,9 +54,8 @@ absl::StatusOr<std::vector<Address>> ResolveBlocking(const std::string& host) {
   addrinfo* list = nullptr;
   int rc = getaddrinfo(host.c_str(), nullptr, &hints, &list);
   if (rc != 0) {
-    ErrorKind kind =
-        rc == EAI_MEMORY ? ErrorKind::kNoResources : ErrorKind::kNameNotFound;
-    return MakeError(kind, What(host), gai_strerror(rc));
+    if (rc == EAI_SYSTEM) return ErrnoError(errno, What(host));
+    return MakeError(KindForGaiError(rc), What(host), gai_strerror(rc));
   }
   std::vector<Address> addresses;
   for (const addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
@@ -56,30 +71,6 @@ absl::StatusOr<std::vector<Address>> ResolveBlocking(const std::string& host) {
                      "no IPv4 or IPv6 address");
   }
   return addresses;
-}
-
-bool ResolveWithoutLookup(std::string_view host,
-                          absl::StatusOr<std::vector<Address>>* result) {
-  if (host.empty() || host.size() > kHostBytesMax ||
-      host.find('\0') != std::string_view::npos) {
-    *result = MakeError(ErrorKind::kNameNotFound, What(host),
-                        "not a valid host name");
-    return true;
-  }
-  auto literal = Address::ParseIp(host, 0);
-  if (literal.ok()) {
-    *result = std::vector<Address>{*std::move(literal)};
-    return true;
-  }
-  std::string_view name = host;
-  if (name.back() == '.') name.remove_suffix(1);
-  if (absl::EqualsIgnoreCase(AbslView(name), "invalid") ||
-      absl::EndsWithIgnoreCase(AbslView(name), ".invalid")) {
-    *result = MakeError(ErrorKind::kNameNotFound, What(host),
-                        "names under .invalid never exist (RFC 6761)");
-    return true;
-  }
-  return false;
 }
 
 struct Resolver::Shared {

@@ -27,18 +27,20 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "io/address.h"
+#include "io/error.h"
 
 namespace ember::io::epoll_internal {
 
 // Resolves `host` now, blocking: the addresses `getaddrinfo` finds (port 0,
-// in its order, without duplicates), or kind kNameNotFound.
+// in its order, which is RFC 6724's with the machine's source addresses,
+// without duplicates). A name that does not exist (EAI_NONAME, EAI_NODATA)
+// is kind kNameNotFound; a failure that may pass (EAI_AGAIN, EAI_FAIL) is
+// kNameLookupFailed; out of memory is kNoResources. Names that need no
+// lookup are answered before this (see io/resolve.h).
 absl::StatusOr<std::vector<Address>> ResolveBlocking(const std::string& host);
 
-// Answers what needs no lookup: a numeric IPv4 or IPv6 literal, and names
-// under ".invalid", which RFC 6761 reserves to never exist (so no query ever
-// leaves the machine for them). Returns false when `host` needs a lookup.
-bool ResolveWithoutLookup(std::string_view host,
-                          absl::StatusOr<std::vector<Address>>* result);
+// The error kind for a `getaddrinfo` result code (not 0).
+ErrorKind KindForGaiError(int rc);
 
 class Resolver {
  public:
