@@ -140,11 +140,13 @@ absl::Status RunOne(Reactor& reactor, sim::SimNetwork& net) {
     });
     EMBER_RETURN_IF_ERROR(timer.status());
   }
+  // Every connection over, on both sides, and every timer run (a listener
+  // resting after a failed accept has one).
   auto all_ended = [&] {
     for (const Seen& s : seen) {
       if (s.unbound == 0) return false;
     }
-    return reactor.ConnectionCount() == 0;
+    return reactor.ConnectionCount() == 0 && reactor.stats().timers == 0;
   };
   const absl::Time deadline = reactor.Now() + absl::Hours(1);
   bool wait = false;
@@ -160,7 +162,8 @@ absl::Status RunOne(Reactor& reactor, sim::SimNetwork& net) {
   const bool calm = !plan.BreaksStreams() && plan.partition_probability == 0 &&
                     plan.clog_probability == 0 &&
                     plan.ipv6_blackhole_probability == 0 &&
-                    plan.accept_no_resources_probability == 0;
+                    plan.accept_no_resources_probability == 0 &&
+                    plan.resolve_failure_probability == 0;
   const bool v6_works = broken != Broken::kV6Refused &&
                         broken != Broken::kV6BlackHole;
   const bool v4_works = broken != Broken::kV4Refused &&

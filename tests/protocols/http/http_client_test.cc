@@ -299,6 +299,28 @@ TEST_F(HttpClientTest, RefusedConnectFailsEveryWaitingRequest) {
   EXPECT_EQ(client_->stats().failures, 2u);
 }
 
+TEST_F(HttpClientTest, ConnectsByNameOverWhicheverFamilyWorks) {
+  // Goal: a client for a dual-stack name whose IPv6 route is dead gets its
+  // answer over IPv4 (Happy Eyeballs in the reactor), with Host naming the
+  // host as given.
+  Listen([](Connection* c, const Script::Request& r) {
+    ASSERT_TRUE(c->SendData(Ok("over ipv4")).ok());
+  });
+  net_.AddName("web.example", {*io::Address::ParseIp("::1", 0),
+                               io::Address::Loopback4(0)});
+  net_.SetFamilyFault(io::Address::Family::kIpv6,
+                      sim::AddressFault::BlackHole());
+  client_ = std::make_unique<HttpClient>(reactor_, "web.example", kPort,
+                                         HttpClientOptions{});
+  Outcome* a = IssueGet("/");
+  AwaitAll();
+  ASSERT_TRUE(a->result.ok()) << a->result.status();
+  EXPECT_EQ(a->result->body, "over ipv4");
+  ASSERT_EQ(script_.requests.size(), 1u);
+  EXPECT_NE(script_.requests[0].head.find("Host: web.example:8080\r\n"),
+            std::string::npos);
+}
+
 TEST_F(HttpClientTest, ConnectTimeoutIsDeadlineExceeded) {
   // Goal: a connect to an address nobody answers fails after
   // connect_timeout with kDeadlineExceeded.
