@@ -158,14 +158,14 @@ void Connection::SetOutboundLimits(const OutboundLimits& limits) {
 
 absl::Status Connection::SetNoDelay(bool on) {
   if (socket_ == nullptr) {
-    return absl::FailedPreconditionError("no socket yet (still resolving)");
+    return absl::FailedPreconditionError("no socket yet (still resolving or connecting)");
   }
   return socket_->SetNoDelay(on);
 }
 
 absl::Status Connection::SetKeepAlive(const io::KeepAliveOptions& options) {
   if (socket_ == nullptr) {
-    return absl::FailedPreconditionError("no socket yet (still resolving)");
+    return absl::FailedPreconditionError("no socket yet (still resolving or connecting)");
   }
   return socket_->SetKeepAlive(options);
 }

@@ -157,7 +157,8 @@ class Reactor {
 
   // ---- Servers and clients. ----
 
-  // Listens on `host:port` (an IP literal, "localhost", "0.0.0.0" or "::";
+  // Listens on `host:port` (an IP literal, "localhost" meaning 127.0.0.1,
+  // "0.0.0.0" or "::";
   // port 0 picks a free port: see ServerAddress). Each accepted connection
   // comes from `factory`, then gets PostInit.
   absl::StatusOr<ServerId> StartServer(std::string_view host, uint16_t port,
