@@ -208,6 +208,12 @@ class Network {
   // the simulation's seed on the simulated one.
   virtual uint64_t RandomSeed() = 0;
 
+  // True when a run over this network replays exactly from its seed (the
+  // simulator), so that a trace of it is worth keeping in full: the reactor
+  // then hashes the bytes of every read and write into its trace. Nothing
+  // but tracing may depend on it; behaviour must be the same either way.
+  virtual bool Reproducible() const { return false; }
+
   // Waits until a watched handle is ready, a resolve completes, `Wake` is
   // called, or the clock reaches `deadline` (absl::InfinitePast() = do not
   // wait, absl::InfiniteFuture() = no deadline), then dispatches what is

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "io/check.h"
+#include "io/hash.h"
 #include "reactor/connect_race.h"
 #include "reactor/reactor.h"
 
@@ -78,13 +79,24 @@ absl::Status Connection::SendData(std::string_view data) {
     return status;
   }
   outbound_.Append(data);
+  if (!above_high_water_ && outbound_.size() >= limits_.high_water_bytes) {
+    // Heard from the loop at the end of this turn, even if the queue drains
+    // before then (then OutboundLowWater follows).
+    above_high_water_ = true;
+    high_water_pending_ = true;
+  }
   ScheduleFlush();
   return absl::OkStatus();
 }
 
 void Connection::ScheduleFlush() {
   if (flush_scheduled_ || reactor_ == nullptr) return;
-  if (state_ != Lifecycle::kConnected && state_ != Lifecycle::kClosing) return;
+  // Before the connect completes a flush has nothing to write; it is still
+  // scheduled to deliver a high-water mark crossed meanwhile.
+  if (state_ != Lifecycle::kConnected && state_ != Lifecycle::kClosing &&
+      !high_water_pending_) {
+    return;
+  }
   flush_scheduled_ = true;
   reactor_->flush_list_.push_back(this);
 }
@@ -118,14 +130,36 @@ void Connection::CloseWrite() {
 }
 
 void Connection::Pause() {
+  if (!paused_ && reactor_ != nullptr) {
+    reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kPause, id_, 0);
+  }
   paused_ = true;
   UpdateInterest();
 }
 
 void Connection::Resume() {
+  if (!paused_) return;
   paused_ = false;
+  if (reactor_ == nullptr) return;
+  reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kResume, id_, 0);
   UpdateInterest();
   if (!outbound_.empty() || write_shutdown_requested_) ScheduleFlush();
+  ReadingResumed();
+}
+
+TickId Connection::NextTick(absl::AnyInvocable<void()> callback) {
+  EMBER_CHECK_MSG(reactor_ != nullptr,
+                  "Connection::NextTick before the reactor adopted it");
+  Reactor* reactor = reactor_;
+  const uint64_t id = id_;
+  return reactor->NextTick([reactor, id, callback = std::move(callback)]() mutable {
+    auto it = reactor->connections_.find(id);
+    if (it == reactor->connections_.end() ||
+        it->second->state_ == Lifecycle::kClosed) {
+      return;  // The connection ended first.
+    }
+    reactor->Guard(it->second.get(), [&] { callback(); });
+  });
 }
 
 absl::StatusOr<io::Address> Connection::PeerName() const {
@@ -322,8 +356,11 @@ void Connection::HandleReadable() {
     switch (r.code) {
       case io::IoResult::Code::kOk:
         Touch();
-        reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kRead, id_,
-                                r.bytes);
+        reactor_->trace_.Record(
+            reactor_->loop_time_, TraceKind::kRead, id_, r.bytes,
+            reactor_->trace_.content()
+                ? io::HashBytes(std::string_view(buffer, r.bytes))
+                : 0);
         reactor_->Guard(this, [&] {
           ReceiveData(std::string_view(buffer, r.bytes));
         });
@@ -344,8 +381,47 @@ void Connection::HandleReadable() {
   }
 }
 
+namespace {
+
+// The digest of the first `written` bytes of `buffers`, for the trace.
+uint64_t WrittenDigest(const io::ConstBuffer* buffers, size_t count,
+                       size_t written) {
+  uint64_t h = written;
+  for (size_t i = 0; i < count && written > 0; ++i) {
+    const size_t take = std::min(written, buffers[i].size);
+    h = io::Mix64(h ^ io::HashBytes(std::string_view(buffers[i].data, take)));
+    written -= take;
+  }
+  return h;
+}
+
+}  // namespace
+
+bool Connection::NotifyWaterMarks() {
+  // From the loop, never from inside SendData: a mark crossed by SendData
+  // is heard here even when this flush drained the queue again.
+  if (high_water_pending_) {
+    high_water_pending_ = false;
+    reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kHighWater, id_,
+                            outbound_.size());
+    reactor_->Guard(this, [this] { OutboundHighWater(); });
+    if (state_ == Lifecycle::kClosed) return false;
+  }
+  if (above_high_water_ && outbound_.size() <= limits_.low_water_bytes) {
+    above_high_water_ = false;
+    reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kLowWater, id_,
+                            outbound_.size());
+    reactor_->Guard(this, [this] { OutboundLowWater(); });
+  }
+  return state_ != Lifecycle::kClosed;
+}
+
 bool Connection::Flush() {
   if (state_ == Lifecycle::kClosed) return false;
+  if (state_ != Lifecycle::kConnected && state_ != Lifecycle::kClosing) {
+    // Not connected yet: only a water mark to tell.
+    return NotifyWaterMarks();
+  }
   io::ConstBuffer buffers[io::StreamSocket::kWriteBuffersMax];
   while (!outbound_.empty()) {
     const size_t n =
@@ -358,22 +434,16 @@ bool Connection::Flush() {
       Fail(r.error);
       return false;
     }
+    reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kWrite, id_,
+                            r.bytes,
+                            reactor_->trace_.content()
+                                ? WrittenDigest(buffers, n, r.bytes)
+                                : 0);
     outbound_.Consume(r.bytes);
     Touch();
-    reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kWrite, id_,
-                            r.bytes);
     if (r.bytes < offered) break;  // The socket is full.
   }
-  // Water marks, from the loop (never from inside SendData).
-  if (above_high_water_ && outbound_.size() <= limits_.low_water_bytes) {
-    above_high_water_ = false;
-    reactor_->Guard(this, [this] { OutboundLowWater(); });
-  } else if (!above_high_water_ &&
-             outbound_.size() >= limits_.high_water_bytes) {
-    above_high_water_ = true;
-    reactor_->Guard(this, [this] { OutboundHighWater(); });
-  }
-  if (state_ == Lifecycle::kClosed) return false;
+  if (!NotifyWaterMarks()) return false;
   if (outbound_.empty()) {
     if (state_ == Lifecycle::kClosing) {
       MarkClosed(eof_received_ ? UnbindKind::kClosedByPeer
@@ -396,6 +466,13 @@ bool Connection::Flush() {
 
 // -------------------------------------------------------- DatagramConnection
 
+uint64_t DatagramConnection::DatagramDigest(std::string_view data,
+                                            const io::Address& peer) const {
+  const uint64_t address = TraceDigest(peer);
+  if (!reactor_->trace_.content()) return address;
+  return io::Mix64(address ^ io::HashBytes(data));
+}
+
 DatagramConnection::DatagramConnection() = default;
 DatagramConnection::~DatagramConnection() = default;
 
@@ -414,7 +491,7 @@ absl::Status DatagramConnection::SendDatagram(std::string_view data,
     io::IoResult r = socket_->SendTo(to, data.data(), data.size());
     if (r.ok()) {
       reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kDatagramOut,
-                              id_, data.size());
+                              id_, data.size(), DatagramDigest(data, to));
       return absl::OkStatus();
     }
     if (r.code == io::IoResult::Code::kError) return r.error;
@@ -463,7 +540,8 @@ void DatagramConnection::FlushQueue() {
     // A datagram that cannot be sent (for example to an unreachable
     // address) is dropped, as the network would; the rest still go.
     reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kDatagramOut,
-                            id_, r.ok() ? q.data.size() : 0);
+                            id_, r.ok() ? q.data.size() : 0,
+                            DatagramDigest(q.data, q.to));
     queued_bytes_ -= q.data.size();
     queue_.pop_front();
   }
@@ -489,7 +567,9 @@ void DatagramConnection::OnIoReady(uint32_t readiness) {
     }
     if (r.code != io::IoResult::Code::kOk) return;
     reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kDatagramIn, id_,
-                            r.bytes);
+                            r.bytes,
+                            DatagramDigest(std::string_view(buffer, r.bytes),
+                                           from));
     current_sender_ = &from;
     reactor_->GuardDatagram(this, [&] {
       ReceiveDatagram(std::string_view(buffer, r.bytes), from);

@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -42,6 +43,9 @@ namespace ember {
 
 class Reactor;
 class ConnectRace;
+
+// Identifies a NextTick callback, for Reactor::CancelTick.
+using TickId = uint64_t;
 
 // Why a connection ended.
 enum class UnbindKind : uint8_t {
@@ -129,6 +133,12 @@ class Connection : private io::IoWatcher {
 
   // ---- Methods. ----
 
+  // Runs `callback` on the next turn of the loop, unless the connection has
+  // ended by then (then it is dropped, never called). An exception from it
+  // is this connection's handler error. The id cancels it (Reactor::
+  // CancelTick). Precondition: the reactor has adopted the connection.
+  TickId NextTick(absl::AnyInvocable<void()> callback);
+
   // Queues bytes for writing (copied). Returns kFailedPrecondition once the
   // connection is closing or closed (EventMachine silently drops them), and
   // kResourceExhausted when the queue would exceed OutboundLimits::max_bytes;
@@ -187,6 +197,12 @@ class Connection : private io::IoWatcher {
     return state_ >= Lifecycle::kClosing || close_after_connect_;
   }
 
+ protected:
+  // Called at the end of Resume() (from whatever called it), for adapters
+  // that hold input back while paused (LineConnection): they should arrange
+  // to deliver it from the loop (NextTick), never from inside this call.
+  virtual void ReadingResumed() {}
+
  private:
   friend class Reactor;
   friend class ConnectRace;
@@ -201,6 +217,9 @@ class Connection : private io::IoWatcher {
 
   void OnIoReady(uint32_t readiness) override;
   void HandleReadable();
+  // Delivers a high-water mark crossed by SendData and a low-water mark
+  // reached by writing; false if the connection closed meanwhile.
+  bool NotifyWaterMarks();
   void FinishConnecting();
   // Writes as much as the socket takes. Returns false if the connection
   // failed or closed.
@@ -227,6 +246,7 @@ class Connection : private io::IoWatcher {
   bool write_shutdown_done_ = false;
   bool flush_scheduled_ = false;
   bool above_high_water_ = false;
+  bool high_water_pending_ = false;  // Crossed in SendData, not yet told.
   bool close_after_connect_ = false;
   uint32_t interest_ = 0;
   UnbindReason reason_;
@@ -282,6 +302,9 @@ class DatagramConnection : private io::IoWatcher {
   void OnIoReady(uint32_t readiness) override;
   // Sends queued datagrams until the socket would block.
   void FlushQueue();
+  // The trace digest of a datagram: its peer's address, and its bytes when
+  // the trace hashes content.
+  uint64_t DatagramDigest(std::string_view data, const io::Address& peer) const;
   // Ends the socket: the reactor reaps it (Unbind, then destroy) at the end
   // of the current turn.
   void MarkClosed(UnbindKind kind, absl::Status status);

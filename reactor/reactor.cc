@@ -68,6 +68,8 @@ Reactor::Reactor(io::Network& network, ReactorOptions options)
   options_.connection_attempt_delay =
       std::max(options_.connection_attempt_delay, absl::Milliseconds(10));
   trace_.set_recording(options_.record_trace);
+  trace_.set_content(
+      options_.trace_content.value_or(network_.Reproducible()));
   loop_time_ = network_.Now();
 }
 
@@ -134,17 +136,36 @@ bool Reactor::IsReactorThread() const {
   return owner_thread_.load() == std::this_thread::get_id();
 }
 
-void Reactor::NextTick(Callback callback) {
+TickId Reactor::NextTick(Callback callback) {
+  const TickId id = next_tick_id_.fetch_add(1);
   if (IsReactorThread()) {
-    ticks_.push_back(std::move(callback));
-    return;
+    ticks_.push_back(Tick{id, std::move(callback)});
+    return id;
   }
   {
     std::lock_guard<std::mutex> lock(remote_mu_);
-    remote_ticks_.push_back(std::move(callback));
+    remote_ticks_.push_back(Tick{id, std::move(callback)});
     remote_pending_.store(true);
   }
   network_.Wake();
+  return id;
+}
+
+bool Reactor::CancelTick(TickId id) {
+  auto cancel = [id](std::vector<Tick>& ticks, size_t from) {
+    for (size_t i = from; i < ticks.size(); ++i) {
+      if (ticks[i].id == id && ticks[i].callback != nullptr) {
+        ticks[i].callback = nullptr;
+        return true;
+      }
+    }
+    return false;
+  };
+  if (cancel(ticks_, 0) || cancel(ticks_running_, tick_running_index_)) {
+    return true;
+  }
+  std::lock_guard<std::mutex> lock(remote_mu_);
+  return cancel(remote_ticks_, 0);
 }
 
 void Reactor::Schedule(Callback callback) {
@@ -166,18 +187,22 @@ void Reactor::SetErrorHandler(ErrorHandler handler) {
 bool Reactor::RunTicks() {
   if (remote_pending_.load()) {
     std::lock_guard<std::mutex> lock(remote_mu_);
-    for (Callback& cb : remote_ticks_) ticks_.push_back(std::move(cb));
+    for (Tick& t : remote_ticks_) ticks_.push_back(std::move(t));
     remote_ticks_.clear();
     remote_pending_.store(false);
   }
   if (ticks_.empty()) return false;
   // Ticks queued while these run go to `ticks_` and wait for the next turn.
   ticks_running_.swap(ticks_);
-  for (Callback& cb : ticks_running_) {
-    trace_.Record(loop_time_, TraceKind::kTick, 0, 0);
-    Guard(nullptr, [&] { cb(); });
+  for (tick_running_index_ = 0; tick_running_index_ < ticks_running_.size();) {
+    Tick& tick = ticks_running_[tick_running_index_++];
+    if (tick.callback == nullptr) continue;  // Cancelled.
+    Callback callback = std::move(tick.callback);
+    trace_.Record(loop_time_, TraceKind::kTick, tick.id, 0);
+    Guard(nullptr, [&] { callback(); });
   }
   ticks_running_.clear();
+  tick_running_index_ = 0;
   return true;
 }
 
@@ -207,7 +232,8 @@ void Reactor::ReapClosed() {
       c->socket_.reset();
       c->outbound_.Clear();
       trace_.Record(loop_time_, TraceKind::kUnbind, c->id_,
-                    static_cast<uint64_t>(c->reason_.kind));
+                    static_cast<uint64_t>(c->reason_.kind),
+                    TraceDigest(c->reason_.status));
       const UnbindReason reason = c->reason_;
       try {
         c->Unbind(reason);
@@ -223,7 +249,8 @@ void Reactor::ReapClosed() {
     for (DatagramConnection* d : datagrams) {
       d->socket_.reset();
       trace_.Record(loop_time_, TraceKind::kUnbind, d->id_,
-                    static_cast<uint64_t>(d->reason_.kind));
+                    static_cast<uint64_t>(d->reason_.kind),
+                    TraceDigest(d->reason_.status));
       const UnbindReason reason = d->reason_;
       try {
         d->Unbind(reason);
@@ -319,7 +346,9 @@ Reactor::Stats Reactor::stats() const {
   s.timers = timers_.size();
   s.user_timers = timers_.user_count();
   for (const auto& [id, c] : connections_) s.outbound_bytes += c->outbound_.size();
-  s.ticks = ticks_.size();
+  s.ticks = static_cast<size_t>(
+      std::count_if(ticks_.begin(), ticks_.end(),
+                    [](const Tick& t) { return t.callback != nullptr; }));
   return s;
 }
 
@@ -587,7 +616,9 @@ absl::StatusOr<Connection*> Reactor::BindConnectImpl(
         Connection* c = it->second.get();
         if (c->state_ != Connection::Lifecycle::kResolving) return;
         r->trace_.Record(r->loop_time_, TraceKind::kResolved, id,
-                         resolved.ok() ? resolved->size() : 0);
+                         resolved.ok() ? resolved->size() : 0,
+                         resolved.ok() ? TraceDigest(*resolved)
+                                       : TraceDigest(resolved.status()));
         r->StartRace(c, name, port, std::move(resolved), bind_copy);
       });
   return c;

@@ -83,6 +83,12 @@ struct ReactorOptions {
   size_t outbound_pool_blocks_max = 256;
   // Keep the dispatched events in trace() (the hash is always kept).
   bool record_trace = false;
+  // Hash the bytes of every read, write and datagram into the trace, so two
+  // runs that differ only in the content of a message differ in their hash.
+  // Unset: on when the backend's runs are reproducible
+  // (io::Network::Reproducible(): the simulator), off on epoll, where the
+  // trace cannot be replayed and the hashing would only cost time.
+  std::optional<bool> trace_content;
 };
 
 using ServerId = uint64_t;
@@ -124,8 +130,13 @@ class Reactor {
   bool running() const { return running_; }
 
   // Runs `callback` on the reactor thread at the next turn. Thread-safe.
-  // Ticks queued during a tick run on the next turn, not this one.
-  void NextTick(Callback callback);
+  // Ticks queued during a tick run on the next turn, not this one. Returns
+  // the tick's id (never 0), for CancelTick.
+  TickId NextTick(Callback callback);
+  // Drops a tick that has not run yet (also one due later in the batch
+  // running now). Reactor thread only. False when it already ran, was
+  // cancelled, or is unknown.
+  bool CancelTick(TickId id);
   // Runs `callback` now if called on the reactor thread, else NextTick.
   void Schedule(Callback callback);
   // Runs when Run is about to return, last added first.
@@ -297,10 +308,16 @@ class Reactor {
   std::vector<Connection*> reap_scratch_;
   std::vector<DatagramConnection*> closed_datagrams_;
 
-  std::vector<Callback> ticks_;
-  std::vector<Callback> ticks_running_;
+  struct Tick {
+    TickId id;
+    Callback callback;  // Null once cancelled.
+  };
+  std::vector<Tick> ticks_;
+  std::vector<Tick> ticks_running_;
+  size_t tick_running_index_ = 0;  // The next of ticks_running_ to run.
+  std::atomic<TickId> next_tick_id_{1};
   std::mutex remote_mu_;
-  std::vector<Callback> remote_ticks_;  // Guarded by remote_mu_.
+  std::vector<Tick> remote_ticks_;  // Guarded by remote_mu_.
   std::atomic<bool> remote_pending_{false};
   std::vector<Callback> shutdown_hooks_;
 

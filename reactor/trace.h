@@ -1,12 +1,16 @@
 // The reactor's event trace: a running hash of every event it dispatches.
 //
 // Under the simulated backend the same seed must give the same run, event for
-// event (DESIGN.md, the determinism contract, rule 6). Every dispatch (a
-// timer, a tick, an accept, a read of N bytes, a write, an unbind and its
-// reason) is folded into a 64-bit hash with a fixed mixing function, so two
-// runs are compared by one number. When recording is on, the events are also
-// kept (up to a limit) so that two diverging runs can be compared event by
-// event to find the first difference.
+// event (the determinism contract, rule 6). Everything a handler can observe
+// is folded into a 64-bit hash with fixed functions (io/hash.h), so two runs
+// are compared by one number: which timer or tick ran, accepts, connects and
+// each attempt of a connect race, the bytes of every read and write (their
+// count and, when content tracing is on, a hash of the bytes themselves),
+// end of stream, pause and resume, outbound water marks, datagrams with
+// their bytes and addresses, resolved addresses, errors, and each unbind
+// with its reason and status. When recording is on, the events are also kept
+// (up to a limit) so that two diverging runs can be compared event by event
+// to find the first difference.
 
 #ifndef EMBER_REACTOR_TRACE_H_
 #define EMBER_REACTOR_TRACE_H_
@@ -17,7 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "io/address.h"
 
 namespace ember {
 
@@ -36,13 +42,18 @@ enum class TraceKind : uint8_t {
   kError,
   kConnectAttempt,        // value: the address's index in the race
   kConnectAttemptFailed,  // value: index << 8 | io::ErrorKind
+  kPause,
+  kResume,
+  kHighWater,             // value: bytes queued
+  kLowWater,              // value: bytes queued
 };
 
 struct TraceEvent {
   absl::Time time;
   TraceKind kind;
-  uint64_t subject;  // Connection or timer id.
-  uint64_t value;    // Bytes, reason code, ...
+  uint64_t subject;     // Connection, timer or tick id.
+  uint64_t value;       // Bytes, reason code, ...
+  uint64_t digest = 0;  // io::HashBytes of the bytes, addresses or status.
 
   friend bool operator==(const TraceEvent&, const TraceEvent&) = default;
   std::string ToString() const;
@@ -55,7 +66,13 @@ class Trace {
   static constexpr size_t kDefaultEventsMax = 1 << 20;
 
   void Record(absl::Time time, TraceKind kind, uint64_t subject,
-              uint64_t value);
+              uint64_t value, uint64_t digest = 0);
+
+  // Whether the bytes of reads, writes and datagrams are hashed into the
+  // digest (otherwise only their count is folded). The reactor turns it on
+  // for reproducible backends (io::Network::Reproducible).
+  void set_content(bool on) { content_ = on; }
+  bool content() const { return content_; }
 
   void set_recording(bool on, size_t events_max = kDefaultEventsMax) {
     recording_ = on;
@@ -75,18 +92,16 @@ class Trace {
   uint64_t hash_ = 0x9e3779b97f4a7c15ull;
   uint64_t count_ = 0;
   bool recording_ = false;
+  bool content_ = false;
   size_t events_max_ = kDefaultEventsMax;
   std::vector<TraceEvent> events_;
 };
 
-// SplitMix64's finaliser: a fixed, well-mixing 64-bit permutation. Stable
-// across processes, machines and library versions (unlike std::hash).
-inline uint64_t Mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+// Digests for TraceEvent::digest: an address (family, IP, port or path), a
+// list of them, and a status (code and message).
+uint64_t TraceDigest(const io::Address& address);
+uint64_t TraceDigest(const std::vector<io::Address>& addresses);
+uint64_t TraceDigest(const absl::Status& status);
 
 }  // namespace ember
 

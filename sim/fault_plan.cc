@@ -125,7 +125,8 @@ FaultPlan FaultPlan::Swarm(uint64_t seed) {
         static_cast<int64_t>(r.LogUniform(16 * 1024, 1'000'000'000));
   }
   if (on()) {
-    p.window_bytes = static_cast<int64_t>(r.LogUniform(1, kDefaultWindowBytes));
+    p.window_bytes = static_cast<int64_t>(
+        r.LogUniform(kRealisticWindowBytesMin, kDefaultWindowBytes));
   }
   if (on()) p.split_probability = DrawRate(r, 1, 100);
   if (on()) p.short_write_probability = DrawRate(r, 2, 1000);
@@ -270,6 +271,17 @@ absl::Status FaultPlan::Validate() const {
         "fault plan: wall_jump_interval must be zero or at least 1s");
   }
   EMBER_RETURN_IF_ERROR(CheckDuration(wall_jump_max, "wall_jump_max"));
+  return absl::OkStatus();
+}
+
+absl::Status FaultPlan::ValidateRealistic() const {
+  EMBER_RETURN_IF_ERROR(Validate());
+  if (window_bytes < kRealisticWindowBytesMin) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fault plan: window_bytes = ", window_bytes, " is below ",
+        kRealisticWindowBytesMin,
+        ", the smallest window a realistic plan has"));
+  }
   return absl::OkStatus();
 }
 

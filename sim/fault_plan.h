@@ -53,6 +53,13 @@ struct FaultPlan {
   static constexpr int64_t kDefaultWindowBytes = 256 * 1024;
   // A write cut into segments is cut into at most this many.
   static constexpr int kSplitPiecesMax = 16;
+  // The smallest receive window a plan drawn at random (Swarm,
+  // rc::Arbitrary) or a preset has: no real TCP stack advertises less
+  // (Linux's smallest receive buffer is about 2 KiB), and a window of a few
+  // bytes across hundreds of milliseconds of latency moves a few bytes a
+  // second, which no application check can be expected to outlast. A plan
+  // written by hand may go lower, down to 1, to test windows themselves.
+  static constexpr int64_t kRealisticWindowBytesMin = 1024;
 
   // --- Stream connection establishment ---
   // The handshake round trip, drawn uniformly per connect: the SYN reaches
@@ -169,6 +176,11 @@ struct FaultPlan {
   // wall jump interval is zero or at least 1 s, and nothing is negative;
   // otherwise kInvalidArgument naming the field.
   absl::Status Validate() const;
+
+  // OK when the plan stays within what plans drawn at random and presets
+  // keep to (see kRealisticWindowBytesMin): Validate(), and a window of at
+  // least kRealisticWindowBytesMin. Otherwise kInvalidArgument saying why.
+  absl::Status ValidateRealistic() const;
 
   // True when the plan can lose stream bytes or a stream connection
   // (resets or crashes); a plan without them keeps every established

@@ -8,7 +8,8 @@
 // keeps only the faults needed to fail, each as mild as still fails. The
 // ceilings are about those of `FaultPlan::Hostile()`, except that Accept
 // fails with at most probability 1/2, since a plan where every Accept fails
-// is valid but makes every server livelock, which no property is about.
+// is valid but makes every server livelock, which no property is about, and
+// every plan passes FaultPlan::ValidateRealistic (windows of 1 KiB or more).
 //
 // Usage:
 //   #include "sim/fault_plan_arbitrary.h"
@@ -69,8 +70,8 @@ struct Arbitrary<ember::sim::FaultPlan> {
             int64_t{1'000'000'000} >> *gen::inRange(0, 17);
       }
       if (*gen::arbitrary<bool>()) {
-        // 256 KiB down to 1 byte.
-        p.window_bytes = FaultPlan::kDefaultWindowBytes >> *gen::inRange(0, 19);
+        // 256 KiB down to 1 KiB (FaultPlan::kRealisticWindowBytesMin).
+        p.window_bytes = FaultPlan::kDefaultWindowBytes >> *gen::inRange(0, 9);
       }
       p.split_probability = PickRate(1.0, 8);
       p.short_write_probability = PickRate(0.5, 8);

@@ -23,16 +23,13 @@
 
 #include "absl/time/time.h"
 #include "io/check.h"
+#include "io/hash.h"
 
 namespace ember::sim {
 
-// The SplitMix64 finaliser on its own: a fixed bijective mixing of 64 bits.
-// Also used by the simulator to fold events into its trace hash.
-inline constexpr uint64_t Mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+// The SplitMix64 finaliser on its own (io/hash.h): a fixed bijective mixing
+// of 64 bits. Also used by the simulator to fold events into its trace hash.
+using io::Mix64;
 
 // SplitMix64 (Steele, Lea, Flood): a Weyl sequence through `Mix64`. Every seed,
 // including 0, gives a good stream.

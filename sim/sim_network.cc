@@ -453,7 +453,8 @@ SimNetwork::SimNetwork(SimOptions options)
   host->ips = {io::Address::Loopback4(0), io::Address::Loopback6(0)};
   for (const io::Address& ip : host->ips) ip_owner_[ip] = kLocalHost;
   hosts_.push_back(std::move(host));
-  Fold(options_.seed, 0, 0, 0);
+  // The seed itself is not folded into the trace hash: the hash says what
+  // happened, so two seeds that lead to the same run hash alike.
 }
 
 SimNetwork::~SimNetwork() {

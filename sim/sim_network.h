@@ -200,6 +200,8 @@ class SimNetwork final : public io::Network {
   absl::Time WallNow() override;
   // Successive values of a stream derived from the seed.
   uint64_t RandomSeed() override;
+  // Always: one seed, plan and program give one run.
+  bool Reproducible() const override { return true; }
   absl::StatusOr<int> Poll(absl::Time deadline) override;
   void Wake() override;
   absl::StatusOr<std::unique_ptr<io::Listener>> Listen(

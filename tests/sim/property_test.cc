@@ -86,14 +86,14 @@ TEST(FaultPlanArbitraryTest, GeneratedPlansAreValidAndShrinkToIdeal) {
   const rc::Gen<FaultPlan> gen = rc::gen::arbitrary<FaultPlan>();
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     rc::Shrinkable<FaultPlan> shrinkable = gen(rc::Random(seed), 100);
-    ASSERT_TRUE(shrinkable.value().Validate().ok())
-        << shrinkable.value().Validate();
+    ASSERT_TRUE(shrinkable.value().ValidateRealistic().ok())
+        << shrinkable.value().ValidateRealistic();
     for (int steps = 0; steps < 100000; ++steps) {
       rc::Seq<rc::Shrinkable<FaultPlan>> shrinks = shrinkable.shrinks();
       rc::Maybe<rc::Shrinkable<FaultPlan>> first = shrinks.next();
       if (!first) break;
       shrinkable = std::move(*first);
-      ASSERT_TRUE(shrinkable.value().Validate().ok());
+      ASSERT_TRUE(shrinkable.value().ValidateRealistic().ok());
     }
     EXPECT_EQ(shrinkable.value(), FaultPlan::Ideal()) << shrinkable.value();
   }
