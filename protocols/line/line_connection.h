@@ -6,6 +6,11 @@
 // is reachable through `framer()` to change the delimiter or switch to binary
 // mode from inside any callback, as EventMachine's LineText2 allows.
 //
+// `Pause()` inside `ReceiveLine` (or the binary callbacks) takes effect at
+// once: no further line is delivered, even from the read being handled,
+// until `Resume()`; the lines held back are then delivered from the loop,
+// before anything read later.
+//
 // A line longer than the framer's `line_bytes_max` ends the connection:
 // `ReceiveLineError` is called (the default closes at once; override it to
 // send an error message first, then close after writing).
@@ -45,11 +50,29 @@ class LineConnection : public Connection, private LineFramer::Listener {
   // after writing, as Connection does.
   void ReceiveEof() override;
 
+ protected:
+  void ReadingResumed() override;
+
  private:
-  void OnLine(std::string_view line) override { ReceiveLine(line); }
-  void OnBinary(std::string_view data) override { ReceiveBinaryData(data); }
+  void OnLine(std::string_view line) override {
+    ReceiveLine(line);
+    FollowPause();
+  }
+  void OnBinary(std::string_view data) override {
+    ReceiveBinaryData(data);
+    FollowPause();
+  }
   void OnBinaryEnd(LineFramer::BinaryEnd how) override {
     ReceiveEndOfBinaryData(how);
+    FollowPause();
+  }
+  // A handler that paused the connection pauses the framer too.
+  void FollowPause() {
+    if (paused()) framer_.Pause();
+  }
+  // Lets the framer go on if the connection is no longer paused.
+  void CatchUp() {
+    if (framer_.paused() && !paused()) framer_.Resume();
   }
   void OnError(const absl::Status& status) override {
     ReceiveLineError(status);

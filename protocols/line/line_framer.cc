@@ -48,7 +48,7 @@ void LineFramer::Finish() {
   EMBER_CHECK_MSG(!finished_, "LineFramer::Finish called twice");
   Run({});
   finished_ = true;
-  if (failed_ || stopped_) return;
+  if (failed_ || stopped_ || paused_) return;
   switch (mode_) {
     case Mode::kLine:
       line_buffer_.clear();
@@ -127,6 +127,23 @@ void LineFramer::MergePushback() {
 
 void LineFramer::Run(std::string_view data) {
   while (!failed_ && !stopped_) {
+    if (paused_) {
+      // Keep what is left, in order, for after Resume.
+      if (!data.empty()) {
+        if (pending_bytes() + data.size() > options_.paused_bytes_max) {
+          Fail(absl::ResourceExhaustedError(absl::StrCat(
+              "more than ", options_.paused_bytes_max,
+              " bytes fed to a paused line framer")));
+          return;
+        }
+        if (pending_pos_ > 0) {
+          pending_.erase(0, pending_pos_);
+          pending_pos_ = 0;
+        }
+        pending_.append(data.data(), data.size());
+      }
+      return;
+    }
     // Between steps no callback holds a view into pending_, so pushed-back
     // bytes can be spliced in.
     MergePushback();

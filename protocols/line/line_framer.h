@@ -87,6 +87,10 @@ class LineFramer {
     // With kWhole, the largest block SetBinaryMode accepts; a larger one is
     // reported as a kResourceExhausted error. Ignored with kStream.
     uint64_t block_bytes_max = 32 * 1024 * 1024;
+    // The most bytes held unframed while paused (what was left of the read
+    // that paused, plus anything fed after): a pausing caller is expected to
+    // stop feeding (LineConnection stops reading).
+    size_t paused_bytes_max = 1 << 20;
   };
 
   // Receives the framer's events. Any callback may call the framer's Set*
@@ -146,13 +150,23 @@ class LineFramer {
   // Delivers nothing more; later Feed and Finish calls do nothing.
   void Stop();
 
+  // Stops delivering after the current event (from a callback) or before
+  // the next one: the bytes not yet framed are kept, in order, and so is
+  // anything fed while paused, up to `Options::paused_bytes_max` (beyond
+  // it: a kResourceExhausted error). Resume() lets the next Feed or Finish
+  // (Feed({}) will do) go on where framing stopped. Finish() while paused
+  // frames nothing and ends the stream as if the kept bytes never came.
+  void Pause() { paused_ = true; }
+  void Resume() { paused_ = false; }
+  bool paused() const { return paused_; }
+
   Mode mode() const { return mode_; }
   std::string_view delimiter() const { return delimiter_; }
   bool failed() const { return failed_; }
-  // Bytes held but not yet delivered: a partial line, or a partial block
-  // under kWhole.
+  // Bytes held but not yet delivered: a partial line, a partial block under
+  // kWhole, and bytes kept unframed while paused.
   size_t buffered_bytes() const {
-    return line_buffer_.size() + block_buffer_.size();
+    return line_buffer_.size() + block_buffer_.size() + pending_bytes();
   }
 
  private:
@@ -173,6 +187,9 @@ class LineFramer {
   void ReframeBuffered();
   void MergePushback();
   void Fail(absl::Status status);
+  size_t pending_bytes() const {
+    return pending_.size() - pending_pos_ + pushback_.size();
+  }
   // The shortest the current partial line can end up, after appending
   // `more`.
   size_t LineLowerBound(std::string_view more) const;
@@ -210,6 +227,7 @@ class LineFramer {
   int callback_depth_ = 0;
   bool failed_ = false;
   bool stopped_ = false;
+  bool paused_ = false;
   bool finished_ = false;
 };
 

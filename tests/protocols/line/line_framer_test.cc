@@ -493,5 +493,64 @@ TEST(LineFramerDeathTest, FeedFromCallbackAborts) {
   EXPECT_DEATH(framer.Feed("a\n"), "inside its own callback");
 }
 
+// ---------------------------------------------------------------------------
+// Pause
+
+TEST(LineFramerPauseTest, PauseInsideACallbackHoldsTheRestInOrder) {
+  // Goal: pausing on the first line delivers nothing more from that Feed,
+  // keeps bytes fed while paused, and Resume then delivers everything in
+  // order, also across a mode switch made before the pause.
+  Recorder r;
+  LineFramer framer(&r);
+  r.Attach(&framer);
+  r.on_line = [](LineFramer& f, std::string_view line) {
+    if (line == "a") f.Pause();
+    if (line == "c") f.SetBinaryMode(3);
+  };
+  framer.Feed("a\nb\nc\nxyzd");
+  EXPECT_THAT(r.events, ElementsAre("line:a"));
+  EXPECT_TRUE(framer.paused());
+  EXPECT_EQ(framer.buffered_bytes(), 8u);  // "b\nc\nxyzd"
+  framer.Feed("\ne\n");
+  EXPECT_THAT(r.events, ElementsAre("line:a"));
+  framer.Resume();
+  framer.Feed({});
+  EXPECT_THAT(r.Joined(), ElementsAre("line:a", "line:b", "line:c", "bin:xyz",
+                                      "end:complete", "line:d", "line:e"));
+  EXPECT_EQ(framer.buffered_bytes(), 0u);
+}
+
+TEST(LineFramerPauseTest, PauseBetweenFeedsDeliversNothingUntilResume) {
+  Recorder r;
+  LineFramer framer(&r);
+  r.Attach(&framer);
+  framer.Pause();
+  framer.Feed("one\ntw");
+  framer.Feed("o\n");
+  EXPECT_TRUE(r.events.empty());
+  framer.Resume();
+  framer.Feed("three\n");
+  EXPECT_THAT(r.events, ElementsAre("line:one", "line:two", "line:three"));
+}
+
+TEST(LineFramerPauseTest, FeedingPastTheLimitWhilePausedIsAnError) {
+  // Goal: a paused framer holds at most paused_bytes_max bytes; past it,
+  // one kResourceExhausted error and nothing more.
+  Recorder r;
+  LineFramer::Options options;
+  options.paused_bytes_max = 8;
+  LineFramer framer(&r, options);
+  r.Attach(&framer);
+  framer.Pause();
+  framer.Feed("12345\n");
+  EXPECT_TRUE(r.events.empty());
+  framer.Feed("678");
+  EXPECT_THAT(r.events, ElementsAre("error:RESOURCE_EXHAUSTED"));
+  EXPECT_TRUE(framer.failed());
+  framer.Resume();
+  framer.Feed("x\n");
+  EXPECT_THAT(r.events, ElementsAre("error:RESOURCE_EXHAUSTED"));
+}
+
 }  // namespace
 }  // namespace ember::protocols
