@@ -506,9 +506,18 @@ void Reactor::OnServerReadable(Server* server) {
     absl::StatusOr<std::unique_ptr<io::StreamSocket>> accepted =
         server->listener->Accept();
     if (!accepted.ok()) {
+      trace_.Record(loop_time_, TraceKind::kError, server->id,
+                    static_cast<uint64_t>(io::KindOf(accepted.status())),
+                    TraceDigest(accepted.status()));
+      if (io::KindOf(accepted.status()) == io::ErrorKind::kClosed) {
+        // The listener is dead (its host crashed, say): it will never
+        // accept again, so the server is stopped rather than retried
+        // forever. Listening again on its address needs no StopServer.
+        StopServer(server->id).IgnoreError();
+        return;
+      }
       // Typically out of descriptors. The pending connection stays queued;
       // rest instead of spinning on level-triggered readiness.
-      trace_.Record(loop_time_, TraceKind::kError, server->id, 0);
       server->listener->SetInterest(0);
       const ServerId id = server->id;
       AddInternalTimer(options_.accept_backoff, [this, id] {

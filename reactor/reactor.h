@@ -178,7 +178,10 @@ class Reactor {
   absl::StatusOr<ServerId> StartUnixServer(std::string_view path,
                                            ConnectionFactory factory);
   absl::StatusOr<io::Address> ServerAddress(ServerId id) const;
-  // Stops accepting; established connections go on.
+  // Stops accepting; established connections go on. A server whose
+  // listener dies (Accept fails with kind kClosed: under the simulator, its
+  // host crashed) is stopped by the reactor itself, so a restart hook can
+  // listen again at once; StopServer then returns kNotFound.
   absl::Status StopServer(ServerId id);
 
   // Connects to `host:port`. The reactor takes `connection`, calls

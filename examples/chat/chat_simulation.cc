@@ -584,8 +584,8 @@ absl::Status ChatSimulation::Start() {
 }
 
 void ChatSimulation::Relisten() {
-  // Listening again needs the dead listener gone first; its address is
-  // free since the crash.
+  // The reactor stops a server whose listener died, and the address is free
+  // since the crash; forget the old server in case no accept noticed yet.
   chat_->StopListening();
   absl::StatusOr<io::Address> listening =
       chat_->Listen(server_address_.HostString(), server_address_.port());
