@@ -1,8 +1,14 @@
 #include "sim/fault_plan.h"
 
+#include <algorithm>
+#include <charconv>
+#include <functional>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "io/absl_compat.h"
 #include "io/check.h"
 #include "sim/random.h"
@@ -285,28 +291,169 @@ absl::Status FaultPlan::ValidateRealistic() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Exact text forms: a double as the shortest string that reads back as the
+// same double, a duration as absl::FormatDuration (exact to the
+// nanosecond; plans hold whole nanoseconds).
+std::string Exact(double x) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), x);
+  EMBER_CHECK(ec == std::errc());
+  return std::string(buf, end);
+}
+
+std::string Exact(int64_t x) { return absl::StrCat(x); }
+
+std::string Exact(absl::Duration d) { return absl::FormatDuration(d); }
+
+bool ReadExact(std::string_view text, double* out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+bool ReadExact(std::string_view text, int64_t* out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+bool ReadExact(std::string_view text, absl::Duration* out) {
+  return absl::ParseDuration(AbslView(text), out);
+}
+
+// Splits "a<sep>b" into its two parts.
+bool SplitPair(std::string_view text, char sep, std::string_view* a,
+               std::string_view* b) {
+  const size_t at = text.find(sep);
+  if (at == std::string_view::npos) return false;
+  *a = text.substr(0, at);
+  *b = text.substr(at + 1);
+  return true;
+}
+
+// One field of the text form: its name, how it prints and how it parses.
+// ToString and Parse both walk this one table, so they cannot disagree.
+struct FieldForm {
+  const char* name;
+  std::function<std::string(const FaultPlan&)> print;
+  std::function<bool(std::string_view, FaultPlan&)> parse;
+};
+
+template <typename T>
+FieldForm One(const char* name, T FaultPlan::*field) {
+  return {name, [field](const FaultPlan& p) { return Exact(p.*field); },
+          [field](std::string_view v, FaultPlan& p) {
+            return ReadExact(v, &(p.*field));
+          }};
+}
+
+template <typename A, typename B>
+FieldForm Two(const char* name, A FaultPlan::*a, B FaultPlan::*b,
+              bool bracketed) {
+  return {name,
+          [=](const FaultPlan& p) {
+            return bracketed
+                       ? absl::StrCat("[", Exact(p.*a), ",", Exact(p.*b), "]")
+                       : absl::StrCat(Exact(p.*a), "/", Exact(p.*b));
+          },
+          [=](std::string_view v, FaultPlan& p) {
+            if (bracketed) {
+              if (v.size() < 2 || v.front() != '[' || v.back() != ']') {
+                return false;
+              }
+              v = v.substr(1, v.size() - 2);
+            }
+            std::string_view x, y;
+            return SplitPair(v, bracketed ? ',' : '/', &x, &y) &&
+                   ReadExact(x, &(p.*a)) && ReadExact(y, &(p.*b));
+          }};
+}
+
+const std::vector<FieldForm>& Fields() {
+  using P = FaultPlan;
+  static const auto* fields = new std::vector<FieldForm>{
+      Two("connect_latency", &P::connect_latency_min, &P::connect_latency_max,
+          true),
+      Two("latency", &P::latency_min, &P::latency_max, true),
+      One("bandwidth_bytes_per_second", &P::bandwidth_bytes_per_second),
+      One("window_bytes", &P::window_bytes),
+      One("split", &P::split_probability),
+      One("short_write", &P::short_write_probability),
+      One("reset", &P::reset_probability),
+      Two("clog", &P::clog_probability, &P::clog_duration_max, false),
+      Two("partition", &P::partition_probability, &P::partition_duration_max,
+          false),
+      Two("crash", &P::crash_probability, &P::crash_downtime_max, false),
+      One("accept_no_resources", &P::accept_no_resources_probability),
+      One("datagram_loss", &P::datagram_loss_probability),
+      One("datagram_duplicate", &P::datagram_duplicate_probability),
+      One("datagram_reorder", &P::datagram_reorder_probability),
+      One("datagram_truncate", &P::datagram_truncate_probability),
+      One("ipv6_blackhole", &P::ipv6_blackhole_probability),
+      One("address_blackhole", &P::address_blackhole_probability),
+      One("address_refuse", &P::address_refuse_probability),
+      Two("resolve", &P::resolve_latency_max, &P::resolve_failure_probability,
+          false),
+      One("wall_drift_ppm_max", &P::wall_drift_ppm_max),
+      Two("wall_jump", &P::wall_jump_interval, &P::wall_jump_max, false),
+  };
+  return *fields;
+}
+
+}  // namespace
+
 std::string FaultPlan::ToString() const {
-  auto d = [](absl::Duration x) { return absl::FormatDuration(x); };
-  return absl::StrCat(
-      "FaultPlan{connect_latency=[", d(connect_latency_min), ",",
-      d(connect_latency_max), "] latency=[", d(latency_min), ",",
-      d(latency_max),
-      "] bandwidth_bytes_per_second=", bandwidth_bytes_per_second,
-      " window_bytes=", window_bytes, " split=", split_probability,
-      " short_write=", short_write_probability, " reset=", reset_probability,
-      " clog=", clog_probability, "/", d(clog_duration_max),
-      " partition=", partition_probability, "/", d(partition_duration_max),
-      " crash=", crash_probability, "/", d(crash_downtime_max),
-      " accept_no_resources=", accept_no_resources_probability,
-      " datagram_loss=", datagram_loss_probability,
-      " datagram_duplicate=", datagram_duplicate_probability,
-      " datagram_reorder=", datagram_reorder_probability,
-      " datagram_truncate=", datagram_truncate_probability,
-      " ipv6_blackhole=", ipv6_blackhole_probability,
-      " address_blackhole=", address_blackhole_probability,
-      " address_refuse=", address_refuse_probability, " resolve=", d(resolve_latency_max), "/", resolve_failure_probability,
-      " wall_drift_ppm_max=", wall_drift_ppm_max,
-      " wall_jump=", d(wall_jump_interval), "/", d(wall_jump_max), "}");
+  std::string out = "FaultPlan{";
+  bool first = true;
+  for (const FieldForm& f : Fields()) {
+    absl::StrAppend(&out, first ? "" : " ", f.name, "=", f.print(*this));
+    first = false;
+  }
+  out += "}";
+  return out;
+}
+
+absl::StatusOr<FaultPlan> FaultPlan::Parse(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot parse fault plan \"", AbslView(text),
+                     "\": ", AbslView(why)));
+  };
+  std::string_view body = text;
+  while (!body.empty() && body.front() == ' ') body.remove_prefix(1);
+  while (!body.empty() && body.back() == ' ') body.remove_suffix(1);
+  constexpr std::string_view kOpen = "FaultPlan{";
+  if (body.substr(0, kOpen.size()) != kOpen || body.empty() ||
+      body.back() != '}') {
+    return bad("expected FaultPlan{field=value ...}");
+  }
+  body = body.substr(kOpen.size(), body.size() - kOpen.size() - 1);
+  FaultPlan plan;
+  std::vector<std::string> seen;
+  for (absl::string_view token :
+       absl::StrSplit(AbslView(body), ' ', absl::SkipEmpty())) {
+    std::string_view name, value;
+    if (!SplitPair(StdView(token), '=', &name, &value)) {
+      return bad(absl::StrCat("\"", token, "\" is not field=value"));
+    }
+    const FieldForm* field = nullptr;
+    for (const FieldForm& f : Fields()) {
+      if (name == f.name) field = &f;
+    }
+    if (field == nullptr) {
+      return bad(absl::StrCat("no field \"", AbslView(name), "\""));
+    }
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      return bad(absl::StrCat("\"", AbslView(name), "\" given twice"));
+    }
+    seen.emplace_back(name);
+    if (!field->parse(value, plan)) {
+      return bad(absl::StrCat("bad value \"", AbslView(value), "\" for ",
+                              AbslView(name)));
+    }
+  }
+  EMBER_RETURN_IF_ERROR(plan.Validate());
+  return plan;
 }
 
 std::ostream& operator<<(std::ostream& os, const FaultPlan& plan) {

@@ -189,8 +189,17 @@ struct FaultPlan {
     return reset_probability > 0 || crash_probability > 0;
   }
 
-  // One line: "FaultPlan{connect_latency=[0s,0s] latency=[...] ...}".
+  // One line that names every field: "FaultPlan{connect_latency=[0,0]
+  // latency=[10ms,80ms] ... split=0.5 ... wall_jump=1h/1s}". Exact: Parse
+  // gives back an equal plan (rates as the shortest decimal that reads
+  // back as the same double, durations to the nanosecond).
   std::string ToString() const;
+
+  // Reads ToString's form back. Fields may be left out (they keep their
+  // Ideal() value) and come in any order, so "FaultPlan{split=0.5}" is a
+  // plan too. kInvalidArgument naming the bad part: an unknown or repeated
+  // field, a malformed value, or a plan that fails Validate().
+  static absl::StatusOr<FaultPlan> Parse(std::string_view text);
 
   friend bool operator==(const FaultPlan&, const FaultPlan&) = default;
 };

@@ -5,45 +5,73 @@
 // gives it what makes a simulation worth having:
 //
 //   - `SeedsFromEnvironment` picks the seeds a test runs: EMBER_SEED=<n>
-//     replays exactly one; otherwise EMBER_SEEDS=<count> (default given by
-//     the test) seeds from EMBER_SEED_FIRST (default given by the test). It
-//     honours Bazel's test sharding (TEST_TOTAL_SHARDS, TEST_SHARD_INDEX), so
-//     `shard_count` in a BUILD file spreads a sweep over processes and, with
-//     remote execution, machines. Such a test links //sim/harness:sweep_main
-//     (not gtest_main), so that shards split the seeds rather than the test
-//     cases.
+//     replays exactly one; otherwise the test's own first seed and count,
+//     with EMBER_SEEDS=<count> to change the count and EMBER_SEED_OFFSET=<n>
+//     to move every test case's seeds up by n (a fresh range for each case).
+//     It honours Bazel's test sharding (TEST_TOTAL_SHARDS, TEST_SHARD_INDEX),
+//     so `shard_count` in a BUILD file spreads a sweep over processes and,
+//     with remote execution, machines. Such a test links
+//     //sim/harness:sweep_main (not gtest_main), so that shards split the
+//     seeds rather than the test cases.
+//   - `PlanFromEnvironment`: EMBER_PLAN='FaultPlan{...}' (FaultPlan::ToString
+//     form) replaces the plan a test would use, to replay a printed plan.
 //   - `ReplayCommand` is the one command that replays a seed of the running
-//     test (from Bazel's TEST_TARGET), for failure messages.
+//     test: `./bazelw test //pkg:target --test_filter=Suite.Case
+//     --test_env=EMBER_SEED=<n> ... --test_output=all`, naming the target
+//     (Bazel's TEST_TARGET) and the GoogleTest case running now.
 //   - `RunScenario` runs a scenario once, returning the reactor's and the
-//     simulator's trace hashes and the simulator's statistics.
+//     simulator's trace hashes and the simulator's statistics; a scenario
+//     must end its connections before returning (see RunScenario).
+//   - `RunUntil` steps the reactor until a condition holds.
+//   - `Sweep` runs a scenario over the seeds of a test under a named plan
+//     and reports every failure with its plan, statistics and replay.
 //   - `CheckDeterministic` runs it twice with the reactor's trace recorded
-//     and, when the hashes differ, reports the first event where the runs
-//     diverge.
+//     and, when the runs differ, reports the first event where they diverge.
 
 #ifndef EMBER_SIM_HARNESS_SCENARIO_H_
 #define EMBER_SIM_HARNESS_SCENARIO_H_
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "reactor/reactor.h"
 #include "reactor/trace.h"
+#include "sim/fault_plan.h"
 #include "sim/sim_network.h"
 
 namespace ember::sim {
 
 // The seeds this test process should run (see the file comment). Fails with
-// kInvalidArgument when a variable is set but not a number.
+// kInvalidArgument when a variable is set but not a number, and when
+// EMBER_SEED_FIRST is set: it used to give every test case of a binary the
+// same first seed; EMBER_SEED_OFFSET replaces it.
 absl::StatusOr<std::vector<uint64_t>> SeedsFromEnvironment(
     uint64_t default_first, uint64_t default_count);
 
-// "bazel test //pkg:target --test_env=EMBER_SEED=<seed> --test_output=all",
-// naming the running test target when Bazel set TEST_TARGET.
-std::string ReplayCommand(uint64_t seed, std::string_view extra_env = {});
+// `fallback`, or the plan in EMBER_PLAN when it is set (kInvalidArgument if
+// it does not parse).
+absl::StatusOr<FaultPlan> PlanFromEnvironment(const FaultPlan& fallback);
+
+struct ReplayOptions {
+  // More --test_env settings, each "NAME=VALUE".
+  std::vector<std::string> extra_env;
+  // When set, the command also pins the plan (EMBER_PLAN), for plans not
+  // derived from the seed (generated or hand-made).
+  std::optional<FaultPlan> plan;
+  // The GoogleTest filter; empty means the test case running now, if any.
+  std::string test_filter;
+};
+
+// "./bazelw test //pkg:target --test_filter=Suite.Case
+// --test_env=EMBER_SEED=<seed> [--test_env=...] --test_output=all".
+std::string ReplayCommand(uint64_t seed, const ReplayOptions& options = {});
 
 using Scenario = std::function<absl::Status(Reactor& reactor, SimNetwork& net)>;
 
@@ -61,9 +89,38 @@ struct ScenarioOptions {
   bool record_trace = false;
 };
 
+// Runs `scenario` once on a fresh SimNetwork and Reactor. The scenario must
+// leave no connection in the reactor when it returns: the reactor outlives
+// the scenario's own objects, so Unbind on a connection left behind would
+// run after they are gone. End them before returning: close them and
+// `RunUntil(reactor, [&] { return reactor.ConnectionCount() == 0; }, ...)`,
+// or `reactor.Stop(); reactor.Run();`. A connection left behind makes the
+// result kFailedPrecondition (unless the scenario failed already), and the
+// message goes to stderr at once, before the reactor unbinds it.
 ScenarioResult RunScenario(const SimOptions& sim_options,
                            const Scenario& scenario,
                            const ScenarioOptions& options = {});
+
+// Steps `reactor` until `done()` holds (OK), `budget` of simulated time has
+// passed (kDeadlineExceeded), or the backend fails (its error: the simulator
+// says so when nothing can happen any more).
+absl::Status RunUntil(Reactor& reactor, const std::function<bool()>& done,
+                      absl::Duration budget);
+
+// The outcome of a Sweep.
+struct SweepSummary {
+  int runs = 0;
+  int failures = 0;
+};
+
+// Runs `scenario` for each seed of SeedsFromEnvironment(first, count) under
+// the plan `plan_name` (FaultPlan::ByName, so swarm plans come from the
+// seed; EMBER_PLAN overrides it). Each failing seed is a GoogleTest failure
+// naming the plan, the seed, the scenario's status, the simulator's
+// statistics and the replay command.
+SweepSummary Sweep(std::string_view plan_name, uint64_t first, uint64_t count,
+                   const Scenario& scenario,
+                   const ScenarioOptions& options = {});
 
 // Runs `scenario` twice from the same options. OK when both runs agree on
 // every reactor event and the simulator's hash; otherwise kInternal naming

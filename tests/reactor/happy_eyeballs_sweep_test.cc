@@ -249,28 +249,11 @@ absl::Status RunOne(Reactor& reactor, sim::SimNetwork& net) {
   return absl::OkStatus();
 }
 
-std::vector<uint64_t> Seeds(uint64_t first, uint64_t count) {
-  auto seeds = sim::SeedsFromEnvironment(first, count);
-  EXPECT_TRUE(seeds.ok()) << seeds.status();
-  return seeds.ok() ? *seeds : std::vector<uint64_t>{};
-}
-
 void Sweep(const char* plan_name, uint64_t first, uint64_t count) {
   g_connects = g_failed = g_on_v4 = 0;
-  int runs = 0;
-  for (uint64_t seed : Seeds(first, count)) {
-    ++runs;
-    sim::SimOptions options;
-    options.seed = seed;
-    options.plan = *sim::FaultPlan::ByName(plan_name, seed);
-    sim::ScenarioResult result = sim::RunScenario(options, RunOne);
-    EXPECT_TRUE(result.status.ok())
-        << "plan " << plan_name << " seed " << seed << ": " << result.status
-        << "\n  " << options.plan.ToString() << "\n  "
-        << result.stats.ToString()
-        << "\n  replay: " << sim::ReplayCommand(seed);
-  }
-  std::cout << plan_name << ": " << runs << " seeds, " << g_connects
+  const sim::SweepSummary summary =
+      sim::Sweep(plan_name, first, count, RunOne);
+  std::cout << plan_name << ": " << summary.runs << " seeds, " << g_connects
             << " connects, " << g_failed << " failed by faults, " << g_on_v4
             << " won over IPv4\n";
 }

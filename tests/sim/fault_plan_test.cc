@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -148,6 +149,49 @@ TEST(FaultPlanTest, ToStringIsOneLineAndDistinguishesPlans) {
   std::ostringstream os;
   os << FaultPlan::Wan();
   EXPECT_EQ(os.str(), s);
+}
+
+TEST(FaultPlanTest, ToStringRoundTripsExactly) {
+  // Goal: what a failing sweep prints can be pasted back: Parse(ToString())
+  // gives an equal plan for every preset and for many swarm plans, whose
+  // rates have every bit of a double (6 digits used to be printed).
+  std::vector<FaultPlan> plans = {FaultPlan::Ideal(), FaultPlan::Lan(),
+                                  FaultPlan::Wan(), FaultPlan::Hostile()};
+  for (uint64_t seed = 0; seed < 5000; ++seed) {
+    plans.push_back(FaultPlan::Swarm(seed));
+  }
+  FaultPlan odd;
+  odd.split_probability = 1.0 / 3;
+  odd.latency_max = absl::Nanoseconds(123456789012);
+  odd.latency_min = absl::Nanoseconds(1);
+  plans.push_back(odd);
+  for (const FaultPlan& p : plans) {
+    absl::StatusOr<FaultPlan> back = FaultPlan::Parse(p.ToString());
+    ASSERT_TRUE(back.ok()) << back.status();
+    ASSERT_EQ(*back, p) << p.ToString() << "\n" << back->ToString();
+  }
+}
+
+TEST(FaultPlanTest, ParseTakesPartialPlansAndNamesWhatIsWrong) {
+  absl::StatusOr<FaultPlan> p =
+      FaultPlan::Parse("FaultPlan{split=0.5 latency=[1ms,2ms]}");
+  ASSERT_TRUE(p.ok()) << p.status();
+  FaultPlan want;
+  want.split_probability = 0.5;
+  want.latency_min = absl::Milliseconds(1);
+  want.latency_max = absl::Milliseconds(2);
+  EXPECT_EQ(*p, want);
+  EXPECT_EQ(*FaultPlan::Parse("FaultPlan{}"), FaultPlan::Ideal());
+  for (const char* bad :
+       {"split=0.5", "FaultPlan{split=half}", "FaultPlan{splits=0.5}",
+        "FaultPlan{split=0.5 split=0.5}", "FaultPlan{latency=1ms}",
+        "FaultPlan{split=1.5}", "FaultPlan{clog=0.5}"}) {
+    absl::StatusOr<FaultPlan> r = FaultPlan::Parse(bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_NE(FaultPlan::Parse("FaultPlan{splits=1}").status().message().find(
+                "splits"),
+            absl::string_view::npos);
 }
 
 }  // namespace

@@ -247,35 +247,18 @@ absl::Status RunOne(Reactor& reactor, sim::SimNetwork& net) {
   g_requests += total;
   clients.clear();
   server.reset();
-  return absl::OkStatus();
-}
-
-std::vector<uint64_t> Seeds(uint64_t first, uint64_t count) {
-  auto seeds = sim::SeedsFromEnvironment(first, count);
-  EXPECT_TRUE(seeds.ok()) << seeds.status();
-  return seeds.ok() ? *seeds : std::vector<uint64_t>{};
+  // Their connections end from the loop; let them, before returning.
+  return sim::RunUntil(
+      reactor, [&] { return reactor.ConnectionCount() == 0; },
+      absl::Minutes(10));
 }
 
 void Sweep(const char* plan_name, uint64_t first, uint64_t count) {
   g_requests = g_failures = 0;
-  uint64_t resets = 0;
-  int runs = 0;
-  for (uint64_t seed : Seeds(first, count)) {
-    ++runs;
-    sim::SimOptions options;
-    options.seed = seed;
-    options.plan = *sim::FaultPlan::ByName(plan_name, seed);
-    sim::ScenarioResult result = sim::RunScenario(options, RunOne);
-    EXPECT_TRUE(result.status.ok())
-        << "plan " << plan_name << " seed " << seed << ": " << result.status
-        << "\n  " << options.plan.ToString() << "\n  "
-        << result.stats.ToString()
-        << "\n  replay: " << sim::ReplayCommand(seed);
-    resets += result.stats.connections_reset;
-  }
-  std::cout << plan_name << ": " << runs << " seeds, " << g_requests
-            << " requests, " << g_failures << " failed by faults, " << resets
-            << " connections reset\n";
+  const sim::SweepSummary summary =
+      sim::Sweep(plan_name, first, count, RunOne);
+  std::cout << plan_name << ": " << summary.runs << " seeds, " << g_requests
+            << " requests, " << g_failures << " failed by faults\n";
 }
 
 TEST(HttpSimSweepTest, Ideal) { Sweep("ideal", 1, 4); }

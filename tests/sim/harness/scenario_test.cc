@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "io/check.h"
 
 namespace ember::sim {
 namespace {
@@ -43,8 +44,8 @@ class EnvVar {
 
 TEST(SeedsTest, DefaultsAndSingleSeedReplay) {
   EnvVar a("EMBER_SEED", nullptr), b("EMBER_SEEDS", nullptr),
-      c("EMBER_SEED_FIRST", nullptr), d("TEST_TOTAL_SHARDS", nullptr),
-      e("TEST_SHARD_INDEX", nullptr);
+      c("EMBER_SEED_OFFSET", nullptr), d("TEST_TOTAL_SHARDS", nullptr),
+      e("TEST_SHARD_INDEX", nullptr), f("EMBER_SEED_FIRST", nullptr);
   EXPECT_EQ(*SeedsFromEnvironment(10, 3), (std::vector<uint64_t>{10, 11, 12}));
   {
     EnvVar one("EMBER_SEED", "777");
@@ -59,7 +60,8 @@ TEST(SeedsTest, DefaultsAndSingleSeedReplay) {
 
 TEST(SeedsTest, ShardsCoverEverySeedOnce) {
   EnvVar a("EMBER_SEED", nullptr), b("EMBER_SEEDS", "100"),
-      c("EMBER_SEED_FIRST", "5000"), d("TEST_TOTAL_SHARDS", "7");
+      c("EMBER_SEED_OFFSET", "5000"), d("TEST_TOTAL_SHARDS", "7"),
+      f("EMBER_SEED_FIRST", nullptr);
   std::multiset<uint64_t> all;
   for (int i = 0; i < 7; ++i) {
     EnvVar index("TEST_SHARD_INDEX", std::to_string(i).c_str());
@@ -71,11 +73,57 @@ TEST(SeedsTest, ShardsCoverEverySeedOnce) {
   for (uint64_t s = 5000; s < 5100; ++s) EXPECT_EQ(all.count(s), 1u) << s;
 }
 
-TEST(ReplayCommandTest, NamesSeedAndTarget) {
+TEST(SeedsTest, AnOffsetKeepsEveryCaseOnItsOwnSeeds) {
+  // Goal: EMBER_SEED_OFFSET moves each case's own range (cases that started
+  // apart stay apart); EMBER_SEED_FIRST, which gave every case the same
+  // seeds, is refused with a message saying what to use.
+  EnvVar a("EMBER_SEED", nullptr), b("EMBER_SEEDS", "2"),
+      c("EMBER_SEED_OFFSET", "1000"), d("TEST_TOTAL_SHARDS", nullptr),
+      e("TEST_SHARD_INDEX", nullptr), f("EMBER_SEED_FIRST", nullptr);
+  EXPECT_EQ(*SeedsFromEnvironment(100, 5), (std::vector<uint64_t>{1100, 1101}));
+  EXPECT_EQ(*SeedsFromEnvironment(200, 5), (std::vector<uint64_t>{1200, 1201}));
+  EnvVar old("EMBER_SEED_FIRST", "7");
+  absl::StatusOr<std::vector<uint64_t>> refused = SeedsFromEnvironment(0, 1);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("EMBER_SEED_OFFSET"),
+            absl::string_view::npos);
+}
+
+TEST(ReplayCommandTest, NamesTargetTestCaseSeedAndEnvironment) {
+  // Goal: the command replays this seed in this test case only (a filter),
+  // with every extra variable, and pins a plan when asked, quoted for the
+  // shell; the header's promise is what it prints.
   EnvVar t("TEST_TARGET", "//tests/x:y");
   EXPECT_EQ(ReplayCommand(42),
-            "./bazelw test //tests/x:y --test_env=EMBER_SEED=42 "
-            "--test_output=all");
+            "./bazelw test //tests/x:y "
+            "--test_filter=ReplayCommandTest."
+            "NamesTargetTestCaseSeedAndEnvironment "
+            "--test_env=EMBER_SEED=42 --test_output=all");
+  ReplayOptions options;
+  options.test_filter = "Suite.Case";
+  options.extra_env = {"A=1", "B=two"};
+  FaultPlan plan;
+  plan.split_probability = 0.25;
+  options.plan = plan;
+  EXPECT_EQ(ReplayCommand(7, options),
+            "./bazelw test //tests/x:y --test_filter=Suite.Case "
+            "--test_env=EMBER_SEED=7 --test_env=A=1 --test_env=B=two "
+            "'--test_env=EMBER_PLAN=" +
+                plan.ToString() + "' --test_output=all");
+}
+
+TEST(PlanFromEnvironmentTest, EmberPlanReplacesThePlan) {
+  {
+    EnvVar unset("EMBER_PLAN", nullptr);
+    EXPECT_EQ(*PlanFromEnvironment(FaultPlan::Wan()), FaultPlan::Wan());
+  }
+  {
+    EnvVar set("EMBER_PLAN", FaultPlan::Hostile().ToString().c_str());
+    EXPECT_EQ(*PlanFromEnvironment(FaultPlan::Wan()), FaultPlan::Hostile());
+  }
+  EnvVar bad("EMBER_PLAN", "FaultPlan{nope=1}");
+  EXPECT_EQ(PlanFromEnvironment(FaultPlan()).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // A tiny scenario: a server echoes, a client sends N messages.
@@ -145,6 +193,53 @@ TEST(ScenarioTest, NondeterminismIsReportedWithTheFirstDivergence) {
   EXPECT_NE(status.message().find("first divergence at reactor event"),
             absl::string_view::npos)
       << status;
+}
+
+TEST(ScenarioTest, AConnectionLeftBehindIsAClearFailure) {
+  // Goal: a scenario that returns with a connection still open (whose
+  // Unbind would reach objects already gone) fails with a message saying
+  // how to end it, instead of passing; one that ends its connections with
+  // RunUntil passes.
+  class Quiet : public Connection {};
+  Scenario leaky = [](Reactor& r, SimNetwork&) {
+    auto s = r.StartServer("127.0.0.1", 8, [] { return std::make_unique<Quiet>(); });
+    if (!s.ok()) return s.status();
+    auto c = r.Connect("127.0.0.1", 8, std::make_unique<Quiet>());
+    if (!c.ok()) return c.status();
+    return RunUntil(r, [&] { return (*c)->connected(); }, absl::Seconds(1));
+  };
+  ScenarioResult result = RunScenario(SimOptions(), leaky);
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(result.status.message().find("still in the reactor"),
+            absl::string_view::npos)
+      << result.status;
+
+  Scenario tidy = [](Reactor& r, SimNetwork&) {
+    auto s = r.StartServer("127.0.0.1", 8, [] { return std::make_unique<Quiet>(); });
+    if (!s.ok()) return s.status();
+    auto c = r.Connect("127.0.0.1", 8, std::make_unique<Quiet>());
+    if (!c.ok()) return c.status();
+    Connection* client = *c;
+    EMBER_RETURN_IF_ERROR(
+        RunUntil(r, [&] { return client->connected(); }, absl::Seconds(1)));
+    client->CloseConnection();
+    return RunUntil(r, [&] { return r.ConnectionCount() == 0; },
+                    absl::Seconds(1));
+  };
+  EXPECT_TRUE(RunScenario(SimOptions(), tidy).status.ok());
+}
+
+TEST(RunUntilTest, StopsAtTheConditionOrTheBudget) {
+  SimNetwork net;
+  Reactor reactor(net);
+  bool fired = false;
+  ASSERT_TRUE(reactor.AddTimer(absl::Seconds(3), [&] { fired = true; }).ok());
+  const absl::Time start = reactor.Now();
+  EXPECT_EQ(RunUntil(reactor, [&] { return fired; }, absl::Seconds(1)).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(reactor.Now() - start, absl::Seconds(1));
+  EXPECT_TRUE(RunUntil(reactor, [&] { return fired; }, absl::Seconds(10)).ok());
+  EXPECT_EQ(reactor.Now() - start, absl::Seconds(3));
 }
 
 }  // namespace
