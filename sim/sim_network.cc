@@ -11,6 +11,7 @@
 #include "io/absl_compat.h"
 #include "io/check.h"
 #include "io/error.h"
+#include "io/hash.h"
 #include "io/resolve.h"
 #include "sim/internal/ring.h"
 
@@ -1437,14 +1438,19 @@ IoResult SimNetwork::StreamWrite(SimStream* s, const io::ConstBuffer* buffers,
     CountFault(kFaultShortWrite);
   }
   size_t left = n;
+  uint64_t content = n;
   for (size_t i = 0; i < count && left > 0; ++i) {
     const size_t take = std::min(left, buffers[i].size);
     f.bytes.Append(buffers[i].data, take);
+    content = Mix64(content ^
+                    io::HashBytes(std::string_view(buffers[i].data, take)));
     left -= take;
   }
   f.written += n;
   stats_.bytes_written += n;
-  Fold(kTraceWrite, c->id, static_cast<uint64_t>(e), n);
+  // The bytes themselves, not only how many: a run that writes other bytes
+  // is another run.
+  Fold(kTraceWrite, c->id, static_cast<uint64_t>(e), content);
   if (n > 1 && rng_.Chance(plan_.split_probability)) {
     CountFault(kFaultSplit);
     size_t rest = n;
@@ -1716,7 +1722,9 @@ IoResult SimNetwork::DatagramSend(SimDatagram* d, const io::Address& to,
     return IoResult::WouldBlock();
   }
   ++stats_.datagrams_sent;
-  Fold(kTraceDatagramSend, d->id_, len, static_cast<uint64_t>(now_ns_));
+  Fold(kTraceDatagramSend, d->id_, len,
+       static_cast<uint64_t>(now_ns_) ^
+           io::HashBytes(std::string_view(data, len), to.port()));
 
   HostId dst;
   const bool known = FindOwner(to, &dst);

@@ -1,14 +1,28 @@
 #include "sim/harness/scenario.h"
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
 #include <cstdlib>
 #include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "io/check.h"
 #include "io/absl_compat.h"
+
+extern char** environ;
 
 namespace ember::sim {
 namespace {
@@ -185,37 +199,221 @@ SweepSummary Sweep(std::string_view plan_name, uint64_t first, uint64_t count,
   return summary;
 }
 
+namespace {
+
+// What one run of a scenario leaves to compare: the reactor's events, its
+// hash and count, the simulator's hash and statistics.
+struct RunRecord {
+  std::vector<TraceEvent> events;
+  uint64_t reactor_hash = 0;
+  uint64_t reactor_count = 0;
+  uint64_t sim_hash = 0;
+  std::string stats;
+  std::string status;
+};
+
+RunRecord RecordOf(const ScenarioResult& r) {
+  return RunRecord{r.trace.events(), r.reactor_trace_hash, r.reactor_events,
+                   r.sim_trace_hash, r.stats.ToString(), r.status.ToString()};
+}
+
+// One line per field, then one per event: "<unix ns> <kind> <subject>
+// <value> <digest>". Statistics and status are one line each (no newline
+// can occur in them).
+std::string Serialize(const RunRecord& r) {
+  std::string out = absl::StrCat("ember-run 1\n", r.reactor_hash, "\n",
+                                 r.reactor_count, "\n", r.sim_hash, "\n",
+                                 r.stats, "\n", r.status, "\n",
+                                 r.events.size(), "\n");
+  for (const TraceEvent& e : r.events) {
+    absl::StrAppend(&out, absl::ToUnixNanos(e.time), " ",
+                    static_cast<int>(e.kind), " ", e.subject, " ", e.value,
+                    " ", e.digest, "\n");
+  }
+  return out;
+}
+
+absl::StatusOr<RunRecord> Deserialize(const std::string& text) {
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  auto bad = [] {
+    return absl::InternalError("the child's run record is malformed");
+  };
+  if (lines.size() < 7 || lines[0] != "ember-run 1") return bad();
+  RunRecord r;
+  uint64_t events = 0;
+  if (!absl::SimpleAtoi(lines[1], &r.reactor_hash) ||
+      !absl::SimpleAtoi(lines[2], &r.reactor_count) ||
+      !absl::SimpleAtoi(lines[3], &r.sim_hash) ||
+      !absl::SimpleAtoi(lines[6], &events) || lines.size() < 7 + events) {
+    return bad();
+  }
+  r.stats = lines[4];
+  r.status = lines[5];
+  for (uint64_t i = 0; i < events; ++i) {
+    std::vector<std::string> f = absl::StrSplit(lines[7 + i], ' ');
+    int64_t nanos = 0;
+    int kind = 0;
+    TraceEvent e{};
+    if (f.size() != 5 || !absl::SimpleAtoi(f[0], &nanos) ||
+        !absl::SimpleAtoi(f[1], &kind) || !absl::SimpleAtoi(f[2], &e.subject) ||
+        !absl::SimpleAtoi(f[3], &e.value) || !absl::SimpleAtoi(f[4], &e.digest)) {
+      return bad();
+    }
+    e.time = absl::FromUnixNanos(nanos);
+    e.kind = static_cast<TraceKind>(kind);
+    r.events.push_back(e);
+  }
+  return r;
+}
+
+// The report for two runs that differ, or OK.
+absl::Status Compare(const SimOptions& sim_options, const RunRecord& a,
+                     const RunRecord& b, std::string_view where_b) {
+  if (a.reactor_hash == b.reactor_hash && a.reactor_count == b.reactor_count &&
+      a.sim_hash == b.sim_hash && a.stats == b.stats) {
+    return absl::OkStatus();
+  }
+  std::string report = absl::StrCat(
+      "seed ", sim_options.seed, " is not deterministic (second run ",
+      AbslView(where_b), "): reactor hashes ", absl::Hex(a.reactor_hash), " vs ",
+      absl::Hex(b.reactor_hash), ", simulator hashes ", absl::Hex(a.sim_hash),
+      " vs ", absl::Hex(b.sim_hash));
+  const size_t n = std::min(a.events.size(), b.events.size());
+  size_t at = 0;
+  while (at < n && a.events[at] == b.events[at]) ++at;
+  if (at < n || a.events.size() != b.events.size() ||
+      a.reactor_hash != b.reactor_hash) {
+    constexpr size_t kContext = 3;
+    absl::StrAppend(&report, "\nfirst divergence at reactor event ", at, ":");
+    for (const auto& [name, run] : {std::pair<const char*, const RunRecord*>{
+                                        "run 1", &a},
+                                    {"run 2", &b}}) {
+      absl::StrAppend(&report, "\n  ", name, ":");
+      for (size_t i = at >= kContext ? at - kContext : 0; i <= at; ++i) {
+        absl::StrAppend(
+            &report, "\n    ", i == at ? ">" : " ", " #", i, " ",
+            i < run->events.size() ? run->events[i].ToString()
+                                   : std::string("(no event: the run ended)"));
+      }
+    }
+  } else {
+    absl::StrAppend(&report,
+                    "\nthe reactor's events agree, so the difference is "
+                    "inside the simulator:\n  run 1: ",
+                    a.stats, "\n  run 2: ", b.stats);
+  }
+  return absl::InternalError(report);
+}
+
+constexpr char kChildCall[] = "EMBER_DETERMINISM_CALL";
+constexpr char kChildOut[] = "EMBER_DETERMINISM_OUT";
+
+// Which CheckDeterministic call of the running test case this is.
+int NextCallIndex() {
+  static std::string test;
+  static int calls = 0;
+  const ::testing::TestInfo* info =
+      ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string name =
+      info == nullptr ? "" : absl::StrCat(info->test_suite_name(), ".", info->name());
+  if (name != test) {
+    test = name;
+    calls = 0;
+  }
+  return calls++;
+}
+
+// Runs this test binary again with only `filter`, asking it to record call
+// `call` of CheckDeterministic into a file; returns the file's contents.
+absl::StatusOr<std::string> RunChild(const std::string& filter, int call) {
+  char exe[4096];
+  const ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (len <= 0) return absl::InternalError("cannot find this test binary");
+  exe[len] = '\0';
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string out = absl::StrCat(tmp != nullptr ? tmp : "/tmp",
+                                 "/ember-determinism-", getpid(), "-", call);
+  std::remove(out.c_str());
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view v(*e);
+    // The child must not write the parent's test result files.
+    if (v.rfind("XML_OUTPUT_FILE=", 0) == 0 ||
+        v.rfind("GTEST_OUTPUT=", 0) == 0 ||
+        v.rfind("TEST_PREMATURE_EXIT_FILE=", 0) == 0 ||
+        v.rfind(kChildCall, 0) == 0 || v.rfind(kChildOut, 0) == 0) {
+      continue;
+    }
+    env.emplace_back(v);
+  }
+  env.push_back(absl::StrCat(kChildCall, "=", call));
+  env.push_back(absl::StrCat(kChildOut, "=", out));
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string filter_arg = absl::StrCat("--gtest_filter=", filter);
+  char* argv[] = {exe, filter_arg.data(), nullptr};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, exe, &actions, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot start the child process: ", std::strerror(rc)));
+  }
+  int wstatus = 0;
+  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  std::ifstream in(out);
+  if (!in) {
+    return absl::InternalError(absl::StrCat(
+        "the child process (", filter, ") never reached call ", call,
+        " of CheckDeterministic: the test case itself runs differently in "
+        "another process"));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::remove(out.c_str());
+  return text.str();
+}
+
+}  // namespace
+
 absl::Status CheckDeterministic(const SimOptions& sim_options,
                                 const Scenario& scenario,
                                 const ScenarioOptions& options) {
   ScenarioOptions recorded = options;
   recorded.record_trace = true;
-  const ScenarioResult a = RunScenario(sim_options, scenario, recorded);
-  const ScenarioResult b = RunScenario(sim_options, scenario, recorded);
-  if (a.reactor_trace_hash == b.reactor_trace_hash &&
-      a.sim_trace_hash == b.sim_trace_hash && a.stats == b.stats) {
-    return absl::OkStatus();
+  const ::testing::TestInfo* info =
+      ::testing::UnitTest::GetInstance()->current_test_info();
+  const bool in_test = info != nullptr && !options.same_process;
+  const int call = in_test ? NextCallIndex() : 0;
+
+  if (const char* child_call = std::getenv(kChildCall)) {
+    // This is the child: run only the asked-for call, record it, and leave
+    // without GoogleTest's reporting.
+    if (std::to_string(call) != child_call) return absl::OkStatus();
+    const ScenarioResult run = RunScenario(sim_options, scenario, recorded);
+    std::ofstream out(std::getenv(kChildOut));
+    out << Serialize(RecordOf(run));
+    out.close();
+    std::_Exit(out ? 0 : 1);
   }
-  std::string report = absl::StrCat(
-      "seed ", sim_options.seed, " is not deterministic: reactor hashes ",
-      absl::Hex(a.reactor_trace_hash), " vs ", absl::Hex(b.reactor_trace_hash),
-      ", simulator hashes ", absl::Hex(a.sim_trace_hash), " vs ",
-      absl::Hex(b.sim_trace_hash));
-  std::optional<size_t> at = Trace::FirstDivergence(a.trace, b.trace);
-  if (at.has_value()) {
-    auto describe = [&](const Trace& t) -> std::string {
-      return *at < t.events().size() ? t.events()[*at].ToString()
-                                     : std::string("(no event: the run ended)");
-    };
-    absl::StrAppend(&report, "; first divergence at reactor event ", *at,
-                    ": run 1 ", describe(a.trace), ", run 2 ",
-                    describe(b.trace));
-  } else {
-    absl::StrAppend(&report,
-                    "; the reactor's events agree, so the difference is "
-                    "inside the simulator");
+
+  const RunRecord a = RecordOf(RunScenario(sim_options, scenario, recorded));
+  if (!in_test) {
+    const RunRecord b = RecordOf(RunScenario(sim_options, scenario, recorded));
+    return Compare(sim_options, a, b, "in this process");
   }
-  return absl::InternalError(report);
+  const std::string filter =
+      absl::StrCat(info->test_suite_name(), ".", info->name());
+  absl::StatusOr<std::string> child = RunChild(filter, call);
+  if (!child.ok()) return child.status();
+  absl::StatusOr<RunRecord> b = Deserialize(*child);
+  if (!b.ok()) return b.status();
+  return Compare(sim_options, a, *b, "in another process");
 }
 
 }  // namespace ember::sim

@@ -25,8 +25,10 @@
 //   - `RunUntil` steps the reactor until a condition holds.
 //   - `Sweep` runs a scenario over the seeds of a test under a named plan
 //     and reports every failure with its plan, statistics and replay.
-//   - `CheckDeterministic` runs it twice with the reactor's trace recorded
-//     and, when the runs differ, reports the first event where they diverge.
+//   - `CheckDeterministic` runs it twice, the second time in a separate
+//     process, with the reactor's trace recorded, and when the runs differ
+//     reports the first event where they diverge, with the events before it
+//     from both runs.
 
 #ifndef EMBER_SIM_HARNESS_SCENARIO_H_
 #define EMBER_SIM_HARNESS_SCENARIO_H_
@@ -87,6 +89,8 @@ struct ScenarioResult {
 struct ScenarioOptions {
   ReactorOptions reactor;
   bool record_trace = false;
+  // CheckDeterministic: make the second run in this process too.
+  bool same_process = false;
 };
 
 // Runs `scenario` once on a fresh SimNetwork and Reactor. The scenario must
@@ -122,9 +126,19 @@ SweepSummary Sweep(std::string_view plan_name, uint64_t first, uint64_t count,
                    const Scenario& scenario,
                    const ScenarioOptions& options = {});
 
-// Runs `scenario` twice from the same options. OK when both runs agree on
-// every reactor event and the simulator's hash; otherwise kInternal naming
-// the first diverging event of each run.
+// Runs `scenario` twice from the same options: once in this process and
+// once in a child process (this test binary run again with only the
+// GoogleTest case running now), so that whatever differs between processes
+// (Abseil's per-process hash seed, addresses, the environment) shows as a
+// divergence, not only what differs between two runs in one process. OK
+// when both runs agree on every reactor event (bytes included) and on the
+// simulator's hash and statistics; otherwise kInternal naming the first
+// diverging event, with the events just before it from both runs.
+//
+// The child re-runs the test case from its start and stops at the same
+// call of CheckDeterministic (the n-th of the case); calls before it return
+// OK at once in the child. Outside a GoogleTest test, or with
+// `ScenarioOptions::same_process`, the second run is made in this process.
 absl::Status CheckDeterministic(const SimOptions& sim_options,
                                 const Scenario& scenario,
                                 const ScenarioOptions& options = {});
