@@ -86,7 +86,7 @@ class TimerQueue {
   void MaybeCompact();
 
   std::vector<HeapEntry> heap_;
-  absl::flat_hash_map<TimerId, Live> live_;  // Looked up only, never iterated.
+  absl::flat_hash_map<TimerId, Live> live_;  // tidy: allow looked up only, never iterated
   TimerId next_id_ = 1;
   uint64_t next_seq_ = 1;
   size_t user_count_ = 0;

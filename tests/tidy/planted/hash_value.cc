@@ -1,0 +1,1 @@
+size_t bucket = absl::Hash<std::string>()(name) % 8;

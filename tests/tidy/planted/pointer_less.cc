@@ -1,0 +1,1 @@
+std::sort(v.begin(), v.end(), std::less<Handle*>());

@@ -1,0 +1,1 @@
+void Wait() { std::this_thread::sleep_for(std::chrono::milliseconds(1)); }

@@ -1,0 +1,1 @@
+size_t h = std::hash<int>()(42);

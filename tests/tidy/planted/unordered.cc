@@ -1,0 +1,1 @@
+absl::flat_hash_map<int, Connection*> by_id;

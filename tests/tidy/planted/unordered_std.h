@@ -1,0 +1,1 @@
+std::unordered_set<std::string> names;
