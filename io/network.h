@@ -115,6 +115,18 @@ struct KeepAliveOptions {
   int probes = 6;                               // unanswered before reset
 };
 
+// Enabled keepalive options as Linux takes them: whole seconds, rounded up
+// (a sub-second setting must not become "never"), idle and interval in
+// [1, 32767] s, probes in [1, 127]. Every backend validates with this, so
+// both accept and refuse the same options; kInvalidArgument otherwise.
+struct KeepAliveSeconds {
+  int idle = 0;
+  int interval = 0;
+  int probes = 0;
+};
+absl::StatusOr<KeepAliveSeconds> KeepAliveForKernel(
+    const KeepAliveOptions& options);
+
 // A connected byte stream (TCP or Unix stream socket).
 class StreamSocket : public Handle {
  public:

@@ -33,9 +33,6 @@ constexpr uint16_t kPortLast = 60999;
 // RTO doubling each time.
 constexpr int64_t kSynRetrySeconds[] = {1, 3, 7, 15, 31, 63};
 constexpr int kSynRetries = 6;
-// What Linux accepts for TCP_KEEPIDLE/TCP_KEEPINTVL and TCP_KEEPCNT.
-constexpr int64_t kKeepAliveSecondsMax = 32767;
-constexpr int kKeepAliveProbesMax = 127;
 
 enum FaultKind : int {
   kFaultAcceptNoResources,
@@ -328,20 +325,7 @@ class SimStream final : public io::StreamSocket, public SimHandle {
   absl::Status SetKeepAlive(const io::KeepAliveOptions& options) override {
     if (conn_->remote.is_unix()) return absl::OkStatus();
     if (options.enabled) {
-      const int64_t idle_s =
-          absl::ToInt64Seconds(absl::Ceil(options.idle, absl::Seconds(1)));
-      const int64_t interval_s =
-          absl::ToInt64Seconds(absl::Ceil(options.interval, absl::Seconds(1)));
-      if (idle_s < 1 || idle_s > kKeepAliveSecondsMax || interval_s < 1 ||
-          interval_s > kKeepAliveSecondsMax || options.probes < 1 ||
-          options.probes > kKeepAliveProbesMax) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "keepalive needs idle and interval in (0s, ", kKeepAliveSecondsMax,
-            "s] and probes in [1, ", kKeepAliveProbesMax, "]; got idle ",
-            absl::FormatDuration(options.idle), ", interval ",
-            absl::FormatDuration(options.interval), ", probes ",
-            options.probes));
-      }
+      EMBER_RETURN_IF_ERROR(io::KeepAliveForKernel(options).status());
     }
     keep_alive_ = options;
     return absl::OkStatus();
@@ -1523,26 +1507,35 @@ void SimNetwork::StreamClosed(SimStream* s) {
 // ---------------------------------------------------------------------------
 // Streams: listeners.
 
-bool SimNetwork::BindConflict(const std::map<BindKey, BindGroup>& table,
-                              HostId host, const io::Address& addr) const {
+namespace {
+
+// Whether binding `a` and `b` on one host clash, as on Linux without
+// SO_REUSEPORT: the same Unix path; or the same port where the families meet
+// (an IPv6 wildcard takes IPv4 too) and either the same address or a
+// wildcard on one side. Equal addresses clash here; the caller decides
+// whether SO_REUSEPORT lets them share.
+bool BindsOverlap(const io::Address& a, const io::Address& b) {
+  if (a.is_unix() || b.is_unix()) return a == b;
+  if (a.port() != b.port()) return false;
+  const bool v6_any =
+      (IsWildcard(a) && a.family() == io::Address::Family::kIpv6) ||
+      (IsWildcard(b) && b.family() == io::Address::Family::kIpv6);
+  if (a.family() != b.family() && !v6_any) return false;
+  return a == b || IsWildcard(a) || IsWildcard(b);
+}
+
+// Whether `addr` clashes with anything bound on `host` in `table` (keyed by
+// host, then address).
+template <typename Table>
+bool AnyBindOverlaps(const Table& table, HostId host, const io::Address& addr) {
   for (auto it = table.lower_bound({host, io::Address()});
        it != table.end() && it->first.first == host; ++it) {
-    const io::Address& other = it->first.second;
-    if (addr.is_unix() || other.is_unix()) {
-      if (addr == other) return true;
-      continue;
-    }
-    if (other.port() != addr.port()) continue;
-    const bool same_family = other.family() == addr.family();
-    const bool v6_any =
-        (IsWildcard(other) && other.family() == io::Address::Family::kIpv6) ||
-        (IsWildcard(addr) && addr.family() == io::Address::Family::kIpv6);
-    if (!same_family && !v6_any) continue;
-    if (other == addr) return true;  // the caller decides on SO_REUSEPORT
-    if (IsWildcard(other) || IsWildcard(addr)) return true;
+    if (BindsOverlap(it->first.second, addr)) return true;
   }
   return false;
 }
+
+}  // namespace
 
 absl::StatusOr<SimNetwork::LocalBinding> SimNetwork::BindLocal(
     const io::Address& address, std::string_view operation) {
@@ -1581,7 +1574,7 @@ absl::StatusOr<std::unique_ptr<io::Listener>> SimNetwork::Listen(
                     std::all_of(group_it->second.members.begin(),
                                 group_it->second.members.end(),
                                 [](SimListener* l) { return l->reuse_port_; });
-  if (!join && BindConflict(stream_binds_, host, bound)) {
+  if (!join && AnyBindOverlaps(stream_binds_, host, bound)) {
     return MakeError(ErrorKind::kAddressInUse,
                      absl::StrCat("listen ", bound.ToString()),
                      "address already in use (EADDRINUSE)");
@@ -1656,25 +1649,10 @@ absl::StatusOr<std::unique_ptr<io::DatagramSocket>> SimNetwork::OpenDatagram(
   const HostId host = binding->host;
   const io::Address bound = binding->address;
   // Same overlap rules as streams, in the datagram port space.
-  for (auto it = datagram_binds_.lower_bound({host, io::Address()});
-       it != datagram_binds_.end() && it->first.first == host; ++it) {
-    const io::Address& other = it->first.second;
-    bool conflict = false;
-    if (bound.is_unix() || other.is_unix()) {
-      conflict = bound == other;
-    } else if (other.port() == bound.port()) {
-      const bool v6_any =
-          (IsWildcard(other) && other.family() == io::Address::Family::kIpv6) ||
-          (IsWildcard(bound) && bound.family() == io::Address::Family::kIpv6);
-      if (other.family() == bound.family() || v6_any) {
-        conflict = other == bound || IsWildcard(other) || IsWildcard(bound);
-      }
-    }
-    if (conflict) {
-      return MakeError(ErrorKind::kAddressInUse,
-                       absl::StrCat("bind ", bound.ToString()),
-                       "address already in use (EADDRINUSE)");
-    }
+  if (AnyBindOverlaps(datagram_binds_, host, bound)) {
+    return MakeError(ErrorKind::kAddressInUse,
+                     absl::StrCat("bind ", bound.ToString()),
+                     "address already in use (EADDRINUSE)");
   }
   EMBER_RETURN_IF_ERROR(
       TakeDescriptor(host, absl::StrCat("bind ", bound.ToString())));

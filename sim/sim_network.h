@@ -411,8 +411,6 @@ class SimNetwork final : public io::Network {
       internal::SimListener* l);
   void ListenerClosed(internal::SimListener* l);
   BindGroup* FindListener(HostId host, const io::Address& to);
-  bool BindConflict(const std::map<BindKey, BindGroup>& table, HostId host,
-                    const io::Address& addr) const;
 
   // --- Datagrams ---
   io::IoResult DatagramSend(internal::SimDatagram* d, const io::Address& to,

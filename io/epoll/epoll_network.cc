@@ -44,11 +44,6 @@ constexpr size_t kSlotsMax = 0xFFFFFFF0u;
 // queue, so one call stays short; readiness reports the rest.
 constexpr int kAcceptSkipsMax = 16;
 
-// TCP keepalive limits (Linux: TCP_MAX_KEEPIDLE, TCP_MAX_KEEPINTVL,
-// TCP_MAX_KEEPCNT).
-constexpr int64_t kKeepAliveSecondsMax = 32767;
-constexpr int kKeepAliveProbesMax = 127;
-
 std::string Describe(std::string_view operation, const Address& address) {
   return absl::StrCat(AbslView(operation), " ", address.ToString());
 }
@@ -310,30 +305,15 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
       return SetIntOption(fd(), SOL_SOCKET, SO_KEEPALIVE, 0,
                           "setsockopt SO_KEEPALIVE");
     }
-    // The kernel counts whole seconds; round up so a sub-second setting
-    // does not become "never".
-    const int64_t idle_seconds =
-        absl::ToInt64Seconds(absl::Ceil(options.idle, absl::Seconds(1)));
-    const int64_t interval_seconds =
-        absl::ToInt64Seconds(absl::Ceil(options.interval, absl::Seconds(1)));
-    if (idle_seconds < 1 || idle_seconds > kKeepAliveSecondsMax ||
-        interval_seconds < 1 || interval_seconds > kKeepAliveSecondsMax ||
-        options.probes < 1 || options.probes > kKeepAliveProbesMax) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "keepalive needs idle and interval in (0s, ", kKeepAliveSecondsMax,
-          "s] and probes in [1, ", kKeepAliveProbesMax, "]; got idle ",
-          absl::FormatDuration(options.idle), ", interval ",
-          absl::FormatDuration(options.interval), ", probes ", options.probes));
-    }
+    EMBER_ASSIGN_OR_RETURN(KeepAliveSeconds kernel,
+                           KeepAliveForKernel(options));
     EMBER_RETURN_IF_ERROR(SetIntOption(fd(), IPPROTO_TCP, TCP_KEEPIDLE,
-                                       static_cast<int>(idle_seconds),
-                                       "setsockopt TCP_KEEPIDLE"));
+                                       kernel.idle, "setsockopt TCP_KEEPIDLE"));
     EMBER_RETURN_IF_ERROR(SetIntOption(fd(), IPPROTO_TCP, TCP_KEEPINTVL,
-                                       static_cast<int>(interval_seconds),
+                                       kernel.interval,
                                        "setsockopt TCP_KEEPINTVL"));
     EMBER_RETURN_IF_ERROR(SetIntOption(fd(), IPPROTO_TCP, TCP_KEEPCNT,
-                                       options.probes,
-                                       "setsockopt TCP_KEEPCNT"));
+                                       kernel.probes, "setsockopt TCP_KEEPCNT"));
     return SetIntOption(fd(), SOL_SOCKET, SO_KEEPALIVE, 1,
                         "setsockopt SO_KEEPALIVE");
   }
