@@ -84,6 +84,8 @@ void ConnectRace::StartNext() {
     return;
   }
   if (pending_.empty()) {
+    // Every address was tried and none is pending: all failed.
+    EMBER_CHECK(next_ == addresses_.size() && timer_ == 0);
     owner_->Fail(FailureStatus());
   }
 }
@@ -115,6 +117,7 @@ void ConnectRace::OnAttemptReady(Attempt* attempt) {
 }
 
 void ConnectRace::Fail(size_t index, absl::Status status) {
+  EMBER_CHECK(index < next_ && !results_[index].has_value() && !status.ok());
   Reactor& reactor = *owner_->reactor_;
   reactor.trace_.Record(reactor.loop_time_, TraceKind::kConnectAttemptFailed,
                         owner_->id_,
@@ -123,6 +126,9 @@ void ConnectRace::Fail(size_t index, absl::Status status) {
 }
 
 void ConnectRace::Win(Attempt* winner) {
+  EMBER_CHECK(!abandoned_ && !results_[winner->index].has_value());
+  EMBER_CHECK(owner_->socket_ == nullptr &&
+              owner_->state_ == Connection::Lifecycle::kConnecting);
   results_[winner->index] = absl::OkStatus();
   std::unique_ptr<io::StreamSocket> socket = std::move(winner->socket);
   // Closes the losers, without callbacks, and the timer.

@@ -79,6 +79,7 @@ absl::Status Connection::SendData(std::string_view data) {
     return status;
   }
   outbound_.Append(data);
+  EMBER_CHECK(outbound_.size() <= limits_.max_bytes);
   if (!above_high_water_ && outbound_.size() >= limits_.high_water_bytes) {
     // Heard from the loop at the end of this turn, even if the queue drains
     // before then (then OutboundLowWater follows).
@@ -97,6 +98,7 @@ void Connection::ScheduleFlush() {
       !high_water_pending_) {
     return;
   }
+  EMBER_CHECK(state_ != Lifecycle::kClosed);
   flush_scheduled_ = true;
   reactor_->flush_list_.push_back(this);
 }
@@ -264,6 +266,8 @@ void Connection::Touch() { last_activity_ = reactor_->loop_time_; }
 
 void Connection::UpdateInterest() {
   if (socket_ == nullptr || state_ == Lifecycle::kClosed) return;
+  EMBER_CHECK_MSG(state_ != Lifecycle::kResolving,
+                  "a resolving connection has no socket");
   uint32_t want = 0;
   if (state_ == Lifecycle::kConnecting) {
     want = io::kWritable;
@@ -271,6 +275,9 @@ void Connection::UpdateInterest() {
     if (!paused_ && !eof_received_) want |= io::kReadable;
     if (!outbound_.empty()) want |= io::kWritable;
   }
+  // Never read while paused, after end of stream, or before connecting.
+  EMBER_CHECK(!(want & io::kReadable) ||
+              (!paused_ && !eof_received_ && state_ != Lifecycle::kConnecting));
   if (want != interest_) {
     interest_ = want;
     socket_->SetInterest(want);
@@ -278,7 +285,13 @@ void Connection::UpdateInterest() {
 }
 
 void Connection::MarkClosed(UnbindKind kind, absl::Status status) {
+  EMBER_CHECK_MSG(reactor_ != nullptr, "closing a connection not adopted");
   if (state_ == Lifecycle::kClosed) return;
+  // Orderly ends carry no error; every other kind says what went wrong.
+  EMBER_CHECK((kind == UnbindKind::kClosedLocally ||
+               kind == UnbindKind::kClosedByPeer) == status.ok() ||
+              kind == UnbindKind::kReactorStopped ||
+              kind == UnbindKind::kShutdown);
   state_ = Lifecycle::kClosed;
   reason_ = UnbindReason{kind, std::move(status)};
   if (connect_timer_ != 0) reactor_->timers_.Cancel(connect_timer_);
@@ -294,6 +307,8 @@ void Connection::MarkClosed(UnbindKind kind, absl::Status status) {
     interest_ = 0;
     socket_->SetInterest(0);
   }
+  EMBER_CHECK(race_ == nullptr && connect_timer_ == 0 &&
+              inactivity_timer_ == 0);
   reactor_->closed_list_.push_back(this);
 }
 
@@ -318,6 +333,8 @@ void Connection::OnIoReady(uint32_t readiness) {
 }
 
 void Connection::FinishConnecting() {
+  EMBER_CHECK(state_ == Lifecycle::kConnecting && socket_ != nullptr &&
+              race_ == nullptr);
   absl::Status status = socket_->FinishConnect();
   if (!status.ok()) {
     Fail(status);
@@ -348,6 +365,8 @@ void Connection::FinishConnecting() {
 }
 
 void Connection::HandleReadable() {
+  EMBER_CHECK(socket_ != nullptr && (state_ == Lifecycle::kConnected ||
+                                     state_ == Lifecycle::kClosing));
   char* buffer = reactor_->read_buffer();
   const size_t chunk = reactor_->options_.read_chunk_bytes;
   for (int i = 0; i < reactor_->options_.reads_per_event; ++i) {
@@ -439,6 +458,7 @@ bool Connection::Flush() {
                             reactor_->trace_.content()
                                 ? WrittenDigest(buffers, n, r.bytes)
                                 : 0);
+    EMBER_CHECK_MSG(r.bytes <= offered, "a write took more than offered");
     outbound_.Consume(r.bytes);
     Touch();
     if (r.bytes < offered) break;  // The socket is full.

@@ -229,6 +229,10 @@ void Reactor::ReapClosed() {
             std::remove(flush_list_.begin(), flush_list_.end(), c),
             flush_list_.end());
       }
+      // Reaped once: closed, with nothing of the connect left running.
+      EMBER_CHECK(c->state_ == Connection::Lifecycle::kClosed &&
+                  c->race_ == nullptr && c->connect_timer_ == 0);
+      EMBER_CHECK(connections_.count(c->id_) == 1);
       c->socket_.reset();
       c->outbound_.Clear();
       trace_.Record(loop_time_, TraceKind::kUnbind, c->id_,
@@ -555,6 +559,7 @@ void Reactor::OnServerReadable(Server* server) {
 
 Connection* Reactor::Adopt(std::unique_ptr<Connection> connection) {
   Connection* c = connection.get();
+  EMBER_CHECK(c != nullptr);
   EMBER_CHECK_MSG(c->reactor_ == nullptr,
                   "a connection can be handed to a reactor only once");
   c->reactor_ = this;
@@ -660,6 +665,8 @@ void Reactor::StartRace(Connection* c, const std::string& host, uint16_t port,
                                    resolved->size(), " resolved")));
     return;
   }
+  EMBER_CHECK(c->state_ == Connection::Lifecycle::kResolving &&
+              c->socket_ == nullptr && c->race_ == nullptr);
   c->state_ = Connection::Lifecycle::kConnecting;
   c->race_ = std::make_unique<ConnectRace>(
       c, host, port, io::InterleaveFamilies(candidates), bind,
