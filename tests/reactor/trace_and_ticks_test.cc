@@ -3,6 +3,7 @@
 // water marks are heard from the loop however fast the queue drains. All
 // over the simulator.
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -248,6 +249,54 @@ TEST_F(TickTest, AMarkCrossedBeforeTheConnectCompletesIsHeardAtOnce) {
                   .ok());
   Turn();
   EXPECT_EQ(heard, std::vector<std::string>{"high"});
+}
+
+// Pauses once data arrives, resumes from a tick; queues past its marks.
+class Observed : public Connection {
+ public:
+  void PostInit() override {
+    OutboundLimits limits;
+    limits.high_water_bytes = 100;
+    limits.low_water_bytes = 10;
+    SetOutboundLimits(limits);
+  }
+  void ReceiveData(std::string_view data) override {
+    Pause();
+    NextTick([this] { Resume(); });
+    SendData(std::string(500, 'z')).IgnoreError();
+  }
+};
+
+TEST(TraceTest, PauseResumeAndWaterMarksAreEvents) {
+  // Goal: what a handler observes beyond reads and writes is in the trace
+  // too: pause and resume, both water marks, the unbind with its status.
+  sim::SimNetwork net;
+  ReactorOptions options;
+  options.record_trace = true;
+  Reactor reactor(net, options);
+  ASSERT_TRUE(reactor.StartServer("127.0.0.1", kPort, [] {
+                       return std::make_unique<Observed>();
+                     }).ok());
+  ASSERT_TRUE(
+      reactor.Connect("127.0.0.1", kPort, std::make_unique<Sender>("ping"))
+          .ok());
+  const absl::Time until = reactor.Now() + absl::Seconds(1);
+  while (reactor.Now() < until) ASSERT_TRUE(reactor.RunOnce(until).ok());
+  std::vector<TraceKind> kinds;
+  bool unbind_with_status = false;
+  for (const TraceEvent& e : reactor.trace().events()) {
+    kinds.push_back(e.kind);
+    if (e.kind == TraceKind::kUnbind && e.digest != 0) unbind_with_status = true;
+  }
+  for (TraceKind k : {TraceKind::kPause, TraceKind::kResume,
+                      TraceKind::kHighWater, TraceKind::kLowWater}) {
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), k), kinds.end())
+        << static_cast<int>(k);
+  }
+  // The sender closes after writing while the server still writes: the
+  // server's connection ends with an error (a reset), whose status is
+  // folded.
+  EXPECT_TRUE(unbind_with_status);
 }
 
 }  // namespace
