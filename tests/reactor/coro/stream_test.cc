@@ -347,15 +347,13 @@ TEST_F(StreamTest, TheAcceptQueueIsBounded) {
   ASSERT_TRUE(listener.ok());
   TaskGroup group(reactor_);
   std::vector<absl::Status> ends;
-  for (int i = 0; i < 5; ++i) {
-    auto client = [&]() -> Task<void> {
-      absl::StatusOr<Stream> stream = co_await Connect("10.0.0.1", 11);
-      if (!stream.ok()) co_return;
-      ends.push_back(
-          (co_await WithTimeout(absl::Seconds(5), stream->Read())).status());
-    };
-    ASSERT_TRUE(group.Spawn(client()).ok());
-  }
+  auto client = [&]() -> Task<void> {
+    absl::StatusOr<Stream> stream = co_await Connect("10.0.0.1", 11);
+    if (!stream.ok()) co_return;
+    ends.push_back(
+        (co_await WithTimeout(absl::Seconds(5), stream->Read())).status());
+  };
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(group.Spawn(client()).ok());
   ASSERT_TRUE(RunUntil(reactor_, [&] { return group.size() == 0; }));
   EXPECT_EQ(listener->queued(), 2u);
   EXPECT_EQ(listener->refused(), 3u);

@@ -208,12 +208,12 @@ TEST_F(TaskTest, DestroyingTheGroupDestroysSuspendedTasksWithoutResuming) {
   bool done_called = false;
   {
     TaskGroup group(reactor_);
+    auto task = [&]() -> Task<void> {
+      Local local{&destroyed_locals};
+      (void)co_await Sleep(absl::Seconds(10));
+      ++resumed;
+    };
     for (int i = 0; i < 5; ++i) {
-      auto task = [&]() -> Task<void> {
-        Local local{&destroyed_locals};
-        (void)co_await Sleep(absl::Seconds(10));
-        ++resumed;
-      };
       ASSERT_TRUE(group.Spawn(task(), [&](absl::Status) {
                          done_called = true;
                        }).ok());
