@@ -71,13 +71,21 @@ class StreamConnection final : public Connection {
     }
     s->WakeReader();
     if (s->writer != nullptr) s->writer->Finish(s->WriteEndStatus());
+    s->CancelOwnedTasks(s->ReadEndStatus());
   }
 
  private:
   StreamState* state_;
 };
 
+void StreamState::CancelOwnedTasks(const absl::Status& status) {
+  std::vector<TaskHandle> tasks;
+  tasks.swap(owned_tasks);
+  for (const TaskHandle& task : tasks) task.Cancel(status);
+}
+
 StreamState::~StreamState() {
+  CancelOwnedTasks(absl::CancelledError("the stream was destroyed"));
   if (connection != nullptr) {
     StreamConnection* c = std::exchange(connection, nullptr);
     c->Detach();
@@ -280,6 +288,18 @@ absl::Status Stream::Send(std::string_view data) {
   }
   if (state_->connection == nullptr) return state_->WriteEndStatus();
   return state_->connection->SendData(data);
+}
+
+absl::Status Stream::CancelOnEnd(TaskHandle task) {
+  if (state_ == nullptr || state_->connection == nullptr) {
+    return absl::FailedPreconditionError("the connection already ended");
+  }
+  if (state_->owned_tasks.size() >= kOwnedTasksMax) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a stream owns at most ", kOwnedTasksMax, " tasks"));
+  }
+  state_->owned_tasks.push_back(std::move(task));
+  return absl::OkStatus();
 }
 
 void Stream::Unread(std::string_view data) {

@@ -62,6 +62,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -70,6 +71,7 @@
 #include "io/network.h"
 #include "reactor/connection.h"
 #include "reactor/coro/task.h"
+#include "reactor/coro/task_group.h"
 #include "reactor/reactor.h"
 
 namespace ember {
@@ -113,6 +115,9 @@ struct StreamState {
   bool paused = false;
   bool above_high_water = false;
   std::optional<UnbindReason> ended;
+  // Tasks to cancel when the connection ends (Stream::CancelOnEnd).
+  std::vector<TaskHandle> owned_tasks;
+  void CancelOwnedTasks(const absl::Status& status);
   size_t reader_needs = 0;
   StreamReadWaiter* reader = nullptr;
   WriteAwaiter* writer = nullptr;
@@ -241,6 +246,15 @@ class Stream {
   size_t buffered_bytes() const {
     return state_ != nullptr ? state_->inbound.size() : 0;
   }
+
+  // Makes the connection own `task` too: when the connection ends (or this
+  // stream is destroyed), the task is cancelled softly with the end status
+  // (kCancelled for a destroyed stream), so a task that does not read the
+  // stream, such as a heartbeat writer, still ends with it. At most
+  // kOwnedTasksMax per stream (kResourceExhausted beyond);
+  // kFailedPrecondition when the connection already ended.
+  static constexpr size_t kOwnedTasksMax = 64;
+  absl::Status CancelOnEnd(TaskHandle task);
 
   // For read awaitables built on StreamReadWaiter elsewhere (such as
   // protocols::LineReader); nullptr for an empty stream.

@@ -19,6 +19,17 @@ void NoteSuspended(Context* context) {
 
 }  // namespace coro_internal
 
+bool TaskHandle::Cancel(absl::Status status) const {
+  std::shared_ptr<TaskGroup*> group = group_.lock();
+  if (group == nullptr || *group == nullptr) return false;
+  return (*group)->Cancel(id_, std::move(status));
+}
+
+bool TaskHandle::alive() const {
+  std::shared_ptr<TaskGroup*> group = group_.lock();
+  return group != nullptr && *group != nullptr && (*group)->Contains(id_);
+}
+
 TaskGroup::TaskGroup(Reactor& reactor, TaskGroupOptions options)
     : reactor_(reactor),
       options_(options),

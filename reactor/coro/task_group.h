@@ -53,6 +53,29 @@ namespace ember {
 
 using TaskId = uint64_t;
 
+class TaskGroup;
+
+// A reference to a task of a group that stays safe to use after the task
+// or the group is gone (then it does nothing): for owners other than the
+// group, such as a Stream that cancels a task when its connection ends.
+class TaskHandle {
+ public:
+  TaskHandle() = default;
+  // Soft-cancels the task (see TaskGroup::Cancel). False when the task or
+  // its group no longer exists.
+  bool Cancel(absl::Status status = absl::CancelledError(
+                  "the task was cancelled")) const;
+  bool alive() const;
+  TaskId id() const { return id_; }
+
+ private:
+  friend class TaskGroup;
+  TaskHandle(std::weak_ptr<TaskGroup*> group, TaskId id)
+      : group_(std::move(group)), id_(id) {}
+  std::weak_ptr<TaskGroup*> group_;
+  TaskId id_ = 0;
+};
+
 struct TaskGroupOptions {
   // Most tasks alive in the group at once.
   size_t tasks_max = 100000;
@@ -97,6 +120,8 @@ class TaskGroup {
                      "the task was cancelled"));
 
   bool Contains(TaskId id) const { return tasks_.count(id) != 0; }
+  // A handle on task `id` (whether or not it exists now).
+  TaskHandle Handle(TaskId id) const { return TaskHandle(alive_, id); }
   size_t size() const { return tasks_.size(); }
   const TaskGroupStats& stats() const { return stats_; }
   Reactor& reactor() const { return reactor_; }

@@ -195,6 +195,41 @@ TEST_F(StreamTest, AResetEndsAWaitingReadWithUnavailable) {
   }));
 }
 
+TEST_F(StreamTest, ATaskOwnedByTheConnectionIsCancelledWhenItEnds) {
+  // Goal: a task that never touches the stream (a heartbeat) still ends
+  // when the connection it belongs to does, with the connection's status.
+  EchoServer server(reactor_);
+  ASSERT_TRUE(server.Listen("10.0.0.1", 7).ok());
+  TaskGroup group(reactor_);
+  std::unique_ptr<Stream> stream;
+  std::vector<absl::Status> beats;
+  auto heartbeat = [&]() -> Task<void> {
+    for (;;) {
+      absl::Status slept = co_await Sleep(absl::Seconds(1));
+      beats.push_back(slept);
+      if (!slept.ok()) co_return;
+    }
+  };
+  auto client = [&]() -> Task<void> {
+    absl::StatusOr<Stream> s = co_await Connect("10.0.0.1", 7);
+    if (!s.ok()) co_return;
+    stream = std::make_unique<Stream>(std::move(*s));
+    absl::StatusOr<TaskId> beat = group.Spawn(heartbeat());
+    if (!beat.ok()) co_return;
+    EXPECT_TRUE(stream->CancelOnEnd(group.Handle(*beat)).ok());
+  };
+  ASSERT_TRUE(group.Spawn(client()).ok());
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return beats.size() >= 3; }));
+  net_.CrashHost(server_host_);
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return group.size() == 0; }));
+  EXPECT_EQ(beats.back().code(), absl::StatusCode::kUnavailable)
+      << beats.back();
+  for (size_t i = 0; i + 1 < beats.size(); ++i) EXPECT_TRUE(beats[i].ok());
+  // The handle outlives its task harmlessly.
+  EXPECT_EQ(stream->CancelOnEnd(group.Handle(1)).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(StreamTest, WritesWaitAboveTheHighWaterMarkUntilTheLowWaterMark) {
   // A callback server that reads nothing until told to.
   struct Sink : Connection {

@@ -232,6 +232,38 @@ TEST_F(TaskTest, DestroyingTheGroupDestroysSuspendedTasksWithoutResuming) {
   EXPECT_FALSE(done_called);
 }
 
+TEST_F(TaskTest, ATaskDestroyedWhileReadyToResumeIsNeverResumed) {
+  // Goal: the window between "what it waited for happened" and "the loop
+  // resumes it" is safe: destroying the task there means no resume, and
+  // handles on it do nothing.
+  int resumed = 0;
+  auto group = std::make_unique<TaskGroup>(reactor_);
+  auto task = [&]() -> Task<void> {
+    (void)co_await Sleep(absl::Seconds(1));
+    ++resumed;
+  };
+  absl::StatusOr<TaskId> id = group->Spawn(task());
+  ASSERT_TRUE(id.ok());
+  TaskHandle handle = group->Handle(*id);
+  ASSERT_TRUE(RunUntil(reactor_, [&] {
+    return group->stats().suspensions == 1;
+  }));
+  EXPECT_TRUE(handle.alive());
+  // Due with the sleep's timer and added after it, this runs right after
+  // it: the task is ready, its resume queued for the next tick.
+  bool destroyed = false;
+  ASSERT_TRUE(reactor_.AddTimer(absl::Seconds(1), [&] {
+    EXPECT_TRUE(group->Cancel(*id));  // Ready: nothing left to cancel.
+    group.reset();
+    destroyed = true;
+  }).ok());
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return destroyed; }));
+  RunUntil(reactor_, [] { return false; }, absl::Seconds(5));
+  EXPECT_EQ(resumed, 0);
+  EXPECT_FALSE(handle.alive());
+  EXPECT_FALSE(handle.Cancel());
+}
+
 TEST_F(TaskTest, ReactorRunReturningDestroysTheTasksStillSuspended) {
   TaskGroup group(reactor_);
   int resumed = 0;
