@@ -369,7 +369,7 @@ TEST(ChatSimEquivalenceTest, TheCoroServerIsObservablyTheCallbackServer) {
   }
 }
 
-TEST(ChatSimSoakTest, AWeekUnderWanStaysBoundedAndDrains) {
+void AWeekUnderWanStaysBoundedAndDrains(ChatServerKind server) {
   // Goal: a long-running stability claim, made checkable. 32 clients (4
   // witnesses) join, talk and leave for 7 simulated days under the wan
   // plan. Traffic: a line every 10 s to 10 min per client (about 12 an hour
@@ -388,6 +388,7 @@ TEST(ChatSimSoakTest, AWeekUnderWanStaysBoundedAndDrains) {
   constexpr int kClients = 32;
   constexpr absl::Duration kWeek = absl::Hours(7 * 24);
   ChatSimulationOptions options;
+  options.server = server;
   options.clients = kClients;
   options.witnesses = 4;
   for (uint64_t seed : Seeds(7, 1)) {
@@ -453,6 +454,14 @@ TEST(ChatSimSoakTest, AWeekUnderWanStaysBoundedAndDrains) {
     EXPECT_EQ(report.final.open_handles, report.baseline.open_handles);
     EXPECT_EQ(network.open_handles(), 0u);
   }
+}
+
+TEST(ChatSimSoakTest, AWeekUnderWanStaysBoundedAndDrains) {
+  AWeekUnderWanStaysBoundedAndDrains(ChatServerKind::kCallback);
+}
+
+TEST(CoroChatSimSoakTest, AWeekUnderWanStaysBoundedAndDrains) {
+  AWeekUnderWanStaysBoundedAndDrains(ChatServerKind::kCoro);
 }
 
 }  // namespace
