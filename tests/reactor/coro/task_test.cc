@@ -364,6 +364,21 @@ TEST_F(TaskTest, AwaitingATaskTwiceStopsWithAClearMessage) {
       "a task can be awaited once");
 }
 
+TEST_F(TaskTest, AwaitingOneAwaitableObjectTwiceStopsWithAClearMessage) {
+  EXPECT_DEATH(
+      {
+        TaskGroup group(reactor_);
+        auto twice = []() -> Task<void> {
+          SleepAwaiter nap = Sleep(absl::Milliseconds(1));
+          (void)co_await nap;
+          (void)co_await nap;
+        };
+        (void)group.Spawn(twice());
+        RunUntil(reactor_, [&] { return group.size() == 0; });
+      },
+      "an awaitable was awaited twice");
+}
+
 TEST_F(TaskTest, DestroyingTheGroupFromItsOwnTaskStopsWithAClearMessage) {
   EXPECT_DEATH(
       {
