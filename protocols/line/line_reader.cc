@@ -38,14 +38,22 @@ bool LineReader::LineAwaiter::TryRead() {
     result_ = r.error_;
     return true;
   }
-  std::string& in = inbound();
+  const std::string_view in = unread();
   if (!in.empty()) {
-    std::string chunk;
-    chunk.swap(in);
-    r.framer_.Feed(chunk);
+    // Feed through the first delimiter only, so each byte is framed once
+    // however many lines are buffered. (A delimiter split between the
+    // framer's partial line and these bytes is found by the framer; then
+    // the bytes after the line go back, below.)
+    const std::string_view delimiter = r.framer_.delimiter();
+    const size_t at = in.find(delimiter);
+    const size_t take =
+        at == std::string_view::npos ? in.size() : at + delimiter.size();
+    // The framer's callbacks touch only the reader, so `in` stays valid.
+    r.framer_.Feed(in.substr(0, take));
+    Consume(take);
     if (r.have_line_) {
       r.have_line_ = false;
-      in.insert(0, r.rest_);
+      Prepend(r.rest_);
       r.rest_.clear();
       r.framer_.SetLineMode();
       result_ = std::move(r.line_);

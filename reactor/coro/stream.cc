@@ -30,7 +30,7 @@ class StreamConnection final : public Connection {
   void ReceiveData(std::string_view data) override {
     if (state_ == nullptr) return;
     state_->inbound.append(data.data(), data.size());
-    if (state_->inbound.size() >= state_->PauseThreshold() && !paused()) {
+    if (state_->unread_bytes() >= state_->PauseThreshold() && !paused()) {
       Pause();
       state_->paused = true;
     }
@@ -129,9 +129,31 @@ absl::Status StreamState::WriteEndStatus() const {
 
 void StreamState::Consumed() {
   if (paused && connection != nullptr &&
-      inbound.size() < PauseThreshold() / 2 + 1) {
+      unread_bytes() < PauseThreshold() / 2 + 1) {
     paused = false;
     connection->Resume();
+  }
+}
+
+void StreamState::Consume(size_t n) {
+  EMBER_CHECK(n <= unread_bytes());
+  inbound_begin += n;
+  if (inbound_begin == inbound.size()) {
+    inbound.clear();
+    inbound_begin = 0;
+  } else if (inbound_begin >= 4096 && inbound_begin * 2 >= inbound.size()) {
+    inbound.erase(0, inbound_begin);
+    inbound_begin = 0;
+  }
+}
+
+void StreamState::Prepend(std::string_view data) {
+  if (data.size() <= inbound_begin) {
+    inbound_begin -= data.size();
+    inbound.replace(inbound_begin, data.size(), data.data(), data.size());
+  } else {
+    inbound.replace(0, inbound_begin, data.data(), data.size());
+    inbound_begin = 0;
   }
 }
 
@@ -177,21 +199,21 @@ void StreamReadWaiter::OnEvent() {
 }  // namespace coro_internal
 
 bool ReadAwaiter::TryRead() {
-  std::string& in = inbound();
+  const std::string_view in = unread();
   if (mode_ == Mode::kSome) {
     if (!in.empty()) {
       const size_t max =
           bytes_ != 0 ? bytes_ : state()->options.read_bytes_max;
       const size_t n = std::min(max, in.size());
-      result_ = in.substr(0, n);
-      in.erase(0, n);
+      result_ = std::string(in.substr(0, n));
+      Consume(n);
       Consumed();
       return true;
     }
   } else {
     if (in.size() >= bytes_) {
-      result_ = in.substr(0, bytes_);
-      in.erase(0, bytes_);
+      result_ = std::string(in.substr(0, bytes_));
+      Consume(bytes_);
       Consumed();
       return true;
     }
@@ -303,7 +325,7 @@ absl::Status Stream::CancelOnEnd(TaskHandle task) {
 }
 
 void Stream::Unread(std::string_view data) {
-  if (state_ != nullptr) state_->inbound.insert(0, data.data(), data.size());
+  if (state_ != nullptr) state_->Prepend(data);
 }
 
 void Stream::CloseWrite() {

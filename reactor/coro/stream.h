@@ -101,7 +101,17 @@ struct StreamState {
   absl::Status ReadEndStatus() const;
   // The status writes fail with once the connection ended.
   absl::Status WriteEndStatus() const;
-  // Bytes were taken from `inbound`: read again if paused.
+  // The bytes received and not yet read.
+  std::string_view unread() const {
+    return std::string_view(inbound).substr(inbound_begin);
+  }
+  size_t unread_bytes() const { return inbound.size() - inbound_begin; }
+  // Marks the first `n` unread bytes read (amortised O(1) per byte: the
+  // buffer is compacted only when most of it has been read).
+  void Consume(size_t n);
+  // Puts `data` in front of the unread bytes.
+  void Prepend(std::string_view data);
+  // Bytes were consumed: read again if paused.
   void Consumed();
   // Buffered bytes at which reading pauses: the limit, or more while a
   // ReadExactly waits for more than the limit.
@@ -110,7 +120,8 @@ struct StreamState {
 
   StreamOptions options;
   StreamConnection* connection = nullptr;  // Null once it ended.
-  std::string inbound;
+  std::string inbound;  // Unread from inbound_begin on.
+  size_t inbound_begin = 0;
   bool eof = false;
   bool paused = false;
   bool above_high_water = false;
@@ -127,8 +138,8 @@ struct StreamState {
 // The base of read awaitables on a stream (Read, ReadExactly, and
 // protocol readers such as protocols::LineReader): `TryRead` is called
 // when the task suspends and each time bytes, the end of the stream or the
-// connection's end arrive; it consumes from `inbound()` and returns true
-// once it stored its result.
+// connection's end arrive; it reads `unread()`, `Consume`s what it takes,
+// and returns true once it stored its result.
 class StreamReadWaiter : public Waiter {
  public:
   explicit StreamReadWaiter(StreamState* state) : state_(state) {}
@@ -138,8 +149,10 @@ class StreamReadWaiter : public Waiter {
   ~StreamReadWaiter() { Stop(); }
   virtual bool TryRead() = 0;
 
-  std::string& inbound() { return state_->inbound; }
-  // True when no byte beyond `inbound()` will ever come.
+  std::string_view unread() const { return state_->unread(); }
+  void Consume(size_t n) { state_->Consume(n); }
+  void Prepend(std::string_view data) { state_->Prepend(data); }
+  // True when no byte beyond `unread()` will ever come.
   bool finished() const {
     return state_->eof || state_->connection == nullptr;
   }
@@ -244,7 +257,7 @@ class Stream {
   // The peer half-closed (every byte before it is buffered or read).
   bool eof() const { return state_ != nullptr && state_->eof; }
   size_t buffered_bytes() const {
-    return state_ != nullptr ? state_->inbound.size() : 0;
+    return state_ != nullptr ? state_->unread_bytes() : 0;
   }
 
   // Makes the connection own `task` too: when the connection ends (or this

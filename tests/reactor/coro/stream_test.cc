@@ -320,6 +320,50 @@ TEST_F(StreamTest, InboundBytesAreBoundedByPausingTheConnection) {
   EXPECT_LE(max_buffered, (size_t{256} << 10) + (size_t{64} << 10));
 }
 
+TEST_F(StreamTest, ManyBufferedLinesComeInOrderThenTheRawBytesAfterThem) {
+  // Goal: 20,000 lines arriving in large chunks (read before any ReadLine
+  // runs) are framed in order and each byte once, the "\r\n" of a line is
+  // stripped, and raw bytes after the last line are left for ReadExactly.
+  constexpr int kLines = 20000;
+  struct Sender : Connection {
+    void PostInit() override {
+      std::string all;
+      for (int i = 0; i < kLines; ++i) {
+        all += "line " + std::to_string(i) + (i % 2 ? "\r\n" : "\n");
+      }
+      all += "RAW!";
+      SendData(all).IgnoreError();
+      CloseAfterWriting();
+    }
+  };
+  ASSERT_TRUE(reactor_
+                  .StartServer("10.0.0.1", 12,
+                               [] { return std::make_unique<Sender>(); })
+                  .ok());
+  TaskGroup group(reactor_);
+  int in_order = 0;
+  std::optional<absl::StatusOr<std::string>> raw;
+  auto reader = [&]() -> Task<void> {
+    absl::StatusOr<Stream> stream = co_await Connect("10.0.0.1", 12);
+    if (!stream.ok()) co_return;
+    // Let everything arrive first.
+    (void)co_await Sleep(absl::Seconds(5));
+    LineReader lines(*stream);
+    for (int i = 0; i < kLines; ++i) {
+      absl::StatusOr<std::string> line = co_await lines.ReadLine();
+      if (!line.ok() || *line != "line " + std::to_string(i)) co_return;
+      ++in_order;
+    }
+    raw = co_await stream->ReadExactly(4);
+  };
+  ASSERT_TRUE(group.Spawn(reader()).ok());
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return group.size() == 0; }));
+  EXPECT_EQ(in_order, kLines);
+  ASSERT_TRUE(raw.has_value());
+  ASSERT_TRUE(raw->ok()) << raw->status();
+  EXPECT_EQ(**raw, "RAW!");
+}
+
 TEST_F(StreamTest, ALineOverTheLimitIsResourceExhaustedAndSticky) {
   struct Longline : Connection {
     void PostInit() override {
