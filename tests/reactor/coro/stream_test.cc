@@ -150,6 +150,36 @@ TEST_F(StreamTest, ConnectByNameWriteAndReadLinesExactlyAndSome) {
   EXPECT_EQ(server.group().size(), 1u);  // Only the accept loop.
 }
 
+TEST_F(StreamTest, TheReactorStoppingWithTasksMidReadLeavesNothing) {
+  // Goal: Run returning while tasks wait on live connections (both ends
+  // coroutines) destroys the tasks, closes every connection and frees
+  // every simulated handle; the groups work again on the next run.
+  EchoServer server(reactor_);
+  ASSERT_TRUE(server.Listen("10.0.0.1", 7).ok());
+  TaskGroup group(reactor_);
+  int reads_returned = 0;
+  auto client = [&]() -> Task<void> {
+    absl::StatusOr<Stream> stream = co_await Connect("echo.test", 7);
+    if (!stream.ok()) co_return;
+    (void)co_await stream->Read();
+    ++reads_returned;
+  };
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(group.Spawn(client()).ok());
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return server.served == 3; }));
+  EXPECT_EQ(reactor_.stats().connections, 6u);
+  ASSERT_TRUE(reactor_.AddTimer(absl::Seconds(1), [&] {
+    reactor_.Stop();
+  }).ok());
+  ASSERT_TRUE(reactor_.Run().ok());
+  EXPECT_EQ(reads_returned, 0);
+  EXPECT_EQ(group.size(), 0u);
+  EXPECT_EQ(server.group().size(), 0u);
+  EXPECT_EQ(group.stats().destroyed, 3u);
+  EXPECT_EQ(reactor_.stats().connections, 0u);
+  EXPECT_EQ(reactor_.stats().timers, 0u);
+  EXPECT_EQ(net_.open_handles(), 0u);
+}
+
 TEST_F(StreamTest, ConnectErrorsAreStatuses) {
   TaskGroup group(reactor_);
   std::vector<absl::Status> seen;
