@@ -21,6 +21,7 @@ const char* KindName(TraceKind kind) {
     case TraceKind::kDatagramOut: return "datagram-out";
     case TraceKind::kResolved: return "resolved";
     case TraceKind::kError: return "error";
+    case TraceKind::kResume: return "resume";
   }
   return "unknown";
 }

@@ -34,6 +34,7 @@ enum class TraceKind : uint8_t {
   kDatagramOut,
   kResolved,
   kError,
+  kResume,  // A coroutine task resumed (reactor/coro); subject: task id.
 };
 
 struct TraceEvent {

@@ -165,6 +165,9 @@ void TaskGroup::RunReady() {
     if (!resume) continue;
     running_ = id;
     ++stats_.resumes;
+    // Which task resumes, in the trace: two runs that resume tasks in a
+    // different order diverge right here.
+    reactor_.trace().Record(reactor_.Now(), TraceKind::kResume, id, 0);
     resume.resume();
     running_ = 0;
     it = tasks_.find(id);
