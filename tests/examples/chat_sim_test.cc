@@ -332,8 +332,8 @@ TEST(ChatSimEquivalenceTest, TheCoroServerIsObservablyTheCallbackServer) {
   // Goal: the two servers are interchangeable, not merely both correct.
   // Run on the same seed and plan, every client sees the same thing (the
   // same lines, bytes, joins, leaves and failures) and the simulator the
-  // same traffic, although the coroutine server's reactor dispatches
-  // more events (the ticks that resume its tasks).
+  // same traffic, although the coroutine server's reactor records more
+  // events (the ticks that resume its tasks, and each resume).
   for (const char* plan_name : {"ideal", "wan", "hostile", "swarm"}) {
     for (uint64_t seed : Seeds(600, 3)) {
       SCOPED_TRACE(::testing::Message()
