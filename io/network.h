@@ -260,6 +260,22 @@ class Network {
   // lookups pending). Pending resolutions are dropped silently when the
   // Network is destroyed.
   virtual void Resolve(std::string_view host, ResolveCallback done) = 0;
+
+  // Runs `work`, which may block (a file read, a password hash, a database
+  // call), without stalling the loop, then `done` on the network's thread
+  // from a later Poll, never from inside Offload. The backend decides
+  // where: the real one runs `work` on a bounded pool of worker threads (so
+  // `work` must not touch what the loop's thread uses without its own
+  // synchronisation; handing a result to `done` through state both own is
+  // safe, since `done` runs after `work` returned); the simulator runs it
+  // on the network's thread, inside a Poll, at a simulated later time, so
+  // a program using it stays deterministic. Returns kResourceExhausted when
+  // the backend's limit of outstanding jobs is reached (then neither runs;
+  // both are destroyed). When the network is destroyed, jobs not yet
+  // started are dropped unrun, jobs running are waited for, and the `done`
+  // of every job not yet delivered is dropped.
+  virtual absl::Status Offload(absl::AnyInvocable<void()> work,
+                               absl::AnyInvocable<void()> done) = 0;
 };
 
 }  // namespace ember::io

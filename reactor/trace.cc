@@ -31,6 +31,7 @@ const char* KindName(TraceKind kind) {
     case TraceKind::kResume: return "resume";
     case TraceKind::kHighWater: return "high-water";
     case TraceKind::kLowWater: return "low-water";
+    case TraceKind::kTaskResume: return "task-resume";
   }
   return "unknown";
 }

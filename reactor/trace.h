@@ -46,6 +46,7 @@ enum class TraceKind : uint8_t {
   kResume,
   kHighWater,             // value: bytes queued
   kLowWater,              // value: bytes queued
+  kTaskResume,  // A coroutine task resumed (reactor/coro); subject: task id.
 };
 
 struct TraceEvent {

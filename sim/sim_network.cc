@@ -99,6 +99,7 @@ enum TraceTag : uint64_t {
   kTraceRestart,
   kTraceWallJump,
   kTraceOpenDatagram,
+  kTraceOffload,
 };
 
 int64_t Ns(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
@@ -556,6 +557,14 @@ void SimNetwork::ApplyEvent(const Event& e) {
       pending_resolves_.erase(it);
       return;
     }
+    case EventKind::kOffload: {
+      const uint64_t id = (uint64_t{e.gen} << 32) | e.slot;
+      auto it = pending_offloads_.find(id);
+      EMBER_CHECK(it != pending_offloads_.end());
+      finished_offloads_.push_back(std::move(it->second));
+      pending_offloads_.erase(it);
+      return;
+    }
     case EventKind::kRestart: {
       Host& h = HostRef(HostId{e.slot});
       if (!h.up && h.epoch == e.gen) RestartHost(HostId{e.slot});
@@ -565,7 +574,8 @@ void SimNetwork::ApplyEvent(const Event& e) {
 }
 
 bool SimNetwork::HasWork() const {
-  return !ready_.empty() || !finished_resolves_.empty();
+  return !ready_.empty() || !finished_resolves_.empty() ||
+         !finished_offloads_.empty();
 }
 
 absl::StatusOr<int> SimNetwork::Poll(absl::Time deadline) {
@@ -611,6 +621,16 @@ int SimNetwork::Dispatch() {
     for (PendingResolve& r : batch) {
       Fold(kTraceResolve, static_cast<uint64_t>(now_ns_), r.result.ok(), 0);
       std::move(r.done)(std::move(r.result));
+      ++n;
+    }
+  }
+  if (!finished_offloads_.empty()) {
+    std::vector<PendingOffload> batch;
+    batch.swap(finished_offloads_);
+    for (PendingOffload& job : batch) {
+      Fold(kTraceOffload, static_cast<uint64_t>(now_ns_), 0, 0);
+      std::move(job.work)();
+      std::move(job.done)();
       ++n;
     }
   }
@@ -1947,6 +1967,29 @@ AddressFault SimNetwork::ReachabilityOf(const io::Address& remote) const {
     }
   }
   return AddressFault::None();
+}
+
+absl::Status SimNetwork::Offload(absl::AnyInvocable<void()> work,
+                                 absl::AnyInvocable<void()> done) {
+  if (pending_offloads_.size() + finished_offloads_.size() >=
+      options_.offload_jobs_max) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        pending_offloads_.size() + finished_offloads_.size(),
+        " offloaded jobs outstanding, the limit; not queued"));
+  }
+  const absl::Duration latency =
+      options_.offload_latency_min >= options_.offload_latency_max
+          ? options_.offload_latency_min
+          : rng_.DurationBetween(options_.offload_latency_min,
+                                 options_.offload_latency_max);
+  const int64_t due = now_ns_ + std::max<int64_t>(0, Ns(latency));
+  const uint64_t id = next_offload_id_++;
+  pending_offloads_.emplace(id,
+                            PendingOffload{std::move(work), std::move(done)});
+  Fold(kTraceOffload, id, static_cast<uint64_t>(due), 1);
+  Schedule(due, EventKind::kOffload, static_cast<uint32_t>(id),
+           static_cast<uint32_t>(id >> 32), 0);
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------

@@ -150,6 +150,12 @@ struct SimOptions {
   // Per datagram socket (Linux's default rmem/wmem).
   size_t datagram_send_buffer_bytes = 212992;
   size_t datagram_receive_buffer_bytes = 212992;
+  // Offload: the work runs on the network's thread, inside Poll, this long
+  // after the call (drawn from the seed when min < max), then its `done`.
+  // At most `offload_jobs_max` jobs wait; more fail with kResourceExhausted.
+  absl::Duration offload_latency_min = absl::Milliseconds(1);
+  absl::Duration offload_latency_max = absl::Milliseconds(20);
+  size_t offload_jobs_max = 1024;
 };
 
 // Counters over a whole run. Two runs of one seed, plan and program have
@@ -220,6 +226,10 @@ class SimNetwork final : public io::Network {
   // FaultPlan::resolve_failure_probability). Names are matched without
   // regard to ASCII case; a name not in the table is kNameNotFound.
   void Resolve(std::string_view host, io::ResolveCallback done) override;
+  // Runs `work`, then `done`, inside a later Poll, after the options'
+  // offload latency: deterministic, and no thread is ever started.
+  absl::Status Offload(absl::AnyInvocable<void()> work,
+                       absl::AnyInvocable<void()> done) override;
 
   // --- The world ---
   // Adds a host owning `ips` (IP literals; ports are ignored) and makes its
@@ -322,6 +332,7 @@ class SimNetwork final : public io::Network {
     kDatagram,      // slot/gen: datagram record
     kResolve,       // slot/gen: resolve id, low and high half
     kRestart,       // slot: host; gen: host epoch
+    kOffload,       // slot/gen: offload id, low and high half
   };
   struct Event {
     int64_t time_ns;
@@ -477,6 +488,14 @@ class SimNetwork final : public io::Network {
   uint64_t next_resolve_id_ = 1;
   std::map<uint64_t, PendingResolve> pending_resolves_;
   std::vector<PendingResolve> finished_resolves_;
+
+  struct PendingOffload {
+    absl::AnyInvocable<void()> work;
+    absl::AnyInvocable<void()> done;
+  };
+  uint64_t next_offload_id_ = 1;
+  std::map<uint64_t, PendingOffload> pending_offloads_;
+  std::vector<PendingOffload> finished_offloads_;
 
   SimStats stats_;
   std::vector<uint64_t> fault_counts_;

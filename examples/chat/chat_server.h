@@ -43,20 +43,34 @@ struct ChatStats {
   uint64_t too_slow = 0;       // Clients closed for not reading.
 };
 
-class ChatServer {
+// What a chat server offers its owner, whichever way it is written: this
+// callback one, or CoroChatServer (coro_chat_server.h), the same server
+// written with coroutines.
+class ChatService {
+ public:
+  virtual ~ChatService() = default;
+  // Starts listening; returns the bound address (useful with port 0).
+  virtual absl::StatusOr<io::Address> Listen(std::string_view host,
+                                             uint16_t port) = 0;
+  virtual void StopListening() = 0;
+  // Connected clients, named or not.
+  virtual size_t client_count() const = 0;
+  virtual const ChatStats& stats() const = 0;
+};
+
+class ChatServer final : public ChatService {
  public:
   explicit ChatServer(Reactor& reactor, ChatOptions options = {});
-  ~ChatServer();
+  ~ChatServer() override;
   ChatServer(const ChatServer&) = delete;
   ChatServer& operator=(const ChatServer&) = delete;
 
-  // Starts listening; returns the bound address (useful with port 0).
-  absl::StatusOr<io::Address> Listen(std::string_view host, uint16_t port);
-  void StopListening();
+  absl::StatusOr<io::Address> Listen(std::string_view host,
+                                     uint16_t port) override;
+  void StopListening() override;
 
-  // Connected clients, named or not.
-  size_t client_count() const { return clients_.size(); }
-  const ChatStats& stats() const { return stats_; }
+  size_t client_count() const override { return clients_.size(); }
+  const ChatStats& stats() const override { return stats_; }
 
  private:
   class Client;

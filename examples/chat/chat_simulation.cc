@@ -556,7 +556,7 @@ absl::Status ChatSimulation::Start() {
   if (!server_ip.ok()) return server_ip.status();
   server_address_ = server_ip->WithPort(options_.port);
   server_host_ = network_.AddHost("chat-server", {*server_ip});
-  chat_ = std::make_unique<ChatServer>(reactor_, options_.chat);
+  chat_ = MakeChatServer(options_.server, reactor_, options_.chat);
   absl::StatusOr<io::Address> listening =
       chat_->Listen(server_ip->HostString(), options_.port);
   if (!listening.ok()) return listening.status();

@@ -1,8 +1,9 @@
 // The chat server under the simulator, with simulated people talking to it.
 //
-// `ChatSimulation` puts an unchanged `ChatServer` on its own simulated host
-// (10.0.0.1, port 8081, listening again from the host's restart hook after a
-// crash) and drives `clients` simulated chat clients, each on its own host
+// `ChatSimulation` puts an unchanged chat server (the callback `ChatServer`,
+// or `CoroChatServer`, the same written with coroutines: options.server) on
+// its own simulated host (10.0.0.1, port 8081, listening again from the
+// host's restart hook after a crash) and drives `clients` simulated chat clients, each on its own host
 // (10.1.x.y) and each with its own generator forked from the seed. A client
 // connects, waits for the prompt, sends its name, then talks: lines at drawn
 // intervals. The first `witnesses` clients join at the start and never leave
@@ -62,6 +63,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "examples/chat/chat_server.h"
+#include "examples/chat/coro_chat_server.h"
 #include "io/address.h"
 #include "reactor/reactor.h"
 #include "sim/random.h"
@@ -79,6 +81,8 @@ struct ChatSimulationOptions {
   std::string server_ip = "10.0.0.1";
   uint16_t port = 8081;
   ChatOptions chat;
+  // Which implementation of the server runs.
+  ChatServerKind server = ChatServerKind::kCallback;
 
   // Gap between two lines of one client, drawn uniformly. The defaults are
   // a lively chat room: about a line every five minutes per person.
@@ -132,7 +136,7 @@ struct ResourceSample {
   size_t timers = 0;       // Reactor::stats().timers (user and internal).
   size_t outbound_bytes = 0;
   size_t open_handles = 0;  // SimNetwork::open_handles().
-  size_t chat_clients = 0;  // ChatServer::client_count().
+  size_t chat_clients = 0;  // ChatService::client_count().
 };
 
 struct ChatSimulationReport {
@@ -206,7 +210,7 @@ class ChatSimulation {
   // The report so far (complete after Finish).
   ChatSimulationReport report() const;
 
-  const ChatServer& server() const { return *chat_; }
+  const ChatService& server() const { return *chat_; }
   ResourceSample Sample() const;
   // The bounds samples are checked against.
   size_t connections_max() const { return connections_max_; }
@@ -243,7 +247,7 @@ class ChatSimulation {
   size_t outbound_bytes_max_;
   size_t open_handles_max_;
 
-  std::unique_ptr<ChatServer> chat_;
+  std::unique_ptr<ChatService> chat_;
   io::Address server_address_;
   sim::HostId server_host_{};
   std::vector<sim::HostId> client_hosts_;

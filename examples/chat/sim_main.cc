@@ -3,7 +3,7 @@
 // says what happened and whether every check held.
 //
 //   ./bazelw run -c opt //examples/chat:sim --
-//       --clients=50 --duration=168h --faults=wan --seed=1
+//       --clients=50 --duration=168h --faults=wan --seed=1 [--server=coro]
 //
 // The same flags give the same report, line for line, apart from the wall
 // time and the speed-up; `trace hash:` identifies the run. The exit status is
@@ -36,6 +36,9 @@ ABSL_FLAG(absl::Duration, duration, absl::Hours(24),
 ABSL_FLAG(
     std::string, faults, "wan",
     "fault plan: ideal, lan, wan, hostile or swarm (drawn from the seed)");
+ABSL_FLAG(std::string, server, "callback",
+          "which chat server runs: callback (chat_server.h) or coro "
+          "(coro_chat_server.h, written with coroutines)");
 ABSL_FLAG(absl::Duration, progress, absl::Hours(24),
           "simulated time between progress lines on stderr; 0 for none");
 
@@ -90,7 +93,16 @@ int Run() {
     return 2;
   }
 
+  absl::StatusOr<ember::examples::ChatServerKind> server =
+      ember::examples::ParseChatServerKind(absl::GetFlag(FLAGS_server));
+  if (!server.ok()) {
+    std::fprintf(stderr, "--server: %s\n",
+                 std::string(server.status().message()).c_str());
+    return 2;
+  }
+
   ChatSimulationOptions options;
+  options.server = *server;
   options.clients = clients;
   options.witnesses = std::min(witnesses, clients);
   ember::sim::SimOptions sim_options;
@@ -98,9 +110,12 @@ int Run() {
   sim_options.plan = *plan;
 
   std::printf("chat simulation: seed %" PRIu64
-              ", %d clients (%d witnesses), %s simulated, plan %s\n",
+              ", %d clients (%d witnesses), %s simulated, plan %s, server "
+              "%s\n",
               seed, options.clients, options.witnesses,
-              absl::FormatDuration(duration).c_str(), faults.c_str());
+              absl::FormatDuration(duration).c_str(), faults.c_str(),
+              std::string(ember::examples::ChatServerKindName(*server))
+                  .c_str());
   std::printf("plan: %s\n", plan->ToString().c_str());
   std::fflush(stdout);
 

@@ -23,6 +23,7 @@
 #include "io/check.h"
 #include "io/epoll/internal/resolver.h"
 #include "io/epoll/internal/sockaddr.h"
+#include "io/epoll/internal/work_pool.h"
 #include "io/error.h"
 #include "io/resolve.h"
 
@@ -31,6 +32,7 @@ namespace ember::io {
 using epoll_internal::DomainOf;
 using epoll_internal::FromSocketAddress;
 using epoll_internal::Resolver;
+using epoll_internal::WorkPool;
 using epoll_internal::SocketAddress;
 using epoll_internal::ToSocketAddress;
 
@@ -506,6 +508,7 @@ EpollNetwork::~EpollNetwork() {
   // The resolver's worker writes to wake_fd_ (through Wake) until the
   // resolver is stopped; only then may the descriptor close.
   resolver_.reset();
+  pool_.reset();  // Waits for running jobs, which Wake through wake_fd_.
   close(wake_fd_);
   close(epoll_fd_);
 }
@@ -682,6 +685,7 @@ absl::StatusOr<int> EpollNetwork::Poll(absl::Time deadline) {
     ++callbacks;
   }
   callbacks += RunResolveCallbacks(woken);
+  callbacks += RunOffloadCallbacks(woken);
   polling_ = false;
   return callbacks;
 }
@@ -728,6 +732,26 @@ int EpollNetwork::RunResolveCallbacks(bool woken) {
   }
   resolves_running_.clear();
   return callbacks;
+}
+
+absl::Status EpollNetwork::Offload(absl::AnyInvocable<void()> work,
+                                   absl::AnyInvocable<void()> done) {
+  if (pool_ == nullptr) {
+    pool_ = std::make_unique<WorkPool>(options_.offload_threads,
+                                       options_.offload_jobs_max,
+                                       [this] { Wake(); });
+  }
+  return pool_->Submit(std::move(work), std::move(done));
+}
+
+int EpollNetwork::RunOffloadCallbacks(bool woken) {
+  // A finished job wakes the Poll (after RunResolveCallbacks cleared the
+  // wake flag, a job finishing now wakes the next one).
+  if (!woken || pool_ == nullptr) return 0;
+  std::vector<WorkPool::Work> finished;
+  pool_->TakeFinished(&finished);
+  for (WorkPool::Work& done : finished) done();
+  return static_cast<int>(finished.size());
 }
 
 void EpollNetwork::Resolve(std::string_view host, ResolveCallback done) {

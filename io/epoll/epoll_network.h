@@ -27,6 +27,9 @@
 //   refusal: kRefused when nobody listens (also for a missing Unix socket
 //   file), kNoResources when a Unix listener's backlog is full.
 // - Accepted sockets keep the kernel's defaults (Nagle on, no keepalive).
+// - `Offload` runs work on a pool of `Options::offload_threads` worker
+//   threads, started on first use, with at most `offload_jobs_max` jobs
+//   outstanding.
 // - Host names are resolved with getaddrinfo on one worker thread, started on
 //   first use; numeric literals and names under ".invalid" (RFC 6761) are
 //   answered without it. Every result is delivered from a later `Poll`.
@@ -60,6 +63,7 @@ namespace ember::io {
 
 namespace epoll_internal {
 class Resolver;
+class WorkPool;
 }  // namespace epoll_internal
 
 class EpollRegistration;
@@ -75,6 +79,10 @@ class EpollNetwork final : public Network {
     // `Resolve` fails the request with kind kNoResources, delivered from a
     // later Poll like any result.
     size_t lookups_pending_max = 1024;
+    // Offload: worker threads, and jobs queued, running or finished and
+    // not yet delivered. Past the limit Offload fails (kResourceExhausted).
+    int offload_threads = 4;
+    size_t offload_jobs_max = 1024;
   };
 
   // Creates the epoll instance and the wake eventfd. Fails with the OS error
@@ -114,6 +122,8 @@ class EpollNetwork final : public Network {
   absl::StatusOr<std::unique_ptr<DatagramSocket>> OpenDatagram(
       const Address& local) override;
   void Resolve(std::string_view host, ResolveCallback done) override;
+  absl::Status Offload(absl::AnyInvocable<void()> work,
+                       absl::AnyInvocable<void()> done) override;
 
   // Live handles (for tests and leak checks).
   size_t handle_count() const { return slots_.size() - free_slots_.size(); }
@@ -174,6 +184,10 @@ class EpollNetwork final : public Network {
   std::vector<ResolveDone> resolves_done_;     // Answered without lookup.
   std::vector<ResolveDone> resolves_running_;  // Being delivered by Poll.
   std::unique_ptr<epoll_internal::Resolver> resolver_;  // Made on first use.
+
+  // Runs the `done` of offloaded jobs finished before this call.
+  int RunOffloadCallbacks(bool woken);
+  std::unique_ptr<epoll_internal::WorkPool> pool_;  // Made on first use.
 };
 
 }  // namespace ember::io

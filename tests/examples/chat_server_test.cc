@@ -1,13 +1,17 @@
 // Goal: the chat server relays complete lines however they are cut, to every
 // other named client and only to them, survives clients leaving at any
 // moment, and answers an over-long line with an error and a close. Runs on
-// the real backend over loopback; the simulator runs it too.
+// the real backend over loopback; the simulator runs it too. Every case runs
+// against both servers: the callback one and the one written with
+// coroutines (coro_chat_server.h).
 
 #include "examples/chat/chat_server.h"
+#include "examples/chat/coro_chat_server.h"
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -37,12 +41,13 @@ class ChatClient : public Connection {
   UnbindReason* reason_;
 };
 
-class ChatServerTest : public ::testing::TestWithParam<Backend> {
+class ChatServerTest
+    : public ::testing::TestWithParam<std::tuple<Backend, ChatServerKind>> {
  protected:
   void SetUp() override {
-    network_ = GetParam().make();
+    network_ = std::get<0>(GetParam()).make();
     reactor_ = std::make_unique<Reactor>(*network_);
-    chat_ = std::make_unique<ChatServer>(*reactor_);
+    chat_ = MakeChatServer(std::get<1>(GetParam()), *reactor_);
     auto address = chat_->Listen("127.0.0.1", 0);
     ASSERT_TRUE(address.ok()) << address.status();
     port_ = address->port();
@@ -83,7 +88,7 @@ class ChatServerTest : public ::testing::TestWithParam<Backend> {
 
   std::unique_ptr<io::Network> network_;
   std::unique_ptr<Reactor> reactor_;
-  std::unique_ptr<ChatServer> chat_;
+  std::unique_ptr<ChatService> chat_;
   uint16_t port_ = 0;
   absl::Time start_;
 };
@@ -209,9 +214,16 @@ Backend EpollBackend() {
                  }};
 }
 
-INSTANTIATE_TEST_SUITE_P(Epoll, ChatServerTest,
-                         ::testing::Values(EpollBackend()),
-                         testing_support::BackendName);
+INSTANTIATE_TEST_SUITE_P(
+    Epoll, ChatServerTest,
+    ::testing::Combine(::testing::Values(EpollBackend()),
+                       ::testing::Values(ChatServerKind::kCallback,
+                                         ChatServerKind::kCoro)),
+    [](const ::testing::TestParamInfo<std::tuple<Backend, ChatServerKind>>&
+           info) {
+      return std::get<0>(info.param).name + "_" +
+             std::string(ChatServerKindName(std::get<1>(info.param)));
+    });
 
 }  // namespace
 }  // namespace ember::examples

@@ -12,6 +12,9 @@
 //     reordered or delivered to the wrong client, witnesses that stayed
 //     connected miss nothing at the end, and everything drains.
 //   - ChatSimDeterminismTest: one seed gives one run, event for event.
+//   - CoroChat*: the same sweeps, seeds and checks for CoroChatServer, the
+//     server written with coroutines; ChatSimEquivalenceTest shows both
+//     servers give clients exactly the same run for a seed.
 //   - ChatSimSoakTest: dozens of clients joining, talking and leaving for a
 //     simulated week under the wan plan, with the reactor's live objects
 //     sampled every simulated hour: each sample within a bound proportional
@@ -59,8 +62,10 @@ std::vector<uint64_t> Seeds(uint64_t first, uint64_t count) {
 // simulated minutes per seed.
 constexpr absl::Duration kSweepDuration = absl::Minutes(10);
 
-ChatSimulationOptions SweepOptions() {
+ChatSimulationOptions SweepOptions(
+    ChatServerKind server = ChatServerKind::kCallback) {
   ChatSimulationOptions options;
+  options.server = server;
   options.clients = 8;
   options.witnesses = 4;
   options.talk_gap_min = absl::Milliseconds(200);
@@ -136,8 +141,9 @@ void ExpectSafe(const SeedRun& run) {
 
 void ExactlyOnceSweep(const char* plan_name,
                       FaultPlan (*make_plan)(uint64_t seed), uint64_t first,
-                      uint64_t count) {
-  const ChatSimulationOptions options = SweepOptions();
+                      uint64_t count,
+                      ChatServerKind server = ChatServerKind::kCallback) {
+  const ChatSimulationOptions options = SweepOptions(server);
   const int pairs = options.witnesses * (options.witnesses - 1);
   for (uint64_t seed : Seeds(first, count)) {
     const FaultPlan plan = make_plan(seed);
@@ -179,8 +185,9 @@ TEST(ChatSimExactlyOnceTest, SwarmWithoutStreamFaults) {
 // Sums fault counts over a sweep, to check the plan really bit.
 void SafetySweep(const char* plan_name, FaultPlan (*make_plan)(uint64_t seed),
                  uint64_t first, uint64_t count,
-                 std::map<std::string, uint64_t>* faults) {
-  const ChatSimulationOptions options = SweepOptions();
+                 std::map<std::string, uint64_t>* faults,
+                 ChatServerKind server = ChatServerKind::kCallback) {
+  const ChatSimulationOptions options = SweepOptions(server);
   for (uint64_t seed : Seeds(first, count)) {
     const FaultPlan plan = make_plan(seed);
     SCOPED_TRACE(::testing::Message()
@@ -218,13 +225,13 @@ TEST(ChatSimSafetyTest, SwarmWithStreamFaults) {
               &faults);
 }
 
-TEST(ChatSimSafetyTest, CrashesBringTheServerBack) {
+void CrashesBringTheServerBack(ChatServerKind server) {
   // Goal: a server host that crashes again and again listens again each
   // time, clients find it, and the connection count comes back to zero.
   FaultPlan plan = FaultPlan::Lan();
   plan.crash_probability = 0.01;
   plan.crash_downtime_max = absl::Seconds(5);
-  ChatSimulationOptions options = SweepOptions();
+  ChatSimulationOptions options = SweepOptions(server);
   options.crash_client_hosts = false;
   for (uint64_t seed : Seeds(400, 3)) {
     SCOPED_TRACE(::testing::Message()
@@ -239,11 +246,15 @@ TEST(ChatSimSafetyTest, CrashesBringTheServerBack) {
   }
 }
 
-TEST(ChatSimDeterminismTest, OneSeedGivesOneRun) {
+TEST(ChatSimSafetyTest, CrashesBringTheServerBack) {
+  CrashesBringTheServerBack(ChatServerKind::kCallback);
+}
+
+void OneSeedGivesOneRun(ChatServerKind server) {
   // Goal: the whole simulation, clients and checks included, is a function
   // of the seed: two runs agree on every reactor event and the simulator's
   // hash, under a calm and a cruel plan.
-  const ChatSimulationOptions options = SweepOptions();
+  const ChatSimulationOptions options = SweepOptions(server);
   for (const char* plan_name : {"wan", "hostile", "swarm"}) {
     for (uint64_t seed : Seeds(500, 2)) {
       SimOptions sim_options;
@@ -262,7 +273,103 @@ TEST(ChatSimDeterminismTest, OneSeedGivesOneRun) {
   }
 }
 
-TEST(ChatSimSoakTest, AWeekUnderWanStaysBoundedAndDrains) {
+TEST(ChatSimDeterminismTest, OneSeedGivesOneRun) {
+  OneSeedGivesOneRun(ChatServerKind::kCallback);
+}
+
+// ---- The same sweeps, seeds and checks for the coroutine server. ----
+
+TEST(CoroChatSimExactlyOnceTest, Ideal) {
+  ExactlyOnceSweep(
+      "ideal", [](uint64_t) { return FaultPlan::Ideal(); }, 1, 20,
+      ChatServerKind::kCoro);
+}
+
+TEST(CoroChatSimExactlyOnceTest, Lan) {
+  ExactlyOnceSweep(
+      "lan", [](uint64_t) { return FaultPlan::Lan(); }, 100, 20,
+      ChatServerKind::kCoro);
+}
+
+TEST(CoroChatSimExactlyOnceTest, SwarmWithoutStreamFaults) {
+  ExactlyOnceSweep("swarm without resets and crashes", SwarmWithoutStreamFaults,
+                   1000, 20, ChatServerKind::kCoro);
+}
+
+TEST(CoroChatSimSafetyTest, Wan) {
+  std::map<std::string, uint64_t> faults;
+  SafetySweep(
+      "wan", [](uint64_t) { return FaultPlan::Wan(); }, 200, 20, &faults,
+      ChatServerKind::kCoro);
+}
+
+TEST(CoroChatSimSafetyTest, Hostile) {
+  std::map<std::string, uint64_t> faults;
+  SafetySweep(
+      "hostile", [](uint64_t) { return FaultPlan::Hostile(); }, 300, 20,
+      &faults, ChatServerKind::kCoro);
+  if (faults.size() > 0) {
+    EXPECT_GT(faults["reset"], 0u);
+    EXPECT_GT(faults["crash"], 0u);
+  }
+}
+
+TEST(CoroChatSimSafetyTest, SwarmWithStreamFaults) {
+  std::map<std::string, uint64_t> faults;
+  SafetySweep("swarm with resets and crashes", SwarmWithStreamFaults, 2000, 20,
+              &faults, ChatServerKind::kCoro);
+}
+
+TEST(CoroChatSimSafetyTest, CrashesBringTheServerBack) {
+  CrashesBringTheServerBack(ChatServerKind::kCoro);
+}
+
+TEST(CoroChatSimDeterminismTest, OneSeedGivesOneRun) {
+  OneSeedGivesOneRun(ChatServerKind::kCoro);
+}
+
+TEST(ChatSimEquivalenceTest, TheCoroServerIsObservablyTheCallbackServer) {
+  // Goal: the two servers are interchangeable, not merely both correct.
+  // Run on the same seed and plan, every client sees the same thing (the
+  // same lines, bytes, joins, leaves and failures) and the simulator the
+  // same traffic, although the coroutine server's reactor records more
+  // events (the ticks that resume its tasks, and each resume).
+  for (const char* plan_name : {"ideal", "wan", "hostile", "swarm"}) {
+    for (uint64_t seed : Seeds(600, 3)) {
+      SCOPED_TRACE(::testing::Message()
+                   << "plan " << plan_name << " seed " << seed
+                   << "; replay: " << ReplayCommand(seed));
+      const FaultPlan plan = *FaultPlan::ByName(plan_name, seed);
+      const SeedRun callback =
+          RunSeed(plan, seed, SweepOptions(ChatServerKind::kCallback),
+                  kSweepDuration);
+      const SeedRun coro = RunSeed(plan, seed,
+                                   SweepOptions(ChatServerKind::kCoro),
+                                   kSweepDuration);
+      ExpectSafe(callback);
+      ExpectSafe(coro);
+      const ChatSimulationReport& a = callback.report;
+      const ChatSimulationReport& b = coro.report;
+      EXPECT_EQ(a.lines_sent, b.lines_sent);
+      EXPECT_EQ(a.lines_delivered, b.lines_delivered);
+      EXPECT_EQ(a.bytes_received, b.bytes_received);
+      EXPECT_EQ(a.joins, b.joins);
+      EXPECT_EQ(a.leaves, b.leaves);
+      EXPECT_EQ(a.reconnects, b.reconnects);
+      EXPECT_EQ(a.failures, b.failures);
+      EXPECT_EQ(a.chat.joined, b.chat.joined);
+      EXPECT_EQ(a.chat.lines, b.chat.lines);
+      EXPECT_EQ(a.chat.deliveries, b.chat.deliveries);
+      EXPECT_EQ(callback.result.stats.bytes_written,
+                coro.result.stats.bytes_written);
+      EXPECT_EQ(callback.result.stats.faults, coro.result.stats.faults);
+      EXPECT_GT(coro.result.reactor_events, callback.result.reactor_events);
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+}
+
+void AWeekUnderWanStaysBoundedAndDrains(ChatServerKind server) {
   // Goal: a long-running stability claim, made checkable. 32 clients (4
   // witnesses) join, talk and leave for 7 simulated days under the wan
   // plan. Traffic: a line every 10 s to 10 min per client (about 12 an hour
@@ -281,6 +388,7 @@ TEST(ChatSimSoakTest, AWeekUnderWanStaysBoundedAndDrains) {
   constexpr int kClients = 32;
   constexpr absl::Duration kWeek = absl::Hours(7 * 24);
   ChatSimulationOptions options;
+  options.server = server;
   options.clients = kClients;
   options.witnesses = 4;
   for (uint64_t seed : Seeds(7, 1)) {
@@ -346,6 +454,14 @@ TEST(ChatSimSoakTest, AWeekUnderWanStaysBoundedAndDrains) {
     EXPECT_EQ(report.final.open_handles, report.baseline.open_handles);
     EXPECT_EQ(network.open_handles(), 0u);
   }
+}
+
+TEST(ChatSimSoakTest, AWeekUnderWanStaysBoundedAndDrains) {
+  AWeekUnderWanStaysBoundedAndDrains(ChatServerKind::kCallback);
+}
+
+TEST(CoroChatSimSoakTest, AWeekUnderWanStaysBoundedAndDrains) {
+  AWeekUnderWanStaysBoundedAndDrains(ChatServerKind::kCoro);
 }
 
 }  // namespace

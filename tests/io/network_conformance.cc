@@ -855,6 +855,30 @@ TEST_P(NetworkConformanceTest, ResolveFromACallbackIsDeliveredLater) {
 
 }  // namespace
 
+TEST_P(NetworkConformanceTest, OffloadRunsWorkThenItsDoneFromALaterPoll) {
+  // Goal: whatever the backend does with the work (a thread, or the loop
+  // later), each job's `done` runs from a Poll, never inside Offload, after
+  // its `work`, and sees what `work` produced.
+  constexpr int kJobs = 10;
+  std::vector<int> produced(kJobs, -1);
+  std::vector<int> delivered;
+  for (int i = 0; i < kJobs; ++i) {
+    int* slot = &produced[i];
+    ASSERT_TRUE(network_
+                    ->Offload([slot, i] { *slot = i * i; },
+                              [&delivered, slot] {
+                                delivered.push_back(*slot);
+                              })
+                    .ok());
+  }
+  EXPECT_TRUE(delivered.empty());
+  ASSERT_TRUE(PollUntil(*network_, [&] {
+    return delivered.size() == static_cast<size_t>(kJobs);
+  }));
+  std::sort(delivered.begin(), delivered.end());
+  for (int i = 0; i < kJobs; ++i) EXPECT_EQ(delivered[i], i * i);
+}
+
 // The suite is instantiated by each backend's test, not here.
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(NetworkConformanceTest);
 

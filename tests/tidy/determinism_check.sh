@@ -4,7 +4,9 @@
 # for the same seed in every run and process. It must take time and
 # randomness from the backend and never sleep (rules 1 and 2), never let a
 # hash table's order or a hash value reach behaviour, never order by
-# address (rule 3), and start no thread (rule 4). Each hit names the file,
+# address (rule 3), and start no thread (rule 4: blocking work goes to
+# io::Network::Offload, whose real backend owns the only pool). Each hit
+# names the file,
 # the line and the rule.
 #
 # A line may opt out with a trailing comment "// tidy: allow <reason>", for
