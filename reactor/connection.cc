@@ -23,6 +23,7 @@ std::string_view UnbindKindName(UnbindKind kind) {
     case UnbindKind::kShutdown: return "shutdown";
     case UnbindKind::kReactorStopped: return "reactor stopped";
     case UnbindKind::kError: return "error";
+    case UnbindKind::kTls: return "tls";
   }
   return "unknown";
 }
@@ -64,19 +65,158 @@ absl::Status Connection::SendData(std::string_view data) {
         " bytes not sent"));
   }
   if (data.empty()) return absl::OkStatus();
-  if (data.size() > limits_.max_bytes - outbound_.size()) {
+  const size_t queued = OutboundDataSize();
+  if (queued > limits_.max_bytes || data.size() > limits_.max_bytes - queued) {
     absl::Status status = absl::ResourceExhaustedError(absl::StrCat(
         "connection ", id_, ": queueing ", data.size(), " bytes on top of ",
-        outbound_.size(), " would pass the outbound limit of ",
+        queued, " would pass the outbound limit of ",
         limits_.max_bytes, " bytes; nothing queued"));
     if (limits_.close_on_overflow) {
       MarkClosed(UnbindKind::kOutboundOverflow, status);
     }
     return status;
   }
+  if (filter_ != nullptr) {
+    // Traced as plaintext when queued: the trace never sees wire bytes.
+    reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kWrite, id_,
+                            data.size());
+    // Before the filter starts (not connected yet) or finishes its
+    // handshake, it keeps the plaintext.
+    absl::Status status = filter_->WritePlain(data);
+    if (!status.ok()) {
+      FailFilter(status);
+      return status;
+    }
+    DrainFilterWire();
+    return absl::OkStatus();
+  }
   outbound_.Append(data);
   ScheduleFlush();
   return absl::OkStatus();
+}
+
+absl::Status Connection::StartFilter(std::unique_ptr<StreamFilter> filter) {
+  EMBER_CHECK(filter != nullptr);
+  if (filter_ != nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "connection ", id_, " already has a stream filter"));
+  }
+  if (reactor_ != nullptr && closing()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("connection ", id_, " is closing"));
+  }
+  if (write_shutdown_requested_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "connection ", id_, " has closed its write side"));
+  }
+  filter_ = std::move(filter);
+  if (reactor_ != nullptr && state_ == Lifecycle::kConnected) {
+    StartFilterNow();
+  }
+  return absl::OkStatus();
+}
+
+void Connection::StartFilterNow() {
+  if (filter_ == nullptr || filter_started_ || state_ == Lifecycle::kClosed) {
+    return;
+  }
+  filter_started_ = true;
+  const absl::Duration timeout = filter_->handshake_timeout();
+  if (timeout > absl::ZeroDuration()) {
+    handshake_timer_ = reactor_->AddInternalTimer(timeout, [this] {
+      handshake_timer_ = 0;
+      if (state_ == Lifecycle::kClosed || filter_->established()) return;
+      MarkClosed(UnbindKind::kTimedOut, filter_->HandshakeTimeoutError());
+    });
+  }
+  absl::Status status = filter_->Start();
+  if (!status.ok()) {
+    FailFilter(std::move(status));
+    return;
+  }
+  DrainFilterWire();
+  CheckHandshake();
+}
+
+void Connection::DrainFilterWire() {
+  bool any = false;
+  filter_->TakeWire([&](std::string_view bytes) {
+    outbound_.Append(bytes);
+    any = any || !bytes.empty();
+  });
+  if (any) ScheduleFlush();
+}
+
+void Connection::FailFilter(absl::Status status) {
+  if (state_ == Lifecycle::kClosed) return;
+  if (socket_ != nullptr && reactor_ != nullptr &&
+      state_ != Lifecycle::kConnecting && state_ != Lifecycle::kResolving) {
+    // Best effort: the alert explaining the failure, after what is queued,
+    // if the socket takes it all now. Not traced: wire bytes never are.
+    filter_->TakeWire([&](std::string_view bytes) { outbound_.Append(bytes); });
+    io::ConstBuffer buffers[io::StreamSocket::kWriteBuffersMax];
+    const size_t n =
+        outbound_.Gather(buffers, io::StreamSocket::kWriteBuffersMax);
+    if (n > 0) socket_->Write(buffers, n);
+  }
+  MarkClosed(UnbindKind::kTls, std::move(status));
+}
+
+void Connection::CheckHandshake() {
+  if (handshake_reported_ || state_ == Lifecycle::kClosed ||
+      !filter_->established()) {
+    return;
+  }
+  handshake_reported_ = true;
+  if (handshake_timer_ != 0) {
+    reactor_->timers_.Cancel(handshake_timer_);
+    handshake_timer_ = 0;
+  }
+  DrainFilterWire();  // Plaintext kept for the handshake, now encrypted.
+  reactor_->Guard(this, [this] { HandshakeCompleted(); });
+}
+
+bool Connection::DeliverFilterPlain() {
+  char* buffer = reactor_->read_buffer();
+  const size_t chunk = reactor_->options_.read_chunk_bytes;
+  while (!paused_ && !eof_received_ && state_ != Lifecycle::kClosed) {
+    absl::StatusOr<size_t> n = filter_->ReadPlain(buffer, chunk);
+    DrainFilterWire();
+    if (!n.ok()) {
+      FailFilter(n.status());
+      return false;
+    }
+    if (*n == 0) {
+      if (filter_->peer_closed()) {
+        eof_received_ = true;
+        reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kEof, id_, 0);
+        UpdateInterest();
+        reactor_->Guard(this, [this] { ReceiveEof(); });
+      }
+      break;
+    }
+    reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kRead, id_, *n);
+    reactor_->Guard(this, [&] { ReceiveData(std::string_view(buffer, *n)); });
+  }
+  return state_ != Lifecycle::kClosed;
+}
+
+bool Connection::FilterFlushed() const {
+  return filter_ == nullptr || !filter_started_ ||
+         (filter_->pending_plain_bytes() == 0 && filter_close_sent_);
+}
+
+void Connection::MaybeCloseFilter() {
+  if (filter_ == nullptr || !filter_started_ || filter_close_sent_) return;
+  if (state_ != Lifecycle::kClosing && !write_shutdown_requested_) return;
+  if (filter_->pending_plain_bytes() != 0) return;  // Wait for the handshake.
+  filter_close_sent_ = true;
+  absl::Status status = filter_->CloseWrite();
+  if (!status.ok()) {
+    FailFilter(std::move(status));
+    return;
+  }
+  DrainFilterWire();
 }
 
 void Connection::ScheduleFlush() {
@@ -99,6 +239,10 @@ void Connection::CloseAfterWriting() {
     return;
   }
   state_ = Lifecycle::kClosing;
+  if (filter_ != nullptr && filter_started_) {
+    ScheduleFlush();  // Flush sends close_notify, then closes.
+    return;
+  }
   if (outbound_.empty()) {
     MarkClosed(eof_received_ ? UnbindKind::kClosedByPeer
                              : UnbindKind::kClosedLocally,
@@ -123,6 +267,22 @@ void Connection::Resume() {
   paused_ = false;
   UpdateInterest();
   if (!outbound_.empty() || write_shutdown_requested_) ScheduleFlush();
+  if (filter_ != nullptr && filter_started_ && !filter_drain_scheduled_ &&
+      reactor_ != nullptr && filter_->HasBufferedPlain()) {
+    // Plaintext left inside the filter when the handler paused: no socket
+    // readiness will come for it, so deliver it from the loop.
+    filter_drain_scheduled_ = true;
+    const uint64_t id = id_;
+    Reactor* reactor = reactor_;
+    reactor_->NextTick([reactor, id] {
+      auto it = reactor->connections_.find(id);
+      if (it == reactor->connections_.end()) return;
+      Connection* c = it->second.get();
+      c->filter_drain_scheduled_ = false;
+      if (c->state_ == Lifecycle::kClosed) return;
+      c->DeliverFilterPlain();
+    });
+  }
 }
 
 absl::StatusOr<io::Address> Connection::PeerName() const {
@@ -243,7 +403,8 @@ void Connection::MarkClosed(UnbindKind kind, absl::Status status) {
   reason_ = UnbindReason{kind, std::move(status)};
   if (connect_timer_ != 0) reactor_->timers_.Cancel(connect_timer_);
   if (inactivity_timer_ != 0) reactor_->timers_.Cancel(inactivity_timer_);
-  connect_timer_ = inactivity_timer_ = 0;
+  if (handshake_timer_ != 0) reactor_->timers_.Cancel(handshake_timer_);
+  connect_timer_ = inactivity_timer_ = handshake_timer_ = 0;
   if (socket_ != nullptr && interest_ != 0) {
     interest_ = 0;
     socket_->SetInterest(0);
@@ -287,6 +448,8 @@ void Connection::FinishConnecting() {
   if (inactivity_timeout_ > absl::ZeroDuration() && inactivity_timer_ == 0) {
     ArmInactivityTimer();
   }
+  StartFilterNow();
+  if (state_ == Lifecycle::kClosed) return;
   reactor_->Guard(this, [this] { ConnectionCompleted(); });
   if (state_ == Lifecycle::kClosed) return;
   if (close_after_connect_) {
@@ -310,6 +473,22 @@ void Connection::HandleReadable() {
     switch (r.code) {
       case io::IoResult::Code::kOk:
         Touch();
+        if (filter_ != nullptr) {
+          // Wire bytes go into the filter (which copies them), so the
+          // buffer is free again for the plaintext coming out.
+          absl::Status status =
+              filter_->ReceiveWire(std::string_view(buffer, r.bytes));
+          DrainFilterWire();
+          if (!status.ok()) {
+            FailFilter(std::move(status));
+            return;
+          }
+          CheckHandshake();
+          if (state_ == Lifecycle::kClosed) return;
+          if (!DeliverFilterPlain()) return;
+          if (r.bytes < chunk) return;
+          break;
+        }
         reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kRead, id_,
                                 r.bytes);
         reactor_->Guard(this, [&] {
@@ -320,6 +499,15 @@ void Connection::HandleReadable() {
       case io::IoResult::Code::kWouldBlock:
         return;
       case io::IoResult::Code::kEndOfStream:
+        if (filter_ != nullptr && filter_started_) {
+          // Orderly only after the filter's own close (close_notify).
+          absl::Status status = filter_->EndOfInput();
+          if (!status.ok()) {
+            MarkClosed(UnbindKind::kTls, std::move(status));
+            return;
+          }
+          if (eof_received_) return;  // ReceiveEof already ran.
+        }
         eof_received_ = true;
         reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kEof, id_, 0);
         UpdateInterest();
@@ -333,6 +521,10 @@ void Connection::HandleReadable() {
 }
 
 bool Connection::Flush() {
+  if (state_ == Lifecycle::kClosed) return false;
+  // Closing with a filter: its close (close_notify) goes after everything
+  // queued, once no plaintext waits for the handshake.
+  MaybeCloseFilter();
   if (state_ == Lifecycle::kClosed) return false;
   io::ConstBuffer buffers[io::StreamSocket::kWriteBuffersMax];
   while (!outbound_.empty()) {
@@ -348,21 +540,25 @@ bool Connection::Flush() {
     }
     outbound_.Consume(r.bytes);
     Touch();
-    reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kWrite, id_,
-                            r.bytes);
+    if (filter_ == nullptr) {
+      // With a filter the plaintext was traced when queued (SendData): the
+      // trace never sees wire bytes, whose sizes are the filter's business.
+      reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kWrite, id_,
+                              r.bytes);
+    }
     if (r.bytes < offered) break;  // The socket is full.
   }
   // Water marks, from the loop (never from inside SendData).
-  if (above_high_water_ && outbound_.size() <= limits_.low_water_bytes) {
+  if (above_high_water_ && OutboundDataSize() <= limits_.low_water_bytes) {
     above_high_water_ = false;
     reactor_->Guard(this, [this] { OutboundLowWater(); });
   } else if (!above_high_water_ &&
-             outbound_.size() >= limits_.high_water_bytes) {
+             OutboundDataSize() >= limits_.high_water_bytes) {
     above_high_water_ = true;
     reactor_->Guard(this, [this] { OutboundHighWater(); });
   }
   if (state_ == Lifecycle::kClosed) return false;
-  if (outbound_.empty()) {
+  if (outbound_.empty() && FilterFlushed()) {
     if (state_ == Lifecycle::kClosing) {
       MarkClosed(eof_received_ ? UnbindKind::kClosedByPeer
                                : UnbindKind::kClosedLocally,
