@@ -15,8 +15,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "io/absl_compat.h"
+#include "io/check.h"
 #include "protocols/tls/tls_connection.h"
+#include "protocols/line/line_connection.h"
 #include "protocols/tls/tls_context.h"
+#include "protocols/tls/tls_engine.h"
 #include "protocols/tls/tls_failure.h"
 #include "reactor/reactor.h"
 #include "sim/sim_network.h"
@@ -451,6 +455,240 @@ TEST_F(TlsSimTest, SniPicksTheCertificate) {
   EXPECT_EQ(a.peer->dns_names, std::vector<std::string>{"a.test"});
   EXPECT_EQ(b.peer->dns_names,
             (std::vector<std::string>{"b.test", "*.b.test"}));
+}
+
+// A server that speaks TLS by driving a TlsEngine itself over a plain
+// connection, so that it can cut its own ciphertext short.
+class ManualTlsServer : public Connection {
+ public:
+  enum class Ending { kMidRecord, kBetweenRecords };
+  ManualTlsServer(std::shared_ptr<const TlsContext> context, Ending ending)
+      : ending_(ending) {
+    engine_ = *TlsEngine::Create(std::move(context), {},
+                                 [this] { return reactor().WallNow(); });
+    EMBER_CHECK(engine_->Start().ok());
+  }
+  void ReceiveData(std::string_view data) override {
+    if (!engine_->FeedCiphertext(data).ok()) return CloseConnection();
+    SendCiphertext();
+    if (!engine_->established() || sent_) return;
+    sent_ = true;
+    EMBER_CHECK(engine_->WritePlaintext("hello world").ok());
+    std::string records;
+    engine_->TakeCiphertext([&](std::string_view b) { records.append(b); });
+    if (ending_ == Ending::kMidRecord) records.resize(records.size() - 5);
+    SendData(records).IgnoreError();
+    CloseAfterWriting();  // TCP FIN, no close_notify.
+  }
+
+ private:
+  void SendCiphertext() {
+    engine_->TakeCiphertext(
+        [&](std::string_view b) { SendData(b).IgnoreError(); });
+  }
+  Ending ending_;
+  bool sent_ = false;
+  std::unique_ptr<TlsEngine> engine_;
+};
+
+TEST_F(TlsSimTest, TruncationIsAnErrorNeverAShortRead) {
+  for (auto ending : {ManualTlsServer::Ending::kMidRecord,
+                      ManualTlsServer::Ending::kBetweenRecords}) {
+    SCOPED_TRACE(static_cast<int>(ending));
+    sim::SimNetwork net;
+    Reactor reactor(net);
+    auto server_context = Server();
+    auto server = reactor.StartServer("127.0.0.1", kPort, [&] {
+      return std::make_unique<ManualTlsServer>(server_context, ending);
+    });
+    ASSERT_TRUE(server.ok());
+    PeerRecord client;
+    auto c = ConnectTls(reactor, "127.0.0.1", kPort,
+                        std::make_unique<RecordingConnection>(&client),
+                        Client());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(RunUntil(reactor, [&] { return client.done(); }));
+    ASSERT_TRUE(client.unbind.has_value());
+    EXPECT_EQ(client.unbind->kind, UnbindKind::kTls);
+    EXPECT_EQ(client.unbind->status.code(), absl::StatusCode::kDataLoss);
+    EXPECT_FALSE(client.eof);  // Never an orderly end of stream.
+    if (ending == ManualTlsServer::Ending::kMidRecord) {
+      EXPECT_EQ(TlsFailureOf(client.unbind->status), TlsFailure::kTruncated)
+          << client.unbind->ToString();
+      EXPECT_EQ(client.received, "");  // The cut record is not delivered.
+    } else {
+      EXPECT_EQ(TlsFailureOf(client.unbind->status),
+                TlsFailure::kNoCloseNotify)
+          << client.unbind->ToString();
+      EXPECT_EQ(client.received, "hello world");  // Whole records arrive.
+    }
+  }
+}
+
+TEST_F(TlsSimTest, StartTlsUpgradesALineProtocol) {
+  // SMTP's shape: a plaintext exchange, STARTTLS, "go ahead" in plaintext,
+  // then the same LineConnection handlers speak over TLS.
+  auto server_context = Server();
+  auto client_context = Client();
+  std::vector<std::string> server_lines, client_lines;
+  bool server_secure_at_secret = false;
+  class LineServer : public protocols::LineConnection {
+   public:
+    LineServer(std::shared_ptr<const TlsContext> context,
+               std::vector<std::string>* lines, bool* secure)
+        : context_(std::move(context)), lines_(lines), secure_(secure) {}
+    void ReceiveLine(std::string_view line) override {
+      lines_->emplace_back(line);
+      if (line == "STARTTLS") {
+        SendData("220 go ahead\n").IgnoreError();
+        EXPECT_TRUE(StartTls(*this, context_).ok());
+        return;
+      }
+      if (line == "secret") *secure_ = TlsOf(*this) != nullptr &&
+                                       TlsOf(*this)->established();
+      SendData(absl::StrCat("echo ", AbslView(line), "\n")).IgnoreError();
+    }
+
+   private:
+    std::shared_ptr<const TlsContext> context_;
+    std::vector<std::string>* lines_;
+    bool* secure_;
+  };
+  class LineClient : public protocols::LineConnection {
+   public:
+    LineClient(std::shared_ptr<const TlsContext> context,
+               std::vector<std::string>* lines)
+        : context_(std::move(context)), lines_(lines) {}
+    void ConnectionCompleted() override {
+      SendData("hello\nSTARTTLS\n").IgnoreError();
+    }
+    void ReceiveLine(std::string_view line) override {
+      lines_->emplace_back(line);
+      if (line == "220 go ahead") {
+        EXPECT_TRUE(StartTls(*this, context_, {"localhost"}).ok());
+        // A second StartTls is refused and changes nothing.
+        EXPECT_EQ(StartTls(*this, context_, {"localhost"}).code(),
+                  absl::StatusCode::kFailedPrecondition);
+        SendData("secret\n").IgnoreError();  // Kept for the handshake.
+      }
+      if (line == "echo secret") CloseAfterWriting();
+    }
+    void Unbind(const UnbindReason& reason) override { reason_ = reason; }
+    UnbindReason reason_;
+
+   private:
+    std::shared_ptr<const TlsContext> context_;
+    std::vector<std::string>* lines_;
+  };
+  ASSERT_TRUE(reactor_
+                  .StartServer("127.0.0.1", kPort,
+                               [&] {
+                                 return std::make_unique<LineServer>(
+                                     server_context, &server_lines,
+                                     &server_secure_at_secret);
+                               })
+                  .ok());
+  auto client = reactor_.Connect(
+      "127.0.0.1", kPort,
+      std::make_unique<LineClient>(client_context, &client_lines));
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(Run([&] { return reactor_.ConnectionCount() == 0; }));
+  EXPECT_EQ(server_lines,
+            (std::vector<std::string>{"hello", "STARTTLS", "secret"}));
+  EXPECT_EQ(client_lines, (std::vector<std::string>{
+                              "echo hello", "220 go ahead", "echo secret"}));
+  EXPECT_TRUE(server_secure_at_secret);
+}
+
+TEST_F(TlsSimTest, PauseKeepsPlaintextInsideTheFilterUntilResume) {
+  PeerRecord server;
+  const std::string big(300000, 'b');
+  class Blaster : public RecordingConnection {
+   public:
+    Blaster(PeerRecord* r, const std::string* data)
+        : RecordingConnection(r), data_(data) {}
+    void HandshakeCompleted() override {
+      RecordingConnection::HandshakeCompleted();
+      SendData(*data_).IgnoreError();
+    }
+    void ReceiveEof() override {}  // Keep going until the client closes.
+
+   private:
+    const std::string* data_;
+  };
+  ASSERT_TRUE(reactor_
+                  .StartServer("127.0.0.1", kPort,
+                               TlsServerFactory(Server(),
+                                                [&] {
+                                                  return std::make_unique<
+                                                      Blaster>(&server, &big);
+                                                }))
+                  .ok());
+  class Pauser : public RecordingConnection {
+   public:
+    using RecordingConnection::RecordingConnection;
+    void ReceiveData(std::string_view data) override {
+      RecordingConnection::ReceiveData(data);
+      ++calls;
+      Pause();
+    }
+    int calls = 0;
+  };
+  PeerRecord client;
+  auto c = ConnectTls(reactor_, "127.0.0.1", kPort,
+                      std::make_unique<Pauser>(&client), Client());
+  ASSERT_TRUE(c.ok());
+  auto* pauser = static_cast<Pauser*>(*c);
+  ASSERT_TRUE(Run([&] { return pauser->calls == 1; }));
+  protocols::testing::RunFor(reactor_, absl::Seconds(5));
+  EXPECT_EQ(pauser->calls, 1);  // Paused: nothing more was delivered.
+  const size_t first = client.received.size();
+  EXPECT_LT(first, big.size());
+  while (client.received.size() < big.size()) {
+    const size_t before = client.received.size();
+    pauser->Resume();
+    ASSERT_TRUE(Run([&] { return client.received.size() > before; }))
+        << "no progress after Resume at " << before;
+  }
+  EXPECT_EQ(client.received, big);
+  pauser->CloseConnection();
+  ASSERT_TRUE(Run([&] { return client.done(); }));
+}
+
+TEST_F(TlsSimTest, OutboundLimitCountsPlaintextWaitingForTheHandshake) {
+  PeerRecord server;
+  Listen(Server(), &server);
+  PeerRecord client;
+  class Limited : public RecordingConnection {
+   public:
+    using RecordingConnection::RecordingConnection;
+    void PostInit() override {
+      SetOutboundLimits({.high_water_bytes = 800,
+                         .low_water_bytes = 100,
+                         .max_bytes = 1000});
+      first = SendData(std::string(600, 'a'));
+      second = SendData(std::string(500, 'b'));  // 1100 > 1000: refused.
+      queued = OutboundDataSize();
+      third = SendData(std::string(400, 'c'));   // Exactly 1000: fine.
+    }
+    void ReceiveData(std::string_view data) override {
+      RecordingConnection::ReceiveData(data);
+      if (record_->received.size() == 1000) CloseAfterWriting();
+    }
+    absl::Status first, second, third;
+    size_t queued = 0;
+  };
+  auto c = ConnectTls(reactor_, "127.0.0.1", kPort,
+                      std::make_unique<Limited>(&client), Client());
+  ASSERT_TRUE(c.ok());
+  auto* limited = static_cast<Limited*>(*c);
+  EXPECT_TRUE(limited->first.ok());
+  EXPECT_EQ(limited->second.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(limited->queued, 600u);
+  EXPECT_TRUE(limited->third.ok());
+  ASSERT_TRUE(Run([&] { return client.done(); }));
+  EXPECT_EQ(client.received,
+            std::string(600, 'a') + std::string(400, 'c'));
 }
 
 }  // namespace
