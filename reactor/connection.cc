@@ -123,7 +123,12 @@ void Connection::StartFilterNow() {
   filter_started_ = true;
   const absl::Duration timeout = filter_->handshake_timeout();
   if (timeout > absl::ZeroDuration()) {
-    handshake_timer_ = reactor_->AddInternalTimer(timeout, [this] {
+    // Internal timers count from loop_time_, which inside a Poll dispatch
+    // (an accept, say) is the time the Poll began waiting: after an idle
+    // wait longer than the timeout the timer would fire at once. Count from
+    // the clock as it is now.
+    const absl::Duration waited = reactor_->Now() - reactor_->loop_time_;
+    handshake_timer_ = reactor_->AddInternalTimer(timeout + waited, [this] {
       handshake_timer_ = 0;
       if (state_ == Lifecycle::kClosed || filter_->established()) return;
       MarkClosed(UnbindKind::kTimedOut, filter_->HandshakeTimeoutError());
