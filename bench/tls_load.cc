@@ -100,9 +100,9 @@ class Handshaker : public Connection {
 };
 
 // Keeps the outbound queue between 2 and 8 MiB of 16 KiB writes (16 KiB
-// records). Water marks fire only when a flush leaves the queue past them,
-// so each refill queues well beyond the high mark: more than the socket
-// takes in one write.
+// records). The low-water callback fires only after the queue passed the
+// high mark, which a fast reader may never let happen (the socket takes a
+// whole refill at once), so a 1 ms timer tops the queue up too.
 class Bulk : public Connection {
  public:
   Bulk(Totals* totals, std::set<Bulk*>* live)
@@ -117,9 +117,14 @@ class Bulk : public Connection {
   void HandshakeCompleted() override {
     totals_->handshakes++;
     Fill();
+    auto timer = reactor().AddPeriodicTimer(absl::Milliseconds(1), [this] {
+      if (OutboundDataSize() <= (2 << 20)) Fill();
+    });
+    if (timer.ok()) timer_ = *timer;
   }
   void OutboundLowWater() override { Fill(); }
   void Unbind(const UnbindReason& reason) override {
+    if (timer_ != 0) reactor().CancelTimer(timer_);
     live_->erase(this);
     totals_->bytes += sent();
     if (reason.is_error() && reason.kind != UnbindKind::kReactorStopped) {
@@ -141,6 +146,7 @@ class Bulk : public Connection {
   std::set<Bulk*>* live_;
   std::string record_;
   uint64_t queued_ = 0;
+  TimerId timer_ = 0;
 };
 
 int Run() {
