@@ -146,7 +146,7 @@ TEST_F(TlsExamplesTest, EchoServerEchoesOverTls) {
     void ConnectionCompleted() override { SendData(*payload_).IgnoreError(); }
     void ReceiveData(std::string_view data) override {
       RecordingConnection::ReceiveData(data);
-      if (record_->received.size() == payload_->size()) CloseAfterWriting();
+      if (record_ != nullptr && record_->received.size() == payload_->size()) CloseAfterWriting();
     }
     const std::string* payload_;
   };

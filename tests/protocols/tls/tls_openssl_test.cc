@@ -49,7 +49,7 @@ class LineProbe : public RecordingConnection {
   }
   void ReceiveData(std::string_view data) override {
     RecordingConnection::ReceiveData(data);
-    if (record_->received.find('\n') != std::string::npos) CloseAfterWriting();
+    if (record_ != nullptr && record_->received.find('\n') != std::string::npos) CloseAfterWriting();
   }
 
  private:
@@ -62,7 +62,7 @@ class LineEcho : public RecordingConnection {
   using RecordingConnection::RecordingConnection;
   void ReceiveData(std::string_view data) override {
     RecordingConnection::ReceiveData(data);
-    if (record_->received.find('\n') != std::string::npos && !answered_) {
+    if (record_ != nullptr && record_->received.find('\n') != std::string::npos && !answered_) {
       answered_ = true;
       SendData(absl::StrCat("ember: ", AbslView(record_->received)))
           .IgnoreError();

@@ -673,7 +673,7 @@ TEST_F(TlsSimTest, OutboundLimitCountsPlaintextWaitingForTheHandshake) {
     }
     void ReceiveData(std::string_view data) override {
       RecordingConnection::ReceiveData(data);
-      if (record_->received.size() == 1000) CloseAfterWriting();
+      if (record_ != nullptr && record_->received.size() == 1000) CloseAfterWriting();
     }
     absl::Status first, second, third;
     size_t queued = 0;
