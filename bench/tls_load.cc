@@ -196,11 +196,8 @@ int Run() {
     if (stopping) return;
     auto c = tls::ConnectTls(
         reactor, host, port,
-        std::make_unique<Handshaker>(&totals,
-                                     [&] {
-                                       reactor.NextTick(
-                                           [&] { start_handshake(); });
-                                     }),
+        std::make_unique<Handshaker>(
+            &totals, [&] { reactor.NextTick([&] { start_handshake(); }); }),
         *context, session);
     if (!c.ok()) totals.errors++;
   };

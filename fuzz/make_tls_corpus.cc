@@ -49,8 +49,7 @@ int Main(const std::string& dir) {
           variant, flight);
     client->FeedCiphertext(flight).IgnoreError();
     const std::string second = Take(*client);
-    Write(absl::StrCat(dir, "/tls_server/ember_client_both_flights_v",
-                       variant),
+    Write(absl::StrCat(dir, "/tls_server/ember_client_both_flights_v", variant),
           variant, hello + second);
   }
   return 0;

@@ -111,8 +111,7 @@ inline EngineRun RunEngine(tls::TlsRole role, uint8_t variant,
   return run;
 }
 
-inline void CheckTlsInput(tls::TlsRole role, const uint8_t* data,
-                          size_t size) {
+inline void CheckTlsInput(tls::TlsRole role, const uint8_t* data, size_t size) {
   if (size < 2) return;
   const uint8_t variant = data[0];
   const uint64_t seed = data[1];

@@ -40,11 +40,10 @@ Reactor::ConnectionFactory TlsServerFactory(
   };
 }
 
-absl::StatusOr<Connection*> ConnectTls(Reactor& reactor, std::string_view host,
-                                       uint16_t port,
-                                       std::unique_ptr<Connection> connection,
-                                       std::shared_ptr<const TlsContext> context,
-                                       TlsSessionOptions options) {
+absl::StatusOr<Connection*> ConnectTls(
+    Reactor& reactor, std::string_view host, uint16_t port,
+    std::unique_ptr<Connection> connection,
+    std::shared_ptr<const TlsContext> context, TlsSessionOptions options) {
   EMBER_CHECK(connection != nullptr);
   if (options.server_name.empty()) options.server_name = std::string(host);
   EMBER_RETURN_IF_ERROR(StartTls(*connection, std::move(context), options));

@@ -53,9 +53,7 @@ class TlsFilter final : public StreamFilter {
   absl::StatusOr<size_t> ReadPlain(char* buf, size_t len) override {
     return engine_->ReadPlaintext(buf, len);
   }
-  bool HasBufferedPlain() const override {
-    return engine_->HasBufferedInput();
-  }
+  bool HasBufferedPlain() const override { return engine_->HasBufferedInput(); }
   absl::Status WritePlain(std::string_view bytes) override {
     return engine_->WritePlaintext(bytes);
   }
@@ -101,11 +99,10 @@ Reactor::ConnectionFactory TlsServerFactory(
 // Reactor::Connect, then TLS as a client verifying `host` (a name or IP
 // literal; override with options.server_name). Errors as Reactor::Connect,
 // and StartTls's before it (then nothing is called on `connection`).
-absl::StatusOr<Connection*> ConnectTls(Reactor& reactor, std::string_view host,
-                                       uint16_t port,
-                                       std::unique_ptr<Connection> connection,
-                                       std::shared_ptr<const TlsContext> context,
-                                       TlsSessionOptions options = {});
+absl::StatusOr<Connection*> ConnectTls(
+    Reactor& reactor, std::string_view host, uint16_t port,
+    std::unique_ptr<Connection> connection,
+    std::shared_ptr<const TlsContext> context, TlsSessionOptions options = {});
 
 // The TLS session of `connection`, or nullptr when it has none.
 const TlsEngine* TlsOf(const Connection& connection);

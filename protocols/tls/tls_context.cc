@@ -20,7 +20,7 @@ namespace ember::tls {
 
 struct TlsContext::Identity {
   X509* leaf = nullptr;
-  STACK_OF(X509)* chain = nullptr;  // Intermediates, without the leaf.
+  STACK_OF(X509) * chain = nullptr;  // Intermediates, without the leaf.
   EVP_PKEY* key = nullptr;
 
   ~Identity() {
@@ -161,8 +161,8 @@ absl::Status TlsContext::Init() {
     identity->key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
     BIO_free(bio);
     if (identity->key == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": the private key is not PEM: ", SslErrorText()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": the private key is not PEM: ", SslErrorText()));
     }
     if (!X509_check_private_key(identity->leaf, identity->key)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -200,9 +200,9 @@ absl::Status TlsContext::Init() {
     if (!SSL_CTX_load_verify_locations(
             ctx_, o.ca_file.empty() ? nullptr : o.ca_file.c_str(),
             o.ca_dir.empty() ? nullptr : o.ca_dir.c_str())) {
-      return absl::NotFoundError(absl::StrCat(
-          "CA file \"", o.ca_file, "\" / directory \"", o.ca_dir,
-          "\": ", SslErrorText()));
+      return absl::NotFoundError(absl::StrCat("CA file \"", o.ca_file,
+                                              "\" / directory \"", o.ca_dir,
+                                              "\": ", SslErrorText()));
     }
     have_trust = true;
   }
@@ -225,15 +225,15 @@ absl::Status TlsContext::Init() {
       // Tickets only: no server-side cache to bound.
       SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
     }
-    const uint32_t lifetime = static_cast<uint32_t>(
-        absl::ToInt64Seconds(o.session_lifetime));
+    const uint32_t lifetime =
+        static_cast<uint32_t>(absl::ToInt64Seconds(o.session_lifetime));
     SSL_CTX_set_timeout(ctx_, lifetime);
     SSL_CTX_set_session_psk_dhe_timeout(ctx_, lifetime);
   } else {
     SSL_CTX_set_session_cache_mode(
-        ctx_, o.session_resumption ? (SSL_SESS_CACHE_CLIENT |
-                                      SSL_SESS_CACHE_NO_INTERNAL)
-                                   : SSL_SESS_CACHE_OFF);
+        ctx_, o.session_resumption
+                  ? (SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL)
+                  : SSL_SESS_CACHE_OFF);
     if (!o.session_resumption) SSL_CTX_set_options(ctx_, SSL_OP_NO_TICKET);
   }
 

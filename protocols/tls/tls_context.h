@@ -58,11 +58,11 @@ struct TlsCertificate {
 
 // What the verify hook and the queries see of the peer's certificate.
 struct TlsPeerCertificate {
-  std::string subject;                // One line, RFC 2253 order.
+  std::string subject;  // One line, RFC 2253 order.
   std::string issuer;
-  std::vector<std::string> dns_names;  // subjectAltName DNS entries.
+  std::vector<std::string> dns_names;     // subjectAltName DNS entries.
   std::vector<std::string> ip_addresses;  // subjectAltName IPs, as text.
-  std::string sha256_fingerprint;      // Hex, lower case, of the DER.
+  std::string sha256_fingerprint;         // Hex, lower case, of the DER.
   absl::Time not_before;
   absl::Time not_after;
 };

@@ -270,8 +270,8 @@ TlsEngine::TlsEngine(std::shared_ptr<const TlsContext> context,
 TlsEngine::~TlsEngine() { SSL_free(ssl_); }
 
 absl::StatusOr<std::unique_ptr<TlsEngine>> TlsEngine::Create(
-    std::shared_ptr<const TlsContext> context,
-    const TlsSessionOptions& options, WallClock wall_clock) {
+    std::shared_ptr<const TlsContext> context, const TlsSessionOptions& options,
+    WallClock wall_clock) {
   EMBER_CHECK(context != nullptr);
   EMBER_CHECK(wall_clock != nullptr);
   if (context->role() == TlsRole::kClient && context->options().verify_peer &&

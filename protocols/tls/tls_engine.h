@@ -118,9 +118,9 @@ class TlsEngine {
   const TlsContext& context() const { return *context_; }
 
   // ---- After the handshake (empty or false before). ----
-  std::string_view version() const;   // "TLSv1.3"
-  std::string_view cipher() const;    // "TLS_AES_128_GCM_SHA256"
-  std::string_view alpn() const;      // Negotiated protocol, or empty.
+  std::string_view version() const;      // "TLSv1.3"
+  std::string_view cipher() const;       // "TLS_AES_128_GCM_SHA256"
+  std::string_view alpn() const;         // Negotiated protocol, or empty.
   std::string_view server_name() const;  // SNI: sent (client) / received.
   bool resumed() const;
   // The peer's leaf certificate, if it sent one.

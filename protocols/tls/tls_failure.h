@@ -35,23 +35,23 @@
 namespace ember::tls {
 
 enum class TlsFailure : uint8_t {
-  kNone = 0,                  // Not a TLS failure (or OK).
-  kUntrustedCertificate,      // The chain does not lead to a trusted root.
-  kNameMismatch,              // The certificate is for another name or IP.
-  kExpiredCertificate,        // notAfter lies in the past (backend clock).
-  kCertificateNotYetValid,    // notBefore lies in the future.
-  kBadCertificate,            // Any other verification error.
-  kRejectedByVerifyHook,      // The chain passed; the application's hook did not.
-  kPeerCertificateMissing,    // A certificate was required and none came.
-  kRejectedByPeer,            // The peer refused our certificate (an alert).
-  kVersionMismatch,           // No TLS version both sides allow.
-  kNoCommonParameters,        // No shared cipher, group, signature or ALPN.
-  kMalformedInput,            // Bytes that are not TLS records.
-  kProtocolError,             // Well-formed records breaking the protocol.
-  kHandshakeTimeout,          // The handshake did not finish in time.
-  kTruncated,                 // The stream ended inside a record.
-  kNoCloseNotify,             // The stream ended between records, unannounced.
-  kClosedDuringHandshake,     // The stream ended before the handshake finished.
+  kNone = 0,                // Not a TLS failure (or OK).
+  kUntrustedCertificate,    // The chain does not lead to a trusted root.
+  kNameMismatch,            // The certificate is for another name or IP.
+  kExpiredCertificate,      // notAfter lies in the past (backend clock).
+  kCertificateNotYetValid,  // notBefore lies in the future.
+  kBadCertificate,          // Any other verification error.
+  kRejectedByVerifyHook,    // The chain passed; the application's hook did not.
+  kPeerCertificateMissing,  // A certificate was required and none came.
+  kRejectedByPeer,          // The peer refused our certificate (an alert).
+  kVersionMismatch,         // No TLS version both sides allow.
+  kNoCommonParameters,      // No shared cipher, group, signature or ALPN.
+  kMalformedInput,          // Bytes that are not TLS records.
+  kProtocolError,           // Well-formed records breaking the protocol.
+  kHandshakeTimeout,        // The handshake did not finish in time.
+  kTruncated,               // The stream ended inside a record.
+  kNoCloseNotify,           // The stream ended between records, unannounced.
+  kClosedDuringHandshake,   // The stream ended before the handshake finished.
 };
 
 std::string_view TlsFailureName(TlsFailure failure);

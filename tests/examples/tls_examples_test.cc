@@ -72,8 +72,8 @@ class TlsExamplesTest : public ::testing::Test {
         "Ember Examples CA", now - absl::Hours(48), now + absl::Hours(1000));
     tls::TlsCertificate server = ca_->Issue(tls::testing::ServerSpec(now));
     ca_file_ = tls::testing::WriteTempFile("examples-ca.pem", ca_->cert_pem());
-    cert_file_ = tls::testing::WriteTempFile("examples-cert.pem",
-                                             server.chain_pem);
+    cert_file_ =
+        tls::testing::WriteTempFile("examples-cert.pem", server.chain_pem);
     key_file_ = tls::testing::WriteTempFile("examples-key.pem", server.key_pem);
   }
 
@@ -86,18 +86,18 @@ TEST_F(TlsExamplesTest, CurlFetchesFromHelloOverHttps) {
   auto curl = FindProgram("curl");
   ASSERT_TRUE(curl.ok()) << curl.status();
   std::unique_ptr<ChildProcess> hello;
-  const int port = StartServer(
-      Binary("examples/http/hello"),
-      {"--host=127.0.0.1", "--port=0", "--tls_cert=" + cert_file_,
-       "--tls_key=" + key_file_},
-      &hello);
+  const int port =
+      StartServer(Binary("examples/http/hello"),
+                  {"--host=127.0.0.1", "--port=0", "--tls_cert=" + cert_file_,
+                   "--tls_key=" + key_file_},
+                  &hello);
   ASSERT_NE(port, 0);
   const std::string base = absl::StrCat("https://localhost:", port);
   const std::string resolve = absl::StrCat("localhost:", port, ":127.0.0.1");
 
-  auto r = RunProgram({*curl, "-sv", "--cacert", ca_file_, "--resolve",
-                       resolve, base + "/"},
-                      absl::Seconds(60));
+  auto r = RunProgram(
+      {*curl, "-sv", "--cacert", ca_file_, "--resolve", resolve, base + "/"},
+      absl::Seconds(60));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 0) << r->err;
   EXPECT_EQ(r->out, "Hello, World!");
@@ -126,11 +126,11 @@ TEST_F(TlsExamplesTest, CurlFetchesFromHelloOverHttps) {
 
 TEST_F(TlsExamplesTest, EchoServerEchoesOverTls) {
   std::unique_ptr<ChildProcess> echo;
-  const int port = StartServer(
-      Binary("examples/echo/server"),
-      {"--host=127.0.0.1", "--port=0", "--tls_cert=" + cert_file_,
-       "--tls_key=" + key_file_},
-      &echo);
+  const int port =
+      StartServer(Binary("examples/echo/server"),
+                  {"--host=127.0.0.1", "--port=0", "--tls_cert=" + cert_file_,
+                   "--tls_key=" + key_file_},
+                  &echo);
   ASSERT_NE(port, 0);
   Reactor reactor(*net_);
   tls::TlsOptions options;
@@ -146,7 +146,8 @@ TEST_F(TlsExamplesTest, EchoServerEchoesOverTls) {
     void ConnectionCompleted() override { SendData(*payload_).IgnoreError(); }
     void ReceiveData(std::string_view data) override {
       RecordingConnection::ReceiveData(data);
-      if (record_ != nullptr && record_->received.size() == payload_->size()) CloseAfterWriting();
+      if (record_ != nullptr && record_->received.size() == payload_->size())
+        CloseAfterWriting();
     }
     const std::string* payload_;
   };
@@ -162,9 +163,9 @@ TEST_F(TlsExamplesTest, EchoServerEchoesOverTls) {
 }
 
 TEST_F(TlsExamplesTest, BadTlsFlagsAreRefused) {
-  auto r = RunProgram({Binary("examples/echo/server"), "--port=0",
-                       "--tls_cert=" + cert_file_},
-                      absl::Seconds(20));
+  auto r = RunProgram(
+      {Binary("examples/echo/server"), "--port=0", "--tls_cert=" + cert_file_},
+      absl::Seconds(20));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 2);
   EXPECT_NE(r->err.find("--tls_cert and --tls_key go together"),
@@ -186,13 +187,17 @@ struct HelpCase {
 
 TEST(ExampleHelpTest, EveryExampleListsItsUsageAndFlags) {
   const std::vector<HelpCase> cases = {
-      {"examples/echo/server", "A TCP (or TLS) echo server.",
+      {"examples/echo/server",
+       "A TCP (or TLS) echo server.",
        {"--host", "--port", "--tls_cert", "--tls_key"}},
-      {"examples/http/hello", "An HTTP/1.1 (or HTTPS) hello server.",
+      {"examples/http/hello",
+       "An HTTP/1.1 (or HTTPS) hello server.",
        {"--host", "--port", "--tls_cert", "--tls_key"}},
-      {"examples/chat/server", "A line-based chat server.",
+      {"examples/chat/server",
+       "A line-based chat server.",
        {"--host", "--port"}},
-      {"examples/chat/sim", "The chat server under the simulator.",
+      {"examples/chat/sim",
+       "The chat server under the simulator.",
        {"--seed", "--clients", "--duration", "--faults"}},
   };
   for (const HelpCase& c : cases) {
@@ -205,7 +210,7 @@ TEST(ExampleHelpTest, EveryExampleListsItsUsageAndFlags) {
     EXPECT_EQ(all.find("usage message was not set"), std::string::npos) << all;
     for (const std::string& flag : c.flags) {
       EXPECT_NE(all.find(flag + " ("), std::string::npos) << flag << "\n"
-                                                           << all;
+                                                          << all;
     }
   }
 }

@@ -97,8 +97,8 @@ TestCa::~TestCa() {
 TlsCertificate TestCa::Issue(const CertSpec& spec) {
   X509* ca = static_cast<X509*>(cert_);
   EVP_PKEY* key = NewKey();
-  X509* cert =
-      NewCert(serial_++, spec.common_name, spec.not_before, spec.not_after, key);
+  X509* cert = NewCert(serial_++, spec.common_name, spec.not_before,
+                       spec.not_after, key);
   X509_set_issuer_name(cert, X509_get_subject_name(ca));
   AddExtension(cert, ca, NID_basic_constraints, "critical,CA:FALSE");
   AddExtension(cert, ca, NID_key_usage, "critical,digitalSignature");
@@ -136,7 +136,8 @@ CertSpec ServerSpec(absl::Time now, std::vector<std::string> dns_names,
 std::string WriteTempFile(const std::string& name,
                           const std::string& contents) {
   const char* dir = std::getenv("TEST_TMPDIR");
-  const std::string path = absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
+  const std::string path =
+      absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;
   EMBER_CHECK_MSG(out.good(), path.c_str());

@@ -45,8 +45,8 @@ class TestCa {
 };
 
 // A validity window around `now`: a day before to a year after.
-CertSpec ServerSpec(absl::Time now, std::vector<std::string> dns_names = {
-                                        "localhost"},
+CertSpec ServerSpec(absl::Time now,
+                    std::vector<std::string> dns_names = {"localhost"},
                     std::vector<std::string> ips = {"127.0.0.1", "::1"});
 
 // Writes `contents` to a file under TEST_TMPDIR; returns its path.

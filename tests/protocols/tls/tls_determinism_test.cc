@@ -37,16 +37,16 @@ std::string Fingerprint(uint64_t seed, const char* plan) {
                       " reactor=", absl::Hex(result.reactor_trace_hash),
                       " events=", result.reactor_events,
                       " sim=", absl::Hex(result.sim_trace_hash),
-                      " plaintext=", absl::Hex(plaintext), " stats=",
-                      result.stats.ToString());
+                      " plaintext=", absl::Hex(plaintext),
+                      " stats=", result.stats.ToString());
 }
 
 struct Case {
   uint64_t seed;
   const char* plan;
 };
-const Case kCases[] = {{77, "wan"}, {1001, "swarm"}, {5003, "hostile"},
-                       {101, "lan"}};
+const Case kCases[] = {
+    {77, "wan"}, {1001, "swarm"}, {5003, "hostile"}, {101, "lan"}};
 
 bool IsChild() {
   for (const std::string& arg : ::testing::internal::GetArgvs()) {

@@ -6,12 +6,13 @@
 // and sent after it; engines destroyed mid-handshake free everything (ASan);
 // and bad configuration is refused up front, with its code.
 
+#include "protocols/tls/tls_engine.h"
+
 #include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
 #include "protocols/tls/tls_context.h"
-#include "protocols/tls/tls_engine.h"
 #include "protocols/tls/tls_failure.h"
 #include "tests/protocols/tls/test_certs.h"
 
@@ -124,7 +125,8 @@ TEST_F(TlsEngineTest, MissingCloseNotifyAndCutRecordsAreErrors) {
   ASSERT_TRUE(server_->WritePlaintext("abc").ok());
   record.clear();
   server_->TakeCiphertext([&](std::string_view b) { record.append(b); });
-  ASSERT_TRUE(client_->FeedCiphertext(record.substr(0, record.size() - 1)).ok());
+  ASSERT_TRUE(
+      client_->FeedCiphertext(record.substr(0, record.size() - 1)).ok());
   EXPECT_EQ(ReadAll(*client_), "");
   end = client_->EndOfInput();
   EXPECT_EQ(TlsFailureOf(end), TlsFailure::kTruncated) << end;

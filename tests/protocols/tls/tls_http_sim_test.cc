@@ -102,9 +102,10 @@ TEST_F(TlsHttpSimTest, WrongNameFailsEveryRequestWithTheTlsStatus) {
   std::vector<absl::Status> outcomes;
   for (int i = 0; i < 6; ++i) {
     ASSERT_TRUE(client
-                    .Get("/", [&](absl::StatusOr<HttpResponse> r) {
-                      outcomes.push_back(r.status());
-                    })
+                    .Get("/",
+                         [&](absl::StatusOr<HttpResponse> r) {
+                           outcomes.push_back(r.status());
+                         })
                     .ok());
   }
   ASSERT_TRUE(protocols::testing::RunUntil(

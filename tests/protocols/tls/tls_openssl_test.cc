@@ -49,7 +49,8 @@ class LineProbe : public RecordingConnection {
   }
   void ReceiveData(std::string_view data) override {
     RecordingConnection::ReceiveData(data);
-    if (record_ != nullptr && record_->received.find('\n') != std::string::npos) CloseAfterWriting();
+    if (record_ != nullptr && record_->received.find('\n') != std::string::npos)
+      CloseAfterWriting();
   }
 
  private:
@@ -62,7 +63,8 @@ class LineEcho : public RecordingConnection {
   using RecordingConnection::RecordingConnection;
   void ReceiveData(std::string_view data) override {
     RecordingConnection::ReceiveData(data);
-    if (record_ != nullptr && record_->received.find('\n') != std::string::npos && !answered_) {
+    if (record_ != nullptr &&
+        record_->received.find('\n') != std::string::npos && !answered_) {
       answered_ = true;
       SendData(absl::StrCat("ember: ", AbslView(record_->received)))
           .IgnoreError();
@@ -100,7 +102,7 @@ class TlsOpensslTest : public ::testing::Test {
 
   // Starts `openssl s_server` on 127.0.0.1 with `args`; returns its port.
   int StartServer(std::vector<std::string> args) {
-    std::vector<std::string> argv = {openssl_, "s_server", "-accept",
+    std::vector<std::string> argv = {openssl_,      "s_server", "-accept",
                                      "127.0.0.1:0", "-naccept", "1"};
     argv.insert(argv.end(), args.begin(), args.end());
     auto child = ChildProcess::Start(argv);
@@ -139,8 +141,8 @@ class TlsOpensslTest : public ::testing::Test {
                         std::make_unique<LineProbe>(&record, "hello ember\n"),
                         std::move(context), {.server_name = name});
     EXPECT_TRUE(c.ok()) << c.status();
-    EXPECT_TRUE(RunUntil(*reactor_, [&] { return record.done(); },
-                         absl::Seconds(20)));
+    EXPECT_TRUE(RunUntil(
+        *reactor_, [&] { return record.done(); }, absl::Seconds(20)));
     return record;
   }
 
@@ -156,9 +158,9 @@ class TlsOpensslTest : public ::testing::Test {
         }));
     EXPECT_TRUE(server.ok()) << server.status();
     const int port = reactor_->ServerAddress(*server)->port();
-    std::string command = absl::StrCat(
-        "printf 'hello openssl\\n' | ", openssl_,
-        " s_client -connect 127.0.0.1:", port, " -ign_eof");
+    std::string command =
+        absl::StrCat("printf 'hello openssl\\n' | ", openssl_,
+                     " s_client -connect 127.0.0.1:", port, " -ign_eof");
     for (const std::string& a : args) absl::StrAppend(&command, " ", a);
     absl::StatusOr<testing_support::ProgramResult> result;
     std::atomic<bool> finished{false};
@@ -168,10 +170,12 @@ class TlsOpensslTest : public ::testing::Test {
       finished.store(true);
       reactor_->NextTick([] {});  // Wakes the loop to see `finished`.
     });
-    RunUntil(*reactor_, [&] { return finished.load(); }, absl::Seconds(30));
+    RunUntil(
+        *reactor_, [&] { return finished.load(); }, absl::Seconds(30));
     runner.join();
     // Let the server side see the end of the connection.
-    RunUntil(*reactor_, [&] { return record->done(); }, absl::Seconds(5));
+    RunUntil(
+        *reactor_, [&] { return record->done(); }, absl::Seconds(5));
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : testing_support::ProgramResult{};
   }
@@ -197,8 +201,8 @@ void ExpectTlsFailure(const PeerRecord& record, TlsFailure failure) {
 // ---- Ember's client against openssl s_server. ----
 
 TEST_F(TlsOpensslTest, ClientVerifiesAndTalksToSServer) {
-  const int port = StartServer(
-      {"-cert", server_cert_, "-key", server_key_, "-rev"});
+  const int port =
+      StartServer({"-cert", server_cert_, "-key", server_key_, "-rev"});
   PeerRecord r = RunClient(port, Client());
   EXPECT_EQ(r.handshakes, 1);
   EXPECT_EQ(r.version, "TLSv1.3");
@@ -211,9 +215,9 @@ TEST_F(TlsOpensslTest, ClientRejectsAnUntrustedCertificate) {
   TestCa other("Other CA", net_->WallNow() - absl::Hours(1),
                net_->WallNow() + absl::Hours(100));
   TlsCertificate cert = other.Issue(ServerSpec(net_->WallNow()));
-  const int port = StartServer({"-cert", WriteTempFile("o.pem", cert.chain_pem),
-                                "-key", WriteTempFile("o.key", cert.key_pem),
-                                "-rev"});
+  const int port =
+      StartServer({"-cert", WriteTempFile("o.pem", cert.chain_pem), "-key",
+                   WriteTempFile("o.key", cert.key_pem), "-rev"});
   ExpectTlsFailure(RunClient(port, Client()),
                    TlsFailure::kUntrustedCertificate);
 }
@@ -221,9 +225,9 @@ TEST_F(TlsOpensslTest, ClientRejectsAnUntrustedCertificate) {
 TEST_F(TlsOpensslTest, ClientRejectsANameMismatch) {
   TlsCertificate cert =
       ca_->Issue(ServerSpec(net_->WallNow(), {"other.example"}, {}));
-  const int port = StartServer({"-cert", WriteTempFile("n.pem", cert.chain_pem),
-                                "-key", WriteTempFile("n.key", cert.key_pem),
-                                "-rev"});
+  const int port =
+      StartServer({"-cert", WriteTempFile("n.pem", cert.chain_pem), "-key",
+                   WriteTempFile("n.key", cert.key_pem), "-rev"});
   ExpectTlsFailure(RunClient(port, Client()), TlsFailure::kNameMismatch);
 }
 
@@ -232,18 +236,18 @@ TEST_F(TlsOpensslTest, ClientRejectsAnExpiredCertificate) {
   spec.not_before = net_->WallNow() - absl::Hours(48);
   spec.not_after = net_->WallNow() - absl::Hours(1);
   TlsCertificate cert = ca_->Issue(spec);
-  const int port = StartServer({"-cert", WriteTempFile("e.pem", cert.chain_pem),
-                                "-key", WriteTempFile("e.key", cert.key_pem),
-                                "-rev"});
+  const int port =
+      StartServer({"-cert", WriteTempFile("e.pem", cert.chain_pem), "-key",
+                   WriteTempFile("e.key", cert.key_pem), "-rev"});
   ExpectTlsFailure(RunClient(port, Client()), TlsFailure::kExpiredCertificate);
 }
 
 TEST_F(TlsOpensslTest, ClientSniSelectsTheServersSecondCertificate) {
   TlsCertificate b = ca_->Issue(ServerSpec(net_->WallNow(), {"b.test"}, {}));
-  const int port = StartServer(
-      {"-cert", server_cert_, "-key", server_key_, "-servername", "b.test",
-       "-cert2", WriteTempFile("b.pem", b.chain_pem), "-key2",
-       WriteTempFile("b.key", b.key_pem), "-rev"});
+  const int port =
+      StartServer({"-cert", server_cert_, "-key", server_key_, "-servername",
+                   "b.test", "-cert2", WriteTempFile("b.pem", b.chain_pem),
+                   "-key2", WriteTempFile("b.key", b.key_pem), "-rev"});
   PeerRecord r = RunClient(port, Client(), "b.test");
   EXPECT_EQ(r.handshakes, 1) << (r.unbind ? r.unbind->ToString() : "");
   ASSERT_TRUE(r.peer.has_value());
@@ -316,10 +320,10 @@ TEST_F(TlsOpensslTest, SClientVerifiesEmberServer) {
   options.certificates.push_back(server_);
   options.alpn_protocols = {"http/1.1"};
   PeerRecord record;
-  auto out = RunSClient(ServerContext(std::move(options)), &record,
-                        {"-CAfile", ca_file_, "-verify_return_error",
-                         "-verify_hostname", "localhost", "-servername",
-                         "localhost", "-alpn", "http/1.1"});
+  auto out = RunSClient(
+      ServerContext(std::move(options)), &record,
+      {"-CAfile", ca_file_, "-verify_return_error", "-verify_hostname",
+       "localhost", "-servername", "localhost", "-alpn", "http/1.1"});
   EXPECT_EQ(out.exit_code, 0) << out.out << out.err;
   EXPECT_NE(out.out.find("ember: hello openssl"), std::string::npos) << out.out;
   EXPECT_NE(out.out.find("Verify return code: 0 (ok)"), std::string::npos)
@@ -338,10 +342,10 @@ TEST_F(TlsOpensslTest, SClientTls12AndSni) {
   options.certificates.push_back(
       ca_->Issue(ServerSpec(net_->WallNow(), {"b.test"}, {})));
   PeerRecord record;
-  auto out = RunSClient(ServerContext(std::move(options)), &record,
-                        {"-CAfile", ca_file_, "-verify_return_error",
-                         "-servername", "b.test", "-verify_hostname", "b.test",
-                         "-tls1_2"});
+  auto out =
+      RunSClient(ServerContext(std::move(options)), &record,
+                 {"-CAfile", ca_file_, "-verify_return_error", "-servername",
+                  "b.test", "-verify_hostname", "b.test", "-tls1_2"});
   EXPECT_EQ(out.exit_code, 0) << out.out << out.err;
   EXPECT_NE(out.out.find("CN = b.test"), std::string::npos) << out.out;
   EXPECT_EQ(record.version, "TLSv1.2");

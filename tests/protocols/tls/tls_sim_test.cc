@@ -17,8 +17,8 @@
 #include "gtest/gtest.h"
 #include "io/absl_compat.h"
 #include "io/check.h"
-#include "protocols/tls/tls_connection.h"
 #include "protocols/line/line_connection.h"
+#include "protocols/tls/tls_connection.h"
 #include "protocols/tls/tls_context.h"
 #include "protocols/tls/tls_engine.h"
 #include "protocols/tls/tls_failure.h"
@@ -150,8 +150,7 @@ struct FailureCase {
 };
 
 void ExpectFailure(const PeerRecord& record, TlsFailure failure,
-                   absl::StatusCode code,
-                   UnbindKind kind = UnbindKind::kTls) {
+                   absl::StatusCode code, UnbindKind kind = UnbindKind::kTls) {
   ASSERT_TRUE(record.unbind.has_value());
   EXPECT_EQ(record.unbind->kind, kind) << record.unbind->ToString();
   EXPECT_EQ(record.unbind->status.code(), code) << record.unbind->ToString();
@@ -312,13 +311,12 @@ TEST_F(TlsSimTest, HandshakeTimeoutAgainstASilentServer) {
   // A plaintext server that never answers: the client's handshake times
   // out after the default 10 s of backend time, with its own status.
   PeerRecord silent, client;
-  ASSERT_TRUE(reactor_
-                  .StartServer("127.0.0.1", kPort,
-                               [&] {
-                                 return std::make_unique<RecordingConnection>(
-                                     &silent);
-                               })
-                  .ok());
+  ASSERT_TRUE(
+      reactor_
+          .StartServer(
+              "127.0.0.1", kPort,
+              [&] { return std::make_unique<RecordingConnection>(&silent); })
+          .ok());
   const absl::Time start = reactor_.Now();
   Connect(Client(), &client, "x");
   ASSERT_TRUE(Run([&] { return client.done(); }, absl::Minutes(1)));
@@ -503,9 +501,9 @@ TEST_F(TlsSimTest, TruncationIsAnErrorNeverAShortRead) {
     });
     ASSERT_TRUE(server.ok());
     PeerRecord client;
-    auto c = ConnectTls(reactor, "127.0.0.1", kPort,
-                        std::make_unique<RecordingConnection>(&client),
-                        Client());
+    auto c =
+        ConnectTls(reactor, "127.0.0.1", kPort,
+                   std::make_unique<RecordingConnection>(&client), Client());
     ASSERT_TRUE(c.ok());
     ASSERT_TRUE(RunUntil(reactor, [&] { return client.done(); }));
     ASSERT_TRUE(client.unbind.has_value());
@@ -517,8 +515,7 @@ TEST_F(TlsSimTest, TruncationIsAnErrorNeverAShortRead) {
           << client.unbind->ToString();
       EXPECT_EQ(client.received, "");  // The cut record is not delivered.
     } else {
-      EXPECT_EQ(TlsFailureOf(client.unbind->status),
-                TlsFailure::kNoCloseNotify)
+      EXPECT_EQ(TlsFailureOf(client.unbind->status), TlsFailure::kNoCloseNotify)
           << client.unbind->ToString();
       EXPECT_EQ(client.received, "hello world");  // Whole records arrive.
     }
@@ -544,8 +541,8 @@ TEST_F(TlsSimTest, StartTlsUpgradesALineProtocol) {
         EXPECT_TRUE(StartTls(*this, context_).ok());
         return;
       }
-      if (line == "secret") *secure_ = TlsOf(*this) != nullptr &&
-                                       TlsOf(*this)->established();
+      if (line == "secret")
+        *secure_ = TlsOf(*this) != nullptr && TlsOf(*this)->established();
       SendData(absl::StrCat("echo ", AbslView(line), "\n")).IgnoreError();
     }
 
@@ -616,14 +613,15 @@ TEST_F(TlsSimTest, PauseKeepsPlaintextInsideTheFilterUntilResume) {
    private:
     const std::string* data_;
   };
-  ASSERT_TRUE(reactor_
-                  .StartServer("127.0.0.1", kPort,
-                               TlsServerFactory(Server(),
-                                                [&] {
-                                                  return std::make_unique<
-                                                      Blaster>(&server, &big);
-                                                }))
-                  .ok());
+  ASSERT_TRUE(
+      reactor_
+          .StartServer("127.0.0.1", kPort,
+                       TlsServerFactory(Server(),
+                                        [&] {
+                                          return std::make_unique<Blaster>(
+                                              &server, &big);
+                                        }))
+          .ok());
   class Pauser : public RecordingConnection {
    public:
     using RecordingConnection::RecordingConnection;
@@ -663,17 +661,17 @@ TEST_F(TlsSimTest, OutboundLimitCountsPlaintextWaitingForTheHandshake) {
    public:
     using RecordingConnection::RecordingConnection;
     void PostInit() override {
-      SetOutboundLimits({.high_water_bytes = 800,
-                         .low_water_bytes = 100,
-                         .max_bytes = 1000});
+      SetOutboundLimits(
+          {.high_water_bytes = 800, .low_water_bytes = 100, .max_bytes = 1000});
       first = SendData(std::string(600, 'a'));
       second = SendData(std::string(500, 'b'));  // 1100 > 1000: refused.
       queued = OutboundDataSize();
-      third = SendData(std::string(400, 'c'));   // Exactly 1000: fine.
+      third = SendData(std::string(400, 'c'));  // Exactly 1000: fine.
     }
     void ReceiveData(std::string_view data) override {
       RecordingConnection::ReceiveData(data);
-      if (record_ != nullptr && record_->received.size() == 1000) CloseAfterWriting();
+      if (record_ != nullptr && record_->received.size() == 1000)
+        CloseAfterWriting();
     }
     absl::Status first, second, third;
     size_t queued = 0;
@@ -687,8 +685,7 @@ TEST_F(TlsSimTest, OutboundLimitCountsPlaintextWaitingForTheHandshake) {
   EXPECT_EQ(limited->queued, 600u);
   EXPECT_TRUE(limited->third.ok());
   ASSERT_TRUE(Run([&] { return client.done(); }));
-  EXPECT_EQ(client.received,
-            std::string(600, 'a') + std::string(400, 'c'));
+  EXPECT_EQ(client.received, std::string(600, 'a') + std::string(400, 'c'));
 }
 
 }  // namespace

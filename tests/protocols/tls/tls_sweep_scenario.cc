@@ -151,12 +151,11 @@ absl::Status RunTlsEcho(Reactor& reactor, sim::SimNetwork& net,
 
   EMBER_RETURN_IF_ERROR(
       reactor
-          .StartServer("127.0.0.1", kPort,
-                       TlsServerFactory(server_context,
-                                        [&hash] {
-                                          return std::make_unique<EchoServer>(
-                                              &hash);
-                                        }))
+          .StartServer(
+              "127.0.0.1", kPort,
+              TlsServerFactory(
+                  server_context,
+                  [&hash] { return std::make_unique<EchoServer>(&hash); }))
           .status());
 
   // Clients 0..kClients-1 start 3 ms apart; client kClients reconnects as
@@ -173,7 +172,8 @@ absl::Status RunTlsEcho(Reactor& reactor, sim::SimNetwork& net,
     EMBER_CHECK(c.ok());
   };
   for (int i = 0; i < kClients; ++i) {
-    auto timer = reactor.AddTimer(absl::Milliseconds(3 * i), [&, i] { start(i); });
+    auto timer =
+        reactor.AddTimer(absl::Milliseconds(3 * i), [&, i] { start(i); });
     EMBER_RETURN_IF_ERROR(timer.status());
   }
   bool reconnected = false;
@@ -230,22 +230,21 @@ absl::Status RunTlsEcho(Reactor& reactor, sim::SimNetwork& net,
     } else {
       const UnbindKind k = r.reason.kind;
       const TlsFailure f = TlsFailureOf(r.reason.status);
-      const bool io_failure = k == UnbindKind::kReset ||
-                              k == UnbindKind::kTimedOut ||
-                              k == UnbindKind::kRefused ||
-                              k == UnbindKind::kUnreachable;
+      const bool io_failure =
+          k == UnbindKind::kReset || k == UnbindKind::kTimedOut ||
+          k == UnbindKind::kRefused || k == UnbindKind::kUnreachable;
       const bool stream_ended =
-          k == UnbindKind::kTls && (f == TlsFailure::kClosedDuringHandshake ||
-                                    f == TlsFailure::kTruncated ||
-                                    f == TlsFailure::kNoCloseNotify);
+          k == UnbindKind::kTls &&
+          (f == TlsFailure::kClosedDuringHandshake ||
+           f == TlsFailure::kTruncated || f == TlsFailure::kNoCloseNotify);
       if (!io_failure && !stream_ended) {
         return absl::InternalError(
             absl::StrCat(who, ": unexpected failure ", r.reason.ToString()));
       }
       if (lossless) {
-        return absl::InternalError(absl::StrCat(
-            who, " failed although the plan breaks no stream: ",
-            r.reason.ToString()));
+        return absl::InternalError(
+            absl::StrCat(who, " failed although the plan breaks no stream: ",
+                         r.reason.ToString()));
       }
       if (totals != nullptr) {
         totals->failures[absl::StrCat(AbslView(UnbindKindName(k)), " / ",
