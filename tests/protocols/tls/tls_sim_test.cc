@@ -688,5 +688,90 @@ TEST_F(TlsSimTest, OutboundLimitCountsPlaintextWaitingForTheHandshake) {
   EXPECT_EQ(client.received, std::string(600, 'a') + std::string(400, 'c'));
 }
 
+TEST_F(TlsSimTest, HalfCloseSendsCloseNotifyAndKeepsReading) {
+  // The client sends a request and half-closes (close_notify, then FIN);
+  // the server sees an orderly end of stream, answers, and closes; the
+  // client still reads the answer after its own close_notify.
+  PeerRecord server, client;
+  class Answerer : public RecordingConnection {
+   public:
+    using RecordingConnection::RecordingConnection;
+    void ReceiveEof() override {
+      if (record_ != nullptr) record_->eof = true;
+      SendData("answer to " + record_->received).IgnoreError();
+      CloseAfterWriting();
+    }
+  };
+  ASSERT_TRUE(
+      reactor_
+          .StartServer("127.0.0.1", kPort,
+                       TlsServerFactory(
+                           Server(),
+                           [&] { return std::make_unique<Answerer>(&server); }))
+          .ok());
+  absl::Status after_close_write;
+  class HalfCloser : public RecordingConnection {
+   public:
+    HalfCloser(PeerRecord* record, absl::Status* after)
+        : RecordingConnection(record), after_(after) {}
+    void ConnectionCompleted() override {
+      SendData("question").IgnoreError();
+      CloseWrite();
+      *after_ = SendData("more");
+    }
+    absl::Status* after_;
+  };
+  auto c = ConnectTls(reactor_, "127.0.0.1", kPort,
+                      std::make_unique<HalfCloser>(&client, &after_close_write),
+                      Client());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(Run([&] { return client.done() && server.done(); }));
+  EXPECT_EQ(after_close_write.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(server.eof);
+  EXPECT_EQ(server.received, "question");
+  EXPECT_EQ(client.received, "answer to question");
+  EXPECT_TRUE(client.eof);  // The server's close_notify.
+  EXPECT_TRUE(client.unbind->status.ok()) << client.unbind->ToString();
+  EXPECT_TRUE(server.unbind->status.ok()) << server.unbind->ToString();
+}
+
+TEST_F(TlsSimTest, ClientCertificateRequestedButOptional) {
+  // kRequest: a client without a certificate is served; one with a valid
+  // certificate is identified; one with a certificate from an unknown CA
+  // is refused (a certificate that comes is verified).
+  PeerRecord server, anonymous, identified, stranger;
+  TlsOptions server_options;
+  server_options.client_certificates = ClientCertificates::kRequest;
+  server_options.ca_pem = ca_.cert_pem();
+  Listen(Server(std::move(server_options)), &server);
+
+  Connect(Client(), &anonymous, "anon");
+  ASSERT_TRUE(Run([&] { return anonymous.done(); }));
+  EXPECT_EQ(anonymous.received, "anon") << anonymous.unbind->ToString();
+  ASSERT_TRUE(Run([&] { return server.done(); }));
+  EXPECT_FALSE(server.peer.has_value());
+
+  server = PeerRecord();
+  CertSpec spec = ServerSpec(wall_, {}, {});
+  spec.common_name = "client-9";
+  TlsOptions with_cert;
+  with_cert.certificates.push_back(ca_.Issue(spec));
+  Connect(Client(std::move(with_cert)), &identified, "me");
+  ASSERT_TRUE(Run([&] { return identified.done() && server.done(); }));
+  EXPECT_EQ(identified.received, "me");
+  ASSERT_TRUE(server.peer.has_value());
+  EXPECT_NE(server.peer->subject.find("CN=client-9"), std::string::npos);
+
+  server = PeerRecord();
+  TestCa other("Other CA", wall_ - absl::Hours(1), wall_ + absl::Hours(1000));
+  TlsOptions foreign;
+  foreign.certificates.push_back(other.Issue(spec));
+  Connect(Client(std::move(foreign)), &stranger, "x");
+  ASSERT_TRUE(Run([&] { return stranger.done() && server.done(); }));
+  ExpectFailure(server, TlsFailure::kUntrustedCertificate,
+                absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(stranger.received, "");
+}
+
 }  // namespace
 }  // namespace ember::tls
