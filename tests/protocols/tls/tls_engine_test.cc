@@ -153,6 +153,24 @@ TEST_F(TlsEngineTest, DestroyedMidHandshakeLeaksNothing) {
   }
 }
 
+TEST_F(TlsEngineTest, CipherListPicksTheTls12Suite) {
+  for (const char* suite :
+       {"ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-ECDSA-AES256-GCM-SHA384"}) {
+    SCOPED_TRACE(suite);
+    TlsOptions server;
+    server.certificates.push_back(ca_.Issue(testing::ServerSpec(kNow)));
+    server.cipher_list = suite;
+    server.max_version = TlsVersion::kTls12;
+    server_context_ = *TlsContext::Create(TlsRole::kServer, server);
+    MakePair();
+    Shuttle(1 << 20);
+    ASSERT_TRUE(client_->established());
+    EXPECT_EQ(client_->version(), "TLSv1.2");
+    EXPECT_EQ(client_->cipher(), suite);
+    EXPECT_EQ(server_->cipher(), suite);
+  }
+}
+
 TEST_F(TlsEngineTest, GarbageFailsWithMalformedInputAndStaysFailed) {
   MakePair();
   absl::Status s = server_->FeedCiphertext("not a TLS record at all");
