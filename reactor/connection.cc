@@ -26,6 +26,7 @@ std::string_view UnbindKindName(UnbindKind kind) {
     case UnbindKind::kShutdown: return "shutdown";
     case UnbindKind::kReactorStopped: return "reactor stopped";
     case UnbindKind::kError: return "error";
+    case UnbindKind::kTls: return "tls";
   }
   return "unknown";
 }
@@ -68,26 +69,178 @@ absl::Status Connection::SendData(std::string_view data) {
         " bytes not sent"));
   }
   if (data.empty()) return absl::OkStatus();
-  if (data.size() > limits_.max_bytes - outbound_.size()) {
+  const size_t queued = OutboundDataSize();
+  if (queued > limits_.max_bytes || data.size() > limits_.max_bytes - queued) {
     absl::Status status = absl::ResourceExhaustedError(absl::StrCat(
         "connection ", id_, ": queueing ", data.size(), " bytes on top of ",
-        outbound_.size(), " would pass the outbound limit of ",
+        queued, " would pass the outbound limit of ",
         limits_.max_bytes, " bytes; nothing queued"));
     if (limits_.close_on_overflow) {
       MarkClosed(UnbindKind::kOutboundOverflow, status);
     }
     return status;
   }
-  outbound_.Append(data);
-  EMBER_CHECK(outbound_.size() <= limits_.max_bytes);
-  if (!above_high_water_ && outbound_.size() >= limits_.high_water_bytes) {
+  if (filter_ != nullptr) {
+    // Traced as plaintext when queued: the trace never sees wire bytes
+    // (their sizes and bytes are the filter's business, and its own
+    // randomness makes them differ from run to run).
+    reactor_->trace_.Record(
+        reactor_->loop_time_, TraceKind::kWrite, id_, data.size(),
+        reactor_->trace_.content() ? io::HashBytes(data) : 0);
+    // Before the filter starts (not connected yet) or finishes its
+    // handshake, it keeps the plaintext.
+    absl::Status status = filter_->WritePlain(data);
+    if (!status.ok()) {
+      FailFilter(status);
+      return status;
+    }
+    DrainFilterWire();
+  } else {
+    outbound_.Append(data);
+    EMBER_CHECK(outbound_.size() <= limits_.max_bytes);
+    ScheduleFlush();
+  }
+  if (!above_high_water_ && OutboundDataSize() >= limits_.high_water_bytes) {
     // Heard from the loop at the end of this turn, even if the queue drains
     // before then (then OutboundLowWater follows).
     above_high_water_ = true;
     high_water_pending_ = true;
+    ScheduleFlush();
   }
-  ScheduleFlush();
   return absl::OkStatus();
+}
+
+absl::Status Connection::StartFilter(std::unique_ptr<StreamFilter> filter) {
+  EMBER_CHECK(filter != nullptr);
+  if (filter_ != nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "connection ", id_, " already has a stream filter"));
+  }
+  if (reactor_ != nullptr && closing()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("connection ", id_, " is closing"));
+  }
+  if (write_shutdown_requested_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "connection ", id_, " has closed its write side"));
+  }
+  filter_ = std::move(filter);
+  if (reactor_ != nullptr && state_ == Lifecycle::kConnected) {
+    StartFilterNow();
+  }
+  return absl::OkStatus();
+}
+
+void Connection::StartFilterNow() {
+  if (filter_ == nullptr || filter_started_ || state_ == Lifecycle::kClosed) {
+    return;
+  }
+  filter_started_ = true;
+  const absl::Duration timeout = filter_->handshake_timeout();
+  if (timeout > absl::ZeroDuration()) {
+    // Internal timers count from loop_time_, which inside a Poll dispatch
+    // (an accept, say) is the time the Poll began waiting: after an idle
+    // wait longer than the timeout the timer would fire at once. Count from
+    // the clock as it is now.
+    const absl::Duration waited = reactor_->Now() - reactor_->loop_time_;
+    handshake_timer_ = reactor_->AddInternalTimer(timeout + waited, [this] {
+      handshake_timer_ = 0;
+      if (state_ == Lifecycle::kClosed || filter_->established()) return;
+      MarkClosed(UnbindKind::kTimedOut, filter_->HandshakeTimeoutError());
+    });
+  }
+  absl::Status status = filter_->Start();
+  if (!status.ok()) {
+    FailFilter(std::move(status));
+    return;
+  }
+  DrainFilterWire();
+  CheckHandshake();
+}
+
+void Connection::DrainFilterWire() {
+  bool any = false;
+  filter_->TakeWire([&](std::string_view bytes) {
+    outbound_.Append(bytes);
+    any = any || !bytes.empty();
+  });
+  if (any) ScheduleFlush();
+}
+
+void Connection::FailFilter(absl::Status status) {
+  if (state_ == Lifecycle::kClosed) return;
+  if (socket_ != nullptr && reactor_ != nullptr &&
+      state_ != Lifecycle::kConnecting && state_ != Lifecycle::kResolving) {
+    // Best effort: the alert explaining the failure, after what is queued,
+    // if the socket takes it all now. Not traced: wire bytes never are.
+    filter_->TakeWire([&](std::string_view bytes) { outbound_.Append(bytes); });
+    io::ConstBuffer buffers[io::StreamSocket::kWriteBuffersMax];
+    const size_t n =
+        outbound_.Gather(buffers, io::StreamSocket::kWriteBuffersMax);
+    if (n > 0) socket_->Write(buffers, n);
+  }
+  MarkClosed(UnbindKind::kTls, std::move(status));
+}
+
+void Connection::CheckHandshake() {
+  if (handshake_reported_ || state_ == Lifecycle::kClosed ||
+      !filter_->established()) {
+    return;
+  }
+  handshake_reported_ = true;
+  if (handshake_timer_ != 0) {
+    reactor_->timers_.Cancel(handshake_timer_);
+    handshake_timer_ = 0;
+  }
+  DrainFilterWire();  // Plaintext kept for the handshake, now encrypted.
+  reactor_->Guard(this, [this] { HandshakeCompleted(); });
+}
+
+bool Connection::DeliverFilterPlain() {
+  char* buffer = reactor_->read_buffer();
+  const size_t chunk = reactor_->options_.read_chunk_bytes;
+  while (!paused_ && !eof_received_ && state_ != Lifecycle::kClosed) {
+    absl::StatusOr<size_t> n = filter_->ReadPlain(buffer, chunk);
+    DrainFilterWire();
+    if (!n.ok()) {
+      FailFilter(n.status());
+      return false;
+    }
+    if (*n == 0) {
+      if (filter_->peer_closed()) {
+        eof_received_ = true;
+        reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kEof, id_, 0);
+        UpdateInterest();
+        reactor_->Guard(this, [this] { ReceiveEof(); });
+      }
+      break;
+    }
+    reactor_->trace_.Record(
+        reactor_->loop_time_, TraceKind::kRead, id_, *n,
+        reactor_->trace_.content()
+            ? io::HashBytes(std::string_view(buffer, *n))
+            : 0);
+    reactor_->Guard(this, [&] { ReceiveData(std::string_view(buffer, *n)); });
+  }
+  return state_ != Lifecycle::kClosed;
+}
+
+bool Connection::FilterFlushed() const {
+  return filter_ == nullptr || !filter_started_ ||
+         (filter_->pending_plain_bytes() == 0 && filter_close_sent_);
+}
+
+void Connection::MaybeCloseFilter() {
+  if (filter_ == nullptr || !filter_started_ || filter_close_sent_) return;
+  if (state_ != Lifecycle::kClosing && !write_shutdown_requested_) return;
+  if (filter_->pending_plain_bytes() != 0) return;  // Wait for the handshake.
+  filter_close_sent_ = true;
+  absl::Status status = filter_->CloseWrite();
+  if (!status.ok()) {
+    FailFilter(std::move(status));
+    return;
+  }
+  DrainFilterWire();
 }
 
 void Connection::ScheduleFlush() {
@@ -116,6 +269,10 @@ void Connection::CloseAfterWriting() {
     return;
   }
   state_ = Lifecycle::kClosing;
+  if (filter_ != nullptr && filter_started_) {
+    ScheduleFlush();  // Flush sends close_notify, then closes.
+    return;
+  }
   if (outbound_.empty()) {
     MarkClosed(eof_received_ ? UnbindKind::kClosedByPeer
                              : UnbindKind::kClosedLocally,
@@ -146,6 +303,22 @@ void Connection::Resume() {
   reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kResume, id_, 0);
   UpdateInterest();
   if (!outbound_.empty() || write_shutdown_requested_) ScheduleFlush();
+  if (filter_ != nullptr && filter_started_ && !filter_drain_scheduled_ &&
+      reactor_ != nullptr && filter_->HasBufferedPlain()) {
+    // Plaintext left inside the filter when the handler paused: no socket
+    // readiness will come for it, so deliver it from the loop.
+    filter_drain_scheduled_ = true;
+    const uint64_t id = id_;
+    Reactor* reactor = reactor_;
+    reactor_->NextTick([reactor, id] {
+      auto it = reactor->connections_.find(id);
+      if (it == reactor->connections_.end()) return;
+      Connection* c = it->second.get();
+      c->filter_drain_scheduled_ = false;
+      if (c->state_ == Lifecycle::kClosed) return;
+      c->DeliverFilterPlain();
+    });
+  }
   ReadingResumed();
 }
 
@@ -296,7 +469,8 @@ void Connection::MarkClosed(UnbindKind kind, absl::Status status) {
   reason_ = UnbindReason{kind, std::move(status)};
   if (connect_timer_ != 0) reactor_->timers_.Cancel(connect_timer_);
   if (inactivity_timer_ != 0) reactor_->timers_.Cancel(inactivity_timer_);
-  connect_timer_ = inactivity_timer_ = 0;
+  if (handshake_timer_ != 0) reactor_->timers_.Cancel(handshake_timer_);
+  connect_timer_ = inactivity_timer_ = handshake_timer_ = 0;
   if (race_ != nullptr) {
     // Closes every pending attempt now; the race itself may be running this
     // call, so the reactor destroys it at the end of the turn.
@@ -350,6 +524,8 @@ void Connection::FinishConnecting() {
   if (inactivity_timeout_ > absl::ZeroDuration() && inactivity_timer_ == 0) {
     ArmInactivityTimer();
   }
+  StartFilterNow();
+  if (state_ == Lifecycle::kClosed) return;
   reactor_->Guard(this, [this] { ConnectionCompleted(); });
   if (state_ == Lifecycle::kClosed) return;
   if (close_after_connect_) {
@@ -375,6 +551,22 @@ void Connection::HandleReadable() {
     switch (r.code) {
       case io::IoResult::Code::kOk:
         Touch();
+        if (filter_ != nullptr) {
+          // Wire bytes go into the filter (which copies them), so the
+          // buffer is free again for the plaintext coming out.
+          absl::Status status =
+              filter_->ReceiveWire(std::string_view(buffer, r.bytes));
+          DrainFilterWire();
+          if (!status.ok()) {
+            FailFilter(std::move(status));
+            return;
+          }
+          CheckHandshake();
+          if (state_ == Lifecycle::kClosed) return;
+          if (!DeliverFilterPlain()) return;
+          if (r.bytes < chunk) return;
+          break;
+        }
         reactor_->trace_.Record(
             reactor_->loop_time_, TraceKind::kRead, id_, r.bytes,
             reactor_->trace_.content()
@@ -388,6 +580,15 @@ void Connection::HandleReadable() {
       case io::IoResult::Code::kWouldBlock:
         return;
       case io::IoResult::Code::kEndOfStream:
+        if (filter_ != nullptr && filter_started_) {
+          // Orderly only after the filter's own close (close_notify).
+          absl::Status status = filter_->EndOfInput();
+          if (!status.ok()) {
+            MarkClosed(UnbindKind::kTls, std::move(status));
+            return;
+          }
+          if (eof_received_) return;  // ReceiveEof already ran.
+        }
         eof_received_ = true;
         reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kEof, id_, 0);
         UpdateInterest();
@@ -422,14 +623,14 @@ bool Connection::NotifyWaterMarks() {
   if (high_water_pending_) {
     high_water_pending_ = false;
     reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kHighWater, id_,
-                            outbound_.size());
+                            OutboundDataSize());
     reactor_->Guard(this, [this] { OutboundHighWater(); });
     if (state_ == Lifecycle::kClosed) return false;
   }
-  if (above_high_water_ && outbound_.size() <= limits_.low_water_bytes) {
+  if (above_high_water_ && OutboundDataSize() <= limits_.low_water_bytes) {
     above_high_water_ = false;
     reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kLowWater, id_,
-                            outbound_.size());
+                            OutboundDataSize());
     reactor_->Guard(this, [this] { OutboundLowWater(); });
   }
   return state_ != Lifecycle::kClosed;
@@ -441,6 +642,10 @@ bool Connection::Flush() {
     // Not connected yet: only a water mark to tell.
     return NotifyWaterMarks();
   }
+  // Closing with a filter: its close (close_notify) goes after everything
+  // queued, once no plaintext waits for the handshake.
+  MaybeCloseFilter();
+  if (state_ == Lifecycle::kClosed) return false;
   io::ConstBuffer buffers[io::StreamSocket::kWriteBuffersMax];
   while (!outbound_.empty()) {
     const size_t n =
@@ -453,18 +658,21 @@ bool Connection::Flush() {
       Fail(r.error);
       return false;
     }
-    reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kWrite, id_,
-                            r.bytes,
-                            reactor_->trace_.content()
-                                ? WrittenDigest(buffers, n, r.bytes)
-                                : 0);
     EMBER_CHECK_MSG(r.bytes <= offered, "a write took more than offered");
+    if (filter_ == nullptr) {
+      // With a filter the plaintext was traced when queued (SendData).
+      reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kWrite, id_,
+                              r.bytes,
+                              reactor_->trace_.content()
+                                  ? WrittenDigest(buffers, n, r.bytes)
+                                  : 0);
+    }
     outbound_.Consume(r.bytes);
     Touch();
     if (r.bytes < offered) break;  // The socket is full.
   }
   if (!NotifyWaterMarks()) return false;
-  if (outbound_.empty()) {
+  if (outbound_.empty() && FilterFlushed()) {
     if (state_ == Lifecycle::kClosing) {
       MarkClosed(eof_received_ ? UnbindKind::kClosedByPeer
                                : UnbindKind::kClosedLocally,

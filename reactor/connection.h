@@ -37,6 +37,7 @@
 #include "io/address.h"
 #include "io/network.h"
 #include "reactor/outbound_buffer.h"
+#include "reactor/stream_filter.h"
 #include "reactor/timer_queue.h"
 
 namespace ember {
@@ -62,6 +63,9 @@ enum class UnbindKind : uint8_t {
   kShutdown,         // Graceful shutdown's drain deadline passed.
   kReactorStopped,   // The reactor stopped (or was destroyed).
   kError,            // Any other I/O error; the status says what.
+  kTls,              // TLS (a stream filter) failed: a handshake, a
+                     // certificate, a record, or a truncated stream. The
+                     // status says which (tls::TlsFailureOf reads it).
 };
 
 std::string_view UnbindKindName(UnbindKind kind);
@@ -127,6 +131,11 @@ class Connection : private io::IoWatcher {
   virtual void OutboundHighWater() {}
   virtual void OutboundLowWater() {}
 
+  // The connection's stream filter (TLS) finished its handshake; plaintext
+  // queued by SendData before it now goes out. Query the filter (for TLS:
+  // tls::TlsOf(*this)) for what was negotiated.
+  virtual void HandshakeCompleted() {}
+
   // Reactor::GracefulShutdown began. The default closes after writing what
   // is queued; override to finish a response first.
   virtual void ShutdownRequested() { CloseAfterWriting(); }
@@ -142,8 +151,25 @@ class Connection : private io::IoWatcher {
   // Queues bytes for writing (copied). Returns kFailedPrecondition once the
   // connection is closing or closed (EventMachine silently drops them), and
   // kResourceExhausted when the queue would exceed OutboundLimits::max_bytes;
-  // in both cases nothing is queued.
+  // in both cases nothing is queued. With a stream filter, `data` is
+  // plaintext: it is encrypted at once (or kept until the handshake
+  // finishes) and the ciphertext is queued.
   absl::Status SendData(std::string_view data);
+
+  // Puts `filter` (TLS) between the socket and this handler, from now on:
+  // bytes read after this call go through it, and so does every later
+  // SendData; bytes queued before it go out as they are, first (so a
+  // STARTTLS server can queue its "go ahead" and then call this). May be
+  // called before the reactor adopts the connection (a server factory, a
+  // client before Connect: the filter starts once connected) or on a
+  // connected one, also from inside ReceiveData (bytes of the current chunk
+  // after the command that asked for TLS are the handler's to discard).
+  // Starts the filter's handshake timeout. Returns kFailedPrecondition when
+  // a filter is already installed or the connection is closing; then
+  // nothing changes.
+  absl::Status StartFilter(std::unique_ptr<StreamFilter> filter);
+  // The installed filter, or nullptr.
+  StreamFilter* filter() const { return filter_.get(); }
 
   // Closes now: queued bytes are discarded. Unbind follows from the loop.
   void CloseConnection();
@@ -176,8 +202,13 @@ class Connection : private io::IoWatcher {
     return pending_connect_timeout_;
   }
 
-  // Bytes queued and not yet written.
-  size_t OutboundDataSize() const { return outbound_.size(); }
+  // Bytes queued and not yet written. With a filter: the wire bytes queued
+  // plus the plaintext the filter keeps until its handshake finishes; the
+  // outbound limits and water marks count this sum.
+  size_t OutboundDataSize() const {
+    return outbound_.size() +
+           (filter_ != nullptr ? filter_->pending_plain_bytes() : 0);
+  }
   // Time since the last read or write.
   absl::Duration IdleTime() const;
 
@@ -236,6 +267,24 @@ class Connection : private io::IoWatcher {
   void OnInactivityTimer();
   void Touch();
 
+  // ---- Stream filter plumbing. ----
+  // Starts the installed filter on a connected connection.
+  void StartFilterNow();
+  // Moves the filter's wire bytes to the outbound queue.
+  void DrainFilterWire();
+  // Ends the connection with a filter error, writing its last wire bytes
+  // (an alert) first if the socket takes them.
+  void FailFilter(absl::Status status);
+  // Hands plaintext waiting in the filter to ReceiveData until none is left,
+  // the handler pauses or the connection closes. False if it closed.
+  bool DeliverFilterPlain();
+  // Calls HandshakeCompleted once the filter is established.
+  void CheckHandshake();
+  // Writes the filter's close (close_notify) once nothing is pending.
+  void MaybeCloseFilter();
+  // True when nothing of the filter's holds up a close or half-close.
+  bool FilterFlushed() const;
+
   Reactor* reactor_ = nullptr;
   uint64_t id_ = 0;
   std::unique_ptr<io::StreamSocket> socket_;
@@ -260,6 +309,12 @@ class Connection : private io::IoWatcher {
   // Connecting to a host name with several addresses (Happy Eyeballs); null
   // otherwise. socket_ stays null until an attempt wins.
   std::unique_ptr<ConnectRace> race_;
+  std::unique_ptr<StreamFilter> filter_;
+  bool filter_started_ = false;
+  bool handshake_reported_ = false;
+  bool filter_close_sent_ = false;
+  bool filter_drain_scheduled_ = false;
+  TimerId handshake_timer_ = 0;
 };
 
 // A UDP socket's handler. `ReceiveDatagram` gets whole datagrams (possibly

@@ -546,6 +546,8 @@ void Reactor::OnServerReadable(Server* server) {
     c->state_ = Connection::Lifecycle::kConnected;
     c->socket_->SetWatcher(c);
     trace_.Record(loop_time_, TraceKind::kAccept, c->id_, server->id);
+    c->StartFilterNow();  // A filter from the factory (a TLS server).
+    if (c->state_ == Connection::Lifecycle::kClosed) continue;
     Guard(c, [c] { c->PostInit(); });
     if (c->state_ == Connection::Lifecycle::kClosed) continue;
     if (c->inactivity_timeout_ > absl::ZeroDuration() &&

@@ -84,7 +84,9 @@ IoResult SimNetwork::DatagramSend(SimDatagram* d, const io::Address& to,
   ++stats_.datagrams_sent;
   Fold(kTraceDatagramSend, d->id_, len,
        static_cast<uint64_t>(now_ns_) ^
-           io::HashBytes(std::string_view(data, len), to.port()));
+           (options_.trace_bytes
+                ? io::HashBytes(std::string_view(data, len), to.port())
+                : 0));
 
   HostId dst;
   const bool known = FindOwner(to, &dst);

@@ -156,6 +156,14 @@ struct SimOptions {
   absl::Duration offload_latency_min = absl::Milliseconds(1);
   absl::Duration offload_latency_max = absl::Milliseconds(20);
   size_t offload_jobs_max = 1024;
+  // Fold a hash of the bytes of every write and datagram into trace_hash(),
+  // not only their sizes. Off by default: TLS (and anything else that
+  // encrypts with randomness the simulator cannot seed) writes other
+  // ciphertext in every run, though of the same sizes, so its runs would
+  // never agree. The reactor's trace folds the plaintext a handler sees
+  // (ReactorOptions::trace_content), which is what a determinism check
+  // compares; turn this on for code that drives io::Network directly.
+  bool trace_bytes = false;
 };
 
 // Counters over a whole run. Two runs of one seed, plan and program have

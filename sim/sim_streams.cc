@@ -482,14 +482,15 @@ IoResult SimNetwork::StreamWrite(SimStream* s, const io::ConstBuffer* buffers,
   for (size_t i = 0; i < count && left > 0; ++i) {
     const size_t take = std::min(left, buffers[i].size);
     f.bytes.Append(buffers[i].data, take);
-    content = Mix64(content ^
-                    io::HashBytes(std::string_view(buffers[i].data, take)));
+    if (options_.trace_bytes) {
+      content = Mix64(content ^
+                      io::HashBytes(std::string_view(buffers[i].data, take)));
+    }
     left -= take;
   }
   f.written += n;
   stats_.bytes_written += n;
-  // The bytes themselves, not only how many: a run that writes other bytes
-  // is another run.
+  // With trace_bytes, the bytes themselves, not only how many.
   Fold(kTraceWrite, c->id, static_cast<uint64_t>(e), content);
   if (n > 1 && rng_.Chance(plan_.split_probability)) {
     CountFault(kFaultSplit);

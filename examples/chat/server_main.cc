@@ -6,15 +6,16 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "examples/chat/chat_server.h"
+#include "examples/common/flags.h"
 #include "examples/common/server_program.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
 ABSL_FLAG(int, port, 8081, "port to listen on (0 picks a free one)");
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  ember::examples::ParseExampleFlags(
+      argc, argv, "A line-based chat server.\n  server [--host=H] [--port=P]");
   auto program =
       ember::examples::ServerProgram::Create(absl::GetFlag(FLAGS_port));
   if (!program.ok()) {

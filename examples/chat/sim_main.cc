@@ -16,11 +16,11 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "examples/chat/chat_simulation.h"
+#include "examples/common/flags.h"
 #include "reactor/reactor.h"
 #include "sim/fault_plan.h"
 #include "sim/random.h"
@@ -206,6 +206,9 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  ember::examples::ParseExampleFlags(
+      argc, argv,
+      "The chat server under the simulator.\n  sim [--clients=N] "
+      "[--duration=D] [--faults=PLAN] [--seed=S]");
   return Run();
 }

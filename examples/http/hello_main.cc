@@ -1,6 +1,8 @@
 // The HTTP example on the real network:
 //   ./bazelw run //examples/http:hello -- --port=8080
-// then `curl http://127.0.0.1:8080/` says "Hello, World!". Keep-alive and
+// then `curl http://127.0.0.1:8080/` says "Hello, World!". With
+// --tls_cert=FILE --tls_key=FILE it speaks HTTPS (ALPN http/1.1):
+// `curl --cacert ca.pem https://localhost:8080/`. Keep-alive and
 // pipelining work as HTTP/1.1 says; Ctrl-C lets open requests finish (up to
 // 5 s), a second Ctrl-C stops at once.
 
@@ -8,7 +10,8 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "examples/common/flags.h"
+#include "examples/common/tls_flags.h"
 #include "examples/common/server_program.h"
 #include "examples/http/hello_server.h"
 #include "protocols/http/http_server.h"
@@ -17,17 +20,28 @@ ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
 ABSL_FLAG(int, port, 8080, "port to listen on (0 picks a free one)");
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  ember::examples::ParseExampleFlags(
+      argc, argv,
+      "An HTTP/1.1 (or HTTPS) hello server.\n  hello [--host=H] [--port=P] "
+      "[--tls_cert=FILE --tls_key=FILE]");
+  auto tls = ember::examples::ServerTlsFromFlags({"http/1.1"});
+  if (!tls.ok()) {
+    std::fprintf(stderr, "%s\n", tls.status().ToString().c_str());
+    return 2;
+  }
   auto program =
       ember::examples::ServerProgram::Create(absl::GetFlag(FLAGS_port));
   if (!program.ok()) {
     std::fprintf(stderr, "%s\n", program.status().ToString().c_str());
     return 2;
   }
-  ember::protocols::HttpServer server((*program)->reactor(), {},
+  ember::protocols::HttpServerOptions options;
+  options.tls = *tls;
+  ember::protocols::HttpServer server((*program)->reactor(), options,
                                       ember::examples::HandleHello);
   // Tests read the "listening on" line to learn the port.
-  return (*program)->Run("hello server",
+  return (*program)->Run(*tls != nullptr ? "hello server (HTTPS)"
+                                         : "hello server",
                          server.Listen(absl::GetFlag(FLAGS_host),
                                        (*program)->port()));
 }

@@ -8,6 +8,7 @@
 #include "io/check.h"
 #include "protocols/http/http_parser.h"
 #include "protocols/http/http_serializer.h"
+#include "protocols/tls/tls_connection.h"
 
 namespace ember::protocols {
 
@@ -56,9 +57,13 @@ class HttpClientConnection : public Connection,
   void PostInit() override { SetPendingConnectTimeout(connect_timeout_); }
 
   void ConnectionCompleted() override {
-    established_ = true;
+    // Over TLS the connection counts as established once the handshake is;
+    // requests written now wait inside the filter until then.
+    if (filter() == nullptr) established_ = true;
     if (client_ != nullptr) client_->OnConnected(this);
   }
+
+  void HandshakeCompleted() override { established_ = true; }
 
   void ReceiveData(std::string_view data) override {
     if (client_ == nullptr || closing()) return;
@@ -273,7 +278,17 @@ void HttpClient::Connect() {
   EMBER_CHECK(connection_ == nullptr);
   auto connection = std::make_unique<HttpClientConnection>(this, options_);
   HttpClientConnection* raw = connection.get();
-  auto started = reactor_.Connect(host_, port_, std::move(connection));
+  absl::StatusOr<Connection*> started = raw;
+  if (options_.tls != nullptr) {
+    tls::TlsSessionOptions session;
+    session.server_name =
+        options_.tls_server_name.empty() ? host_ : options_.tls_server_name;
+    absl::Status status = tls::StartTls(*connection, options_.tls, session);
+    if (!status.ok()) started = status;
+  }
+  if (started.ok()) {
+    started = reactor_.Connect(host_, port_, std::move(connection));
+  }
   if (!started.ok()) {
     // Arguments that can never work: fail what waits, from the loop.
     for (auto& pending : queued_) {

@@ -58,6 +58,7 @@
 #include "absl/time/time.h"
 #include "protocols/http/http_message.h"
 #include "protocols/http/http_parser_options.h"
+#include "protocols/tls/tls_context.h"
 #include "reactor/reactor.h"
 
 namespace ember::protocols {
@@ -85,6 +86,13 @@ struct HttpClientOptions {
   // Requests accepted and not yet answered (queued and in flight). Request
   // fails with kResourceExhausted beyond it.
   size_t pending_requests_max = 1024;
+  // HTTPS: a client TlsContext (verification on by default). Each
+  // connection then verifies the server's certificate against
+  // `tls_server_name` (empty: the host given to the constructor). A TLS
+  // failure fails the waiting requests with its status (see
+  // tls::TlsFailureOf).
+  std::shared_ptr<const tls::TlsContext> tls;
+  std::string tls_server_name;
 };
 
 struct HttpClientStats {

@@ -11,6 +11,7 @@
 #include "io/check.h"
 #include "protocols/http/http_parser.h"
 #include "protocols/http/http_serializer.h"
+#include "protocols/tls/tls_connection.h"
 
 namespace ember::protocols {
 namespace http_internal {
@@ -841,7 +842,11 @@ HttpServer::~HttpServer() {
 }
 
 Reactor::ConnectionFactory HttpServer::Factory() {
-  return [this] { return std::make_unique<HttpServerConnection>(this); };
+  Reactor::ConnectionFactory plain = [this] {
+    return std::make_unique<HttpServerConnection>(this);
+  };
+  if (options_.tls == nullptr) return plain;
+  return tls::TlsServerFactory(options_.tls, std::move(plain));
 }
 
 absl::StatusOr<io::Address> HttpServer::Listen(std::string_view host,

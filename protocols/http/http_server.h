@@ -64,6 +64,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +76,7 @@
 #include "io/address.h"
 #include "protocols/http/http_message.h"
 #include "protocols/http/http_parser_options.h"
+#include "protocols/tls/tls_context.h"
 #include "reactor/reactor.h"
 
 namespace ember::protocols {
@@ -109,6 +111,9 @@ struct HttpServerOptions {
   absl::Duration linger_timeout = absl::Seconds(2);
   // Adds a Date field (from Reactor::WallNow) to responses that lack one.
   bool date_header = true;
+  // HTTPS: a server TlsContext; every accepted connection then speaks TLS
+  // from its first byte (offer ALPN "http/1.1" in it for clients that ask).
+  std::shared_ptr<const tls::TlsContext> tls;
 };
 
 // Counters over the server's life.
