@@ -91,6 +91,7 @@ void ConnectRace::StartNext() {
 }
 
 void ConnectRace::Attempt::OnIoReady(uint32_t readiness) {
+  race->owner_->reactor_->StampDispatchTime();
   // The race may destroy nothing here: this attempt moves to `ended_`.
   race->OnAttemptReady(this);
 }

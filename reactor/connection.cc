@@ -138,12 +138,7 @@ void Connection::StartFilterNow() {
   filter_started_ = true;
   const absl::Duration timeout = filter_->handshake_timeout();
   if (timeout > absl::ZeroDuration()) {
-    // Internal timers count from loop_time_, which inside a Poll dispatch
-    // (an accept, say) is the time the Poll began waiting: after an idle
-    // wait longer than the timeout the timer would fire at once. Count from
-    // the clock as it is now.
-    const absl::Duration waited = reactor_->Now() - reactor_->loop_time_;
-    handshake_timer_ = reactor_->AddInternalTimer(timeout + waited, [this] {
+    handshake_timer_ = reactor_->AddInternalTimer(timeout, [this] {
       handshake_timer_ = 0;
       if (state_ == Lifecycle::kClosed || filter_->established()) return;
       MarkClosed(UnbindKind::kTimedOut, filter_->HandshakeTimeoutError());
@@ -492,6 +487,7 @@ void Connection::Fail(absl::Status status) {
 }
 
 void Connection::OnIoReady(uint32_t readiness) {
+  reactor_->StampDispatchTime();
   if (state_ == Lifecycle::kClosed) return;
   if (readiness & io::kWritable) {
     if (state_ == Lifecycle::kConnecting) {
@@ -777,6 +773,7 @@ void DatagramConnection::FlushQueue() {
 }
 
 void DatagramConnection::OnIoReady(uint32_t readiness) {
+  reactor_->StampDispatchTime();
   if (closed_) return;
   if (readiness & io::kWritable) FlushQueue();
   if (!(readiness & io::kReadable)) return;

@@ -21,6 +21,7 @@ struct Reactor::Server final : io::IoWatcher {
   bool stopped = false;
 
   void OnIoReady(uint32_t) override {
+    reactor->StampDispatchTime();
     if (!stopped) reactor->OnServerReadable(this);
   }
 };
@@ -627,6 +628,7 @@ absl::StatusOr<Connection*> Reactor::BindConnectImpl(
         std::shared_ptr<Reactor*> self = alive.lock();
         if (self == nullptr || *self == nullptr) return;
         Reactor* r = *self;
+        r->StampDispatchTime();
         auto it = r->connections_.find(id);
         if (it == r->connections_.end()) return;
         Connection* c = it->second.get();

@@ -280,6 +280,11 @@ class Reactor {
   void ReportError(std::exception_ptr error, Connection* c);
 
   char* read_buffer() { return read_buffer_.get(); }
+  // Called first by everything Poll dispatches (I/O readiness, resolves):
+  // the loop's time becomes the time of this dispatch, not the time the
+  // Poll began waiting, so timers armed and activity stamped from here
+  // count from now.
+  void StampDispatchTime() { loop_time_ = network_.Now(); }
 
   io::Network& network_;
   ReactorOptions options_;
@@ -295,8 +300,9 @@ class Reactor {
 
   std::vector<std::unique_ptr<Server>> stopped_servers_;  // Reaped per turn.
   uint64_t next_id_ = 1;
-  // The clock as of the start of the current dispatch: timers are armed and
-  // activity stamped against it.
+  // The clock as of the start of the current dispatch (the turn's timers
+  // and ticks, or one I/O event or resolve from inside Poll): timers are
+  // armed and activity stamped against it.
   absl::Time loop_time_;
   // Cleared when the reactor dies, so resolve callbacks that outlive it do
   // nothing.

@@ -299,5 +299,50 @@ TEST(TraceTest, PauseResumeAndWaterMarksAreEvents) {
   EXPECT_TRUE(unbind_with_status);
 }
 
+// Arms a 1 s timer when accepted, and records when it was accepted and when
+// the timer fired.
+class TimesItself : public Connection {
+ public:
+  TimesItself(absl::Time* accepted, absl::Time* fired)
+      : accepted_(accepted), fired_(fired) {}
+  void PostInit() override {
+    *accepted_ = reactor().Now();
+    ASSERT_TRUE(reactor()
+                    .AddTimer(absl::Seconds(1),
+                              [this] { *fired_ = reactor().Now(); })
+                    .ok());
+  }
+
+ private:
+  absl::Time* accepted_;
+  absl::Time* fired_;
+};
+
+TEST(DispatchTimeTest, TimersArmedFromIoCountFromTheEventNotTheWait) {
+  // Goal: an accept dispatched from inside Poll after a long wait (a 10 s
+  // handshake) arms its timer from the accept's time, not from when the
+  // Poll began waiting (which made a 1 s timer fire at once).
+  sim::SimOptions options;
+  options.plan.connect_latency_min = absl::Seconds(10);
+  options.plan.connect_latency_max = absl::Seconds(10);
+  sim::SimNetwork net(options);
+  Reactor reactor(net);
+  absl::Time accepted, fired;
+  ASSERT_TRUE(reactor
+                  .StartServer("127.0.0.1", kPort,
+                               [&] {
+                                 return std::make_unique<TimesItself>(&accepted,
+                                                                      &fired);
+                               })
+                  .ok());
+  ASSERT_TRUE(
+      reactor.Connect("127.0.0.1", kPort, std::make_unique<Sink>()).ok());
+  const absl::Time until = reactor.Now() + absl::Seconds(30);
+  while (reactor.Now() < until && fired == absl::Time()) {
+    ASSERT_TRUE(reactor.RunOnce(until).ok());
+  }
+  EXPECT_EQ(fired - accepted, absl::Seconds(1));
+}
+
 }  // namespace
 }  // namespace ember
