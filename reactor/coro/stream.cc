@@ -46,6 +46,14 @@ class StreamConnection final : public Connection {
     state_->WakeReader();
   }
 
+  void HandshakeCompleted() override {
+    if (state_ == nullptr) return;
+    state_->handshake_done = true;
+    if (state_->handshaking != nullptr) {
+      state_->handshaking->Finish(absl::OkStatus());
+    }
+  }
+
   void OutboundHighWater() override {
     if (state_ != nullptr) state_->above_high_water = true;
   }
@@ -71,6 +79,7 @@ class StreamConnection final : public Connection {
     }
     s->WakeReader();
     if (s->writer != nullptr) s->writer->Finish(s->WriteEndStatus());
+    if (s->handshaking != nullptr) s->handshaking->Finish(s->WriteEndStatus());
     s->CancelOwnedTasks(s->ReadEndStatus());
   }
 
@@ -275,6 +284,40 @@ bool WriteAwaiter::Start() {
   return true;
 }
 
+bool HandshakeAwaiter::Start() {
+  if (state_ == nullptr) {
+    result_ = absl::FailedPreconditionError("handshake on an empty Stream");
+    return false;
+  }
+  if (state_->handshake_done) {
+    result_ = absl::OkStatus();
+    return false;
+  }
+  if (state_->connection == nullptr) {
+    result_ = state_->WriteEndStatus();
+    return false;
+  }
+  if (state_->connection->filter() == nullptr) {
+    result_ = absl::FailedPreconditionError(
+        "no handshake to wait for: start TLS on the stream first "
+        "(protocols::StartTls)");
+    return false;
+  }
+  if (state_->handshaking != nullptr) {
+    result_ = absl::FailedPreconditionError(
+        "another task already waits for this stream's handshake");
+    return false;
+  }
+  state_->handshaking = this;
+  return true;
+}
+
+void HandshakeAwaiter::Stop() {
+  if (state_ != nullptr && state_->handshaking == this) {
+    state_->handshaking = nullptr;
+  }
+}
+
 void WriteAwaiter::Stop() {
   if (recheck_timer_ != 0) {
     reactor().CancelTimer(recheck_timer_);
@@ -291,6 +334,8 @@ Stream::Stream(std::unique_ptr<coro_internal::StreamState> state)
 Stream::Stream(Stream&&) noexcept = default;
 Stream& Stream::operator=(Stream&&) noexcept = default;
 Stream::~Stream() = default;
+
+HandshakeAwaiter Stream::Handshake() { return HandshakeAwaiter(state_.get()); }
 
 ReadAwaiter Stream::Read(size_t max_bytes) {
   return ReadAwaiter(state_.get(), ReadAwaiter::Mode::kSome, max_bytes);

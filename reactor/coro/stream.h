@@ -46,11 +46,13 @@
 // unread bytes the connection stops reading (the peer is pushed back by
 // TCP) until a task reads below half of it.
 //
-// TLS: the handshake awaitable belongs here once the TLS filter
-// (protocols/tls) exists: the stream's connection is an ordinary
-// `Connection`, so the filter slots in between it and this buffer, and a
-// `co_await stream.Handshake(...)` completes on the filter's handshake
-// event like Connect completes on ConnectionCompleted.
+// TLS: the stream's connection is an ordinary `Connection`, so a stream
+// filter (protocols/tls/tls_stream.h: `tls::StartTls(stream, context)`) slots in
+// between it and this buffer, from the first byte or mid-stream (STARTTLS),
+// and reads and writes stay plaintext. `co_await stream.Handshake()`
+// completes when the filter's handshake does (OK), or with the connection's
+// end status when it fails (a TLS failure's status, kTls unbind), and at
+// once with kFailedPrecondition when no filter was started.
 
 #ifndef EMBER_REACTOR_CORO_STREAM_H_
 #define EMBER_REACTOR_CORO_STREAM_H_
@@ -86,6 +88,7 @@ struct StreamOptions {
 class Stream;
 class WriteAwaiter;
 class AcceptAwaiter;
+class HandshakeAwaiter;
 
 namespace coro_internal {
 class StreamConnection;
@@ -133,6 +136,8 @@ struct StreamState {
   StreamReadWaiter* reader = nullptr;
   WriteAwaiter* writer = nullptr;
   ConnectWaiter* connecting = nullptr;
+  HandshakeAwaiter* handshaking = nullptr;
+  bool handshake_done = false;  // The connection's filter is established.
 };
 
 // The base of read awaitables on a stream (Read, ReadExactly, and
@@ -215,6 +220,31 @@ class [[nodiscard]] WriteAwaiter final : public coro_internal::Waiter {
   absl::Status result_;
 };
 
+// `co_await stream.Handshake()`: absl::Status, once the stream filter's
+// handshake (TLS) has completed, or the connection's end status.
+class [[nodiscard]] HandshakeAwaiter final : public coro_internal::Waiter {
+ public:
+  explicit HandshakeAwaiter(coro_internal::StreamState* state)
+      : state_(state) {}
+  HandshakeAwaiter(HandshakeAwaiter&&) = default;
+  ~HandshakeAwaiter() { Stop(); }
+  absl::Status await_resume() { return std::move(result_); }
+
+ private:
+  friend class coro_internal::StreamConnection;
+  bool Start() override;
+  void Stop() override;
+  void Fail(absl::Status status) override { result_ = std::move(status); }
+  void Finish(absl::Status status) {
+    Stop();
+    result_ = std::move(status);
+    Complete();
+  }
+
+  coro_internal::StreamState* state_;
+  absl::Status result_;
+};
+
 class Stream {
  public:
   // An empty stream: every operation fails with kFailedPrecondition.
@@ -234,6 +264,11 @@ class Stream {
   // Queues `data` (copied when the await starts), then waits while the
   // outbound queue is above its high-water mark.
   WriteAwaiter Write(std::string_view data);
+  // Waits for the handshake of the filter started on this stream's
+  // connection (protocols::StartTls): OK once it completed (at once if it
+  // already has), the connection's end status if it fails, and
+  // kFailedPrecondition when no filter was started. One task at a time.
+  HandshakeAwaiter Handshake();
   // Queues `data` without waiting (Connection::SendData).
   absl::Status Send(std::string_view data);
   // Puts bytes back in front of the unread ones (for protocol readers that
