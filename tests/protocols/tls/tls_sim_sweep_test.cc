@@ -23,24 +23,12 @@ namespace ember::tls::testing {
 namespace {
 
 void Sweep(const char* plan_name, uint64_t first, uint64_t count) {
-  auto seeds = sim::SeedsFromEnvironment(first, count);
-  ASSERT_TRUE(seeds.ok()) << seeds.status();
   TlsEchoTotals totals;
-  for (uint64_t seed : *seeds) {
-    sim::SimOptions options;
-    options.seed = seed;
-    options.plan = *sim::FaultPlan::ByName(plan_name, seed);
-    sim::ScenarioResult result =
-        sim::RunScenario(options, [&](Reactor& reactor, sim::SimNetwork& net) {
-          return RunTlsEcho(reactor, net, &totals);
-        });
-    EXPECT_TRUE(result.status.ok())
-        << "plan " << plan_name << " seed " << seed << ": " << result.status
-        << "\n  " << options.plan.ToString() << "\n  "
-        << result.stats.ToString()
-        << "\n  replay: " << sim::ReplayCommand(seed);
-  }
-  std::cout << plan_name << ": " << seeds->size() << " seeds, "
+  const sim::SweepSummary summary = sim::Sweep(
+      plan_name, first, count, [&](Reactor& reactor, sim::SimNetwork& net) {
+        return RunTlsEcho(reactor, net, &totals);
+      });
+  std::cout << plan_name << ": " << summary.runs << " seeds, "
             << totals.connections << " TLS connections, " << totals.succeeded
             << " succeeded, " << totals.resumed << " resumed";
   for (const auto& [what, n] : totals.failures) {
