@@ -9,12 +9,17 @@
 // line protocol; pausing with plaintext left inside the filter; and the
 // outbound limit counted with the plaintext that waits for the handshake.
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "openssl/pem.h"
+#include "openssl/x509.h"
 #include "io/absl_compat.h"
 #include "io/check.h"
 #include "protocols/line/line_connection.h"
@@ -174,6 +179,77 @@ TEST_F(TlsSimTest, UntrustedChainFailsBothSides) {
   ExpectFailure(server, TlsFailure::kRejectedByPeer,
                 absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(server.received, "");  // Not a byte of "secret" reached it.
+}
+
+// The file name OpenSSL's (and BoringSSL's) hashed CA directories use for
+// a CA certificate: its subject name hash, then ".0".
+std::string HashedName(const std::string& cert_pem) {
+  BIO* bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  EMBER_CHECK(cert != nullptr);
+  char name[32];
+  std::snprintf(name, sizeof(name), "%08lx.0", X509_subject_name_hash(cert));
+  X509_free(cert);
+  return name;
+}
+
+TEST_F(TlsSimTest, ACaDirectoryIsTrusted) {
+  // Goal: ca_dir (a hashed directory, as c_rehash makes) is a trust store:
+  // a server certified by a CA in it passes; with the directory holding
+  // another CA only, the same server is untrusted.
+  const std::string dir = testing::WriteTempFile("ca-dir-marker", "");
+  const std::string base = dir.substr(0, dir.rfind('/'));
+  const std::string good = base + "/cadir-good", other = base + "/cadir-other";
+  ASSERT_EQ(std::system(("mkdir -p " + good + " " + other).c_str()), 0);
+  {
+    std::ofstream(good + "/" + HashedName(ca_.cert_pem())) << ca_.cert_pem();
+    TestCa stranger("Stranger CA", wall_ - absl::Hours(1),
+                    wall_ + absl::Hours(1000));
+    std::ofstream(other + "/" + HashedName(stranger.cert_pem()))
+        << stranger.cert_pem();
+  }
+  for (const auto& [where, trusted] :
+       {std::pair<std::string, bool>{good, true}, {other, false}}) {
+    SCOPED_TRACE(where);
+    PeerRecord server, client;
+    Listen(Server(), &server);
+    TlsOptions options;
+    options.ca_dir = where;
+    auto context = TlsContext::Create(TlsRole::kClient, std::move(options));
+    ASSERT_TRUE(context.ok()) << context.status();
+    Connect(*context, &client, "via dir");
+    ASSERT_TRUE(Run([&] { return client.done() && server.done(); }));
+    if (trusted) {
+      EXPECT_EQ(client.received, "via dir");
+      EXPECT_EQ(client.handshakes, 1);
+    } else {
+      ExpectFailure(client, TlsFailure::kUntrustedCertificate,
+                    absl::StatusCode::kUnauthenticated);
+    }
+    reactor_.Stop();
+    ASSERT_TRUE(reactor_.Run().ok());  // Ends the server for the next round.
+  }
+}
+
+TEST_F(TlsSimTest, VerificationOffIsTheOnlyWayToAcceptAnUntrustedServer) {
+  // Goal: verify_peer = false (and nothing else) lets a client talk to a
+  // server whose chain it cannot verify; the default refuses it.
+  PeerRecord server, client;
+  TestCa stranger("Stranger CA", wall_ - absl::Hours(1),
+                  wall_ + absl::Hours(1000));
+  TlsOptions server_options;
+  server_options.certificates.push_back(
+      stranger.Issue(ServerSpec(wall_, {"elsewhere.example"}, {})));
+  Listen(Server(std::move(server_options)), &server);
+  TlsOptions options;
+  options.verify_peer = false;
+  auto context = TlsContext::Create(TlsRole::kClient, std::move(options));
+  ASSERT_TRUE(context.ok()) << context.status();
+  Connect(*context, &client, "unverified");
+  ASSERT_TRUE(Run([&] { return client.done() && server.done(); }));
+  EXPECT_EQ(client.received, "unverified");
+  EXPECT_EQ(client.handshakes, 1);
 }
 
 TEST_F(TlsSimTest, NameMismatch) {
