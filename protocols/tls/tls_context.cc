@@ -1,5 +1,6 @@
 #include "protocols/tls/tls_context.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -207,11 +208,16 @@ absl::Status TlsContext::Init() {
     have_trust = true;
   }
   if (!have_trust) {
-    // The system store as Debian lays it out.
-    if (!SSL_CTX_load_verify_locations(
-            ctx_, "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs")) {
-      ERR_clear_error();
+    // The system store: where SSL_CERT_FILE / SSL_CERT_DIR point, as with
+    // OpenSSL, else as Debian lays it out. A store that is missing leaves
+    // nothing trusted, so every peer fails as untrusted.
+    const char* file = std::getenv("SSL_CERT_FILE");
+    const char* dir = std::getenv("SSL_CERT_DIR");
+    if (file == nullptr && dir == nullptr) {
+      file = "/etc/ssl/certs/ca-certificates.crt";
+      dir = "/etc/ssl/certs";
     }
+    if (!SSL_CTX_load_verify_locations(ctx_, file, dir)) ERR_clear_error();
   }
 
   if (role_ == TlsRole::kServer) {

@@ -83,8 +83,9 @@ struct TlsOptions {
 
   // --- Whom we trust ---
   // CA certificates (PEM) in memory, a file, and a hashed directory; all
-  // that are given are used. When none is given, the system store
-  // (/etc/ssl/certs) is used.
+  // that are given are used. When none is given, the system store is used:
+  // the file and directory the SSL_CERT_FILE and SSL_CERT_DIR variables
+  // name (as with OpenSSL), else Debian's /etc/ssl/certs.
   std::string ca_pem;
   std::string ca_file;
   std::string ca_dir;

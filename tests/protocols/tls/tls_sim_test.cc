@@ -232,6 +232,39 @@ TEST_F(TlsSimTest, ACaDirectoryIsTrusted) {
   }
 }
 
+TEST_F(TlsSimTest, WithNoCaGivenTheSystemStoreDecides) {
+  // Goal: a client given no CA trusts the system store, found through
+  // SSL_CERT_FILE as with OpenSSL: a store holding the test CA trusts the
+  // server, one holding another CA does not.
+  const std::string ours = testing::WriteTempFile("store-ours.pem", ca_.cert_pem());
+  TestCa stranger("Stranger CA", wall_ - absl::Hours(1),
+                  wall_ + absl::Hours(1000));
+  const std::string theirs =
+      testing::WriteTempFile("store-theirs.pem", stranger.cert_pem());
+  for (const auto& [store, trusted] :
+       {std::pair<std::string, bool>{ours, true}, {theirs, false}}) {
+    SCOPED_TRACE(store);
+    ASSERT_EQ(setenv("SSL_CERT_FILE", store.c_str(), 1), 0);
+    ASSERT_EQ(setenv("SSL_CERT_DIR", "/nonexistent", 1), 0);
+    auto context = TlsContext::Create(TlsRole::kClient, TlsOptions{});
+    unsetenv("SSL_CERT_FILE");
+    unsetenv("SSL_CERT_DIR");
+    ASSERT_TRUE(context.ok()) << context.status();
+    PeerRecord server, client;
+    Listen(Server(), &server);
+    Connect(*context, &client, "system");
+    ASSERT_TRUE(Run([&] { return client.done() && server.done(); }));
+    if (trusted) {
+      EXPECT_EQ(client.received, "system");
+    } else {
+      ExpectFailure(client, TlsFailure::kUntrustedCertificate,
+                    absl::StatusCode::kUnauthenticated);
+    }
+    reactor_.Stop();
+    ASSERT_TRUE(reactor_.Run().ok());
+  }
+}
+
 TEST_F(TlsSimTest, VerificationOffIsTheOnlyWayToAcceptAnUntrustedServer) {
   // Goal: verify_peer = false (and nothing else) lets a client talk to a
   // server whose chain it cannot verify; the default refuses it.
