@@ -6,11 +6,14 @@ over HTTP/1.1 (so it keeps connections alive), plus three routes:
   /close         a response delimited by the close of the connection
   /connections   how many connections the server has accepted so far
 It prints "port N" on stdout once it listens on 127.0.0.1, and runs until it
-is terminated.
+is terminated. With "--tls CERT KEY" after the directory it speaks HTTPS
+(Python's ssl module, OpenSSL underneath) with that certificate chain and
+key.
 """
 
 import functools
 import http.server
+import ssl
 import sys
 import threading
 
@@ -58,6 +61,10 @@ class Server(http.server.ThreadingHTTPServer):
 def main():
     handler = functools.partial(Handler, directory=sys.argv[1])
     server = Server(("127.0.0.1", 0), handler)
+    if len(sys.argv) == 5 and sys.argv[2] == "--tls":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print("port", server.server_address[1], flush=True)
     server.serve_forever()
 
