@@ -10,8 +10,12 @@
 #   - bulk throughput, 16 KiB writes (16 KiB records), from Ember's client
 #     and from `openssl s_client` into Ember's sink (tls_load --mode=serve)
 #     and into `openssl s_server` (its output to /dev/null).
+# Servers run pinned to one core and the load to the other (taskset), so the
+# two do not fight for a core: figures drift by tens of percent otherwise.
 set -euo pipefail
 seconds=${1:-10}
+server_pin=(taskset -c "${SERVER_CPU:-0}")
+client_pin=(taskset -c "${CLIENT_CPU:-1}")
 bin=$(cd "$(dirname "$0")/.." && pwd)/bazel-out/k8-optopt/bin
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
@@ -36,15 +40,15 @@ wait_port() {  # file, pattern -> port
   exit 1
 }
 
-"$bin/examples/echo/server" --port=0 --tls_cert=server.pem \
+"${server_pin[@]}" "$bin/examples/echo/server" --port=0 --tls_cert=server.pem \
   --tls_key=server.key > ember_echo.out 2>&1 &
 ember_echo=$(wait_port ember_echo.out "listening on ")
-"$bin/bench/tls_load" --mode=serve --port=0 --cert=server.pem \
+"${server_pin[@]}" "$bin/bench/tls_load" --mode=serve --port=0 --cert=server.pem \
   --key=server.key > ember_sink.out 2>&1 &
 ember_sink=$(wait_port ember_sink.out "serving on ")
 # -quiet (no echo of what arrives) also hides the port: pick one first.
 ossl=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-tail -f /dev/null | openssl s_server -accept "127.0.0.1:$ossl" \
+tail -f /dev/null | "${server_pin[@]}" openssl s_server -accept "127.0.0.1:$ossl" \
   -cert server.pem -key server.key -quiet > /dev/null 2>&1 &
 for _ in $(seq 1 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$ossl") 2>/dev/null && break
@@ -54,19 +58,19 @@ done
 echo "== handshakes/s, openssl s_time -new (full handshakes), ${seconds}s"
 for target in "ember echo server:$ember_echo" "openssl s_server:$ossl"; do
   printf '%-20s ' "${target%%:*}"
-  openssl s_time -connect "127.0.0.1:${target##*:}" -new -time "$seconds" \
+  "${client_pin[@]}" openssl s_time -connect "127.0.0.1:${target##*:}" -new -time "$seconds" \
     2>&1 | grep 'real seconds' || true
 done
 echo "== handshakes/s, Ember's client (tls_load --mode=handshake, 1 connection at a time)"
 for target in "ember sink server:$ember_sink" "openssl s_server:$ossl"; do
   printf '%-20s ' "${target%%:*}"
-  "$bin/bench/tls_load" --mode=handshake --port="${target##*:}" --ca=ca.pem \
+  "${client_pin[@]}" "$bin/bench/tls_load" --mode=handshake --port="${target##*:}" --ca=ca.pem \
     --connections=1 --duration="${seconds}s" || true
 done
 echo "== bulk, 16 KiB records, Ember's client (tls_load --mode=bulk)"
 for target in "ember sink server:$ember_sink" "openssl s_server:$ossl"; do
   printf '%-20s ' "${target%%:*}"
-  "$bin/bench/tls_load" --mode=bulk --port="${target##*:}" --ca=ca.pem \
+  "${client_pin[@]}" "$bin/bench/tls_load" --mode=bulk --port="${target##*:}" --ca=ca.pem \
     --duration="${seconds}s" || true
 done
 echo "== bulk, 16 KiB records, openssl s_client (2 GB from /dev/zero)"
@@ -74,7 +78,7 @@ echo "   (the Ember sink prints what it received, below, to check the count)"
 for target in "ember sink server:$ember_sink" "openssl s_server:$ossl"; do
   printf '%-20s ' "${target%%:*}"
   start=$(date +%s.%N)
-  head -c 2000000000 /dev/zero | openssl s_client -quiet -no_ign_eof \
+  head -c 2000000000 /dev/zero | "${client_pin[@]}" openssl s_client -quiet -no_ign_eof \
     -connect "127.0.0.1:${target##*:}" > /dev/null 2>&1 || true
   end=$(date +%s.%N)
   echo "2000000000 bytes sent in $(echo "$end - $start" | bc) s = $(echo "2000 / ($end - $start)" | bc) MB/s"

@@ -354,13 +354,34 @@ absl::Status TlsEngine::Start() {
 
 absl::Status TlsEngine::DriveHandshake() {
   UpdateTime();
-  const int ret = SSL_do_handshake(ssl_);
-  if (ret == 1) return OnEstablished();
-  const int err = SSL_get_error(ssl_, ret);
-  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    return absl::OkStatus();
+  for (;;) {
+    const int ret = SSL_do_handshake(ssl_);
+    if (ret == 1) return OnEstablished();
+    const int err = SSL_get_error(ssl_, ret);
+    if (err == SSL_ERROR_WANT_READ && TopUpReadBio()) continue;
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      return absl::OkStatus();
+    }
+    return Fail(ret, "handshake");
   }
-  return Fail(ret, "handshake");
+}
+
+bool TlsEngine::TopUpReadBio() {
+  // BoringSSL's memory BIO moves what it still holds to its front on every
+  // read (two per record), so a BIO filled with a whole 64 KiB read costs a
+  // copy of the rest per record. It is given about one record at a time.
+  constexpr size_t kBioFillBytes = 18 * 1024;  // A record is at most ~16.6 KiB.
+  if (inbox_pos_ >= inbox_.size()) return false;
+  const size_t have = BIO_pending(rbio_);
+  if (have >= kBioFillBytes) return false;
+  const size_t n = std::min(kBioFillBytes, inbox_.size() - inbox_pos_);
+  BIO_write(rbio_, inbox_.data() + inbox_pos_, static_cast<int>(n));
+  inbox_pos_ += n;
+  if (inbox_pos_ == inbox_.size()) {
+    inbox_.clear();
+    inbox_pos_ = 0;
+  }
+  return true;
 }
 
 absl::Status TlsEngine::OnEstablished() {
@@ -376,7 +397,12 @@ absl::Status TlsEngine::FeedCiphertext(std::string_view bytes) {
   if (state_ == State::kFailed) return failure_;
   if (bytes.empty()) return absl::OkStatus();
   TrackRecords(bytes);
-  BIO_write(rbio_, bytes.data(), static_cast<int>(bytes.size()));
+  if (inbox_pos_ > 0 && inbox_pos_ * 2 >= inbox_.size()) {
+    inbox_.erase(0, inbox_pos_);
+    inbox_pos_ = 0;
+  }
+  inbox_.append(bytes.data(), bytes.size());
+  TopUpReadBio();
   if (state_ == State::kHandshaking) return DriveHandshake();
   return absl::OkStatus();
 }
@@ -386,10 +412,16 @@ absl::StatusOr<size_t> TlsEngine::ReadPlaintext(char* buf, size_t len) {
   if (state_ == State::kFailed) return failure_;
   if (state_ != State::kEstablished || peer_closed_) return 0;
   UpdateTime();
-  const int ret =
-      SSL_read(ssl_, buf, static_cast<int>(std::min<size_t>(len, INT_MAX)));
-  if (ret > 0) return static_cast<size_t>(ret);
-  const int err = SSL_get_error(ssl_, ret);
+  int ret = 0;
+  int err = 0;
+  for (;;) {
+    TopUpReadBio();
+    ret = SSL_read(ssl_, buf, static_cast<int>(std::min<size_t>(len, INT_MAX)));
+    if (ret > 0) return static_cast<size_t>(ret);
+    err = SSL_get_error(ssl_, ret);
+    if (err == SSL_ERROR_WANT_READ && TopUpReadBio()) continue;
+    break;
+  }
   if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return 0;
   if (err == SSL_ERROR_ZERO_RETURN) {
     peer_closed_ = true;
@@ -400,7 +432,8 @@ absl::StatusOr<size_t> TlsEngine::ReadPlaintext(char* buf, size_t len) {
 
 bool TlsEngine::HasBufferedInput() const {
   if (state_ != State::kEstablished || peer_closed_) return false;
-  return SSL_pending(ssl_) > 0 || BIO_pending(rbio_) > 0;
+  return SSL_pending(ssl_) > 0 || BIO_pending(rbio_) > 0 ||
+         inbox_pos_ < inbox_.size();
 }
 
 absl::Status TlsEngine::WritePlaintext(std::string_view bytes) {

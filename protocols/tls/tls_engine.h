@@ -132,6 +132,9 @@ class TlsEngine {
   absl::Status Init();
   // Runs SSL_do_handshake while it makes progress.
   absl::Status DriveHandshake();
+  // Moves up to about one record of inbox_ into rbio_ when it runs low;
+  // false when nothing moved.
+  bool TopUpReadBio();
   absl::Status OnEstablished();
   // Sets the verification time on the SSL from the wall clock.
   void UpdateTime();
@@ -147,6 +150,10 @@ class TlsEngine {
   WallClock wall_clock_;
   SSL* ssl_ = nullptr;
   BIO* rbio_ = nullptr;  // Owned by ssl_.
+  // Ciphertext fed and not yet in rbio_ (from inbox_pos_ on): rbio_ gets it
+  // about a record at a time (TopUpReadBio).
+  std::string inbox_;
+  size_t inbox_pos_ = 0;
   BIO* wbio_ = nullptr;  // Owned by ssl_.
   State state_ = State::kHandshaking;
   bool started_ = false;
