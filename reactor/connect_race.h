@@ -62,8 +62,6 @@ class ConnectRace {
   // (...), [::2]:80 not tried".
   std::string Describe() const;
 
-  size_t attempts_started() const { return next_; }
-
  private:
   struct Attempt final : io::IoWatcher {
     ConnectRace* race = nullptr;

@@ -84,9 +84,8 @@ absl::Status Connection::SendData(std::string_view data) {
     // Traced as plaintext when queued: the trace never sees wire bytes
     // (their sizes and bytes are the filter's business, and its own
     // randomness makes them differ from run to run).
-    reactor_->trace_.Record(
-        reactor_->loop_time_, TraceKind::kWrite, id_, data.size(),
-        reactor_->trace_.content() ? io::HashBytes(data) : 0);
+    reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kWrite, id_,
+                            data.size(), reactor_->trace_.ContentDigest(data));
     // Before the filter starts (not connected yet) or finishes its
     // handshake, it keeps the plaintext.
     absl::Status status = filter_->WritePlain(data);
@@ -202,20 +201,10 @@ bool Connection::DeliverFilterPlain() {
       return false;
     }
     if (*n == 0) {
-      if (filter_->peer_closed()) {
-        eof_received_ = true;
-        reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kEof, id_, 0);
-        UpdateInterest();
-        reactor_->Guard(this, [this] { ReceiveEof(); });
-      }
+      if (filter_->peer_closed()) DeliverEof();
       break;
     }
-    reactor_->trace_.Record(
-        reactor_->loop_time_, TraceKind::kRead, id_, *n,
-        reactor_->trace_.content()
-            ? io::HashBytes(std::string_view(buffer, *n))
-            : 0);
-    reactor_->Guard(this, [&] { ReceiveData(std::string_view(buffer, *n)); });
+    DeliverData(std::string_view(buffer, *n));
   }
   return state_ != Lifecycle::kClosed;
 }
@@ -299,19 +288,14 @@ void Connection::Resume() {
   UpdateInterest();
   if (!outbound_.empty() || write_shutdown_requested_) ScheduleFlush();
   if (filter_ != nullptr && filter_started_ && !filter_drain_scheduled_ &&
-      reactor_ != nullptr && filter_->HasBufferedPlain()) {
+      filter_->HasBufferedPlain()) {
     // Plaintext left inside the filter when the handler paused: no socket
-    // readiness will come for it, so deliver it from the loop.
+    // readiness will come for it, so deliver it from the loop (dropped if
+    // the connection ends first).
     filter_drain_scheduled_ = true;
-    const uint64_t id = id_;
-    Reactor* reactor = reactor_;
-    reactor_->NextTick([reactor, id] {
-      auto it = reactor->connections_.find(id);
-      if (it == reactor->connections_.end()) return;
-      Connection* c = it->second.get();
-      c->filter_drain_scheduled_ = false;
-      if (c->state_ == Lifecycle::kClosed) return;
-      c->DeliverFilterPlain();
+    NextTick([this] {
+      filter_drain_scheduled_ = false;
+      DeliverFilterPlain();
     });
   }
   ReadingResumed();
@@ -536,6 +520,19 @@ void Connection::FinishConnecting() {
   }
 }
 
+void Connection::DeliverData(std::string_view data) {
+  reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kRead, id_,
+                          data.size(), reactor_->trace_.ContentDigest(data));
+  reactor_->Guard(this, [&] { ReceiveData(data); });
+}
+
+void Connection::DeliverEof() {
+  eof_received_ = true;
+  reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kEof, id_, 0);
+  UpdateInterest();
+  reactor_->Guard(this, [this] { ReceiveEof(); });
+}
+
 void Connection::HandleReadable() {
   EMBER_CHECK(socket_ != nullptr && (state_ == Lifecycle::kConnected ||
                                      state_ == Lifecycle::kClosing));
@@ -563,14 +560,7 @@ void Connection::HandleReadable() {
           if (r.bytes < chunk) return;
           break;
         }
-        reactor_->trace_.Record(
-            reactor_->loop_time_, TraceKind::kRead, id_, r.bytes,
-            reactor_->trace_.content()
-                ? io::HashBytes(std::string_view(buffer, r.bytes))
-                : 0);
-        reactor_->Guard(this, [&] {
-          ReceiveData(std::string_view(buffer, r.bytes));
-        });
+        DeliverData(std::string_view(buffer, r.bytes));
         if (r.bytes < chunk) return;  // Drained; spare the extra read call.
         break;
       case io::IoResult::Code::kWouldBlock:
@@ -585,10 +575,7 @@ void Connection::HandleReadable() {
           }
           if (eof_received_) return;  // ReceiveEof already ran.
         }
-        eof_received_ = true;
-        reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kEof, id_, 0);
-        UpdateInterest();
-        reactor_->Guard(this, [this] { ReceiveEof(); });
+        DeliverEof();
         return;
       case io::IoResult::Code::kError:
         Fail(r.error);
@@ -694,7 +681,7 @@ uint64_t DatagramConnection::DatagramDigest(std::string_view data,
                                             const io::Address& peer) const {
   const uint64_t address = TraceDigest(peer);
   if (!reactor_->trace_.content()) return address;
-  return io::Mix64(address ^ io::HashBytes(data));
+  return io::Mix64(address ^ reactor_->trace_.ContentDigest(data));
 }
 
 DatagramConnection::DatagramConnection() = default;

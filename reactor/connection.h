@@ -248,6 +248,10 @@ class Connection : private io::IoWatcher {
 
   void OnIoReady(uint32_t readiness) override;
   void HandleReadable();
+  // Hands bytes (plaintext, with a filter) or the end of stream to the
+  // handler, traced.
+  void DeliverData(std::string_view data);
+  void DeliverEof();
   // Delivers a high-water mark crossed by SendData and a low-water mark
   // reached by writing; false if the connection closed meanwhile.
   bool NotifyWaterMarks();

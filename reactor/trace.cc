@@ -63,6 +63,10 @@ void Trace::Record(absl::Time time, TraceKind kind, uint64_t subject,
   }
 }
 
+uint64_t Trace::ContentDigest(std::string_view bytes) const {
+  return content_ ? io::HashBytes(bytes) : 0;
+}
+
 uint64_t TraceDigest(const io::Address& a) {
   const uint64_t tag =
       static_cast<uint64_t>(a.family()) << 16 | static_cast<uint64_t>(a.port());

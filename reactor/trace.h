@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -74,6 +75,9 @@ class Trace {
   // for reproducible backends (io::Network::Reproducible).
   void set_content(bool on) { content_ = on; }
   bool content() const { return content_; }
+  // The digest of `bytes` for an event: io::HashBytes when content tracing
+  // is on, else 0 (only the count is folded).
+  uint64_t ContentDigest(std::string_view bytes) const;
 
   void set_recording(bool on, size_t events_max = kDefaultEventsMax) {
     recording_ = on;
