@@ -148,12 +148,10 @@ absl::Status RunOne(Reactor& reactor, sim::SimNetwork& net) {
     }
     return reactor.ConnectionCount() == 0 && reactor.stats().timers == 0;
   };
-  const absl::Time deadline = reactor.Now() + absl::Hours(1);
-  bool wait = false;
-  while (!all_ended() && reactor.Now() < deadline) {
-    EMBER_RETURN_IF_ERROR(
-        reactor.RunOnce(wait ? deadline : absl::InfinitePast()));
-    wait = !wait;
+  // Past the deadline, the checks below say what did not end.
+  absl::Status waited = sim::RunUntil(reactor, all_ended, absl::Hours(1));
+  if (!waited.ok() && waited.code() != absl::StatusCode::kDeadlineExceeded) {
+    return waited;
   }
 
   // The plan's own dead IPv6 (wan, hostile, swarm) is a second broken
