@@ -643,11 +643,24 @@ TEST_P(ReactorConformanceTest, UnixConnectToMissingPathIsRefusedOrInvalid) {
 }
 
 TEST_P(ReactorConformanceTest, HostNamesResolveWithoutBlocking) {
-  auto server = reactor_->StartServer("127.0.0.1", 0, EchoFactory());
-  ASSERT_TRUE(server.ok());
+  // The echo server listens on both loopback addresses, on one port: a
+  // connect to "localhost" may be won by either, and on a real machine a
+  // port free on 127.0.0.1 can belong to another process on ::1.
+  uint16_t port = 0;
+  for (int attempt = 0; attempt < 20 && port == 0; ++attempt) {
+    auto v4 = reactor_->StartServer("127.0.0.1", 0, EchoFactory());
+    ASSERT_TRUE(v4.ok()) << v4.status();
+    const uint16_t candidate = PortOf(*reactor_, *v4);
+    if (reactor_->StartServer("::1", candidate, EchoFactory()).ok()) {
+      port = candidate;
+    } else {
+      ASSERT_TRUE(reactor_->StopServer(*v4).ok());
+    }
+  }
+  ASSERT_NE(port, 0) << "no port free on both loopback addresses";
   Recorder::Log good, bad;
   ASSERT_TRUE(reactor_->Connect(
-      "localhost", PortOf(*reactor_, *server),
+      "localhost", port,
       std::make_unique<Recorder>(&good, [](Recorder& c) {
         ASSERT_TRUE(c.SendData("hi").ok());
       })).ok());
