@@ -7,54 +7,81 @@
 
 namespace ember {
 
-std::unique_ptr<char[]> BlockPool::Take() {
-  if (blocks_.empty()) {
-    return std::unique_ptr<char[]>(new char[kOutboundBlockBytes]);
+using outbound_internal::Block;
+
+BlockPool::~BlockPool() {
+  while (free_ != nullptr) {
+    Block* next = free_->next;
+    delete free_;
+    free_ = next;
   }
-  std::unique_ptr<char[]> block = std::move(blocks_.back());
-  blocks_.pop_back();
+}
+
+Block* BlockPool::Take() {
+  if (free_ == nullptr) return new Block;
+  Block* block = free_;
+  free_ = block->next;
+  --size_;
+  block->next = nullptr;
   return block;
 }
 
-void BlockPool::Give(std::unique_ptr<char[]> block) {
-  if (blocks_.size() < blocks_max_) blocks_.push_back(std::move(block));
+void BlockPool::Give(Block* block) {
+  if (size_ >= blocks_max_) {
+    delete block;
+    return;
+  }
+  block->next = free_;
+  block->begin = 0;
+  block->end = 0;
+  free_ = block;
+  ++size_;
 }
 
-std::unique_ptr<char[]> OutboundBuffer::NewBlockStorage() {
+Block* OutboundBuffer::NewBlock() {
   if (pool_ != nullptr) return pool_->Take();
-  return std::unique_ptr<char[]>(new char[kBlockBytes]);
+  return new Block;
 }
 
-void OutboundBuffer::Release(std::unique_ptr<char[]> storage) {
-  if (pool_ != nullptr) pool_->Give(std::move(storage));
+void OutboundBuffer::Release(Block* block) {
+  if (pool_ != nullptr) {
+    pool_->Give(block);
+  } else {
+    delete block;
+  }
 }
 
 void OutboundBuffer::set_pool(BlockPool* pool) {
-  EMBER_CHECK(blocks_.empty());
+  EMBER_CHECK(head_ == nullptr);
   pool_ = pool;
 }
 
 void OutboundBuffer::Append(std::string_view data) {
   size_ += data.size();
   while (!data.empty()) {
-    if (blocks_.empty() || blocks_.back().end == kBlockBytes) {
-      blocks_.push_back(Block{NewBlockStorage(), 0, 0});
+    if (tail_ == nullptr || tail_->end == kBlockBytes) {
+      Block* block = NewBlock();
+      if (tail_ == nullptr) {
+        head_ = block;
+      } else {
+        tail_->next = block;
+      }
+      tail_ = block;
     }
-    Block& tail = blocks_.back();
-    const size_t n = std::min(data.size(), kBlockBytes - tail.end);
-    std::memcpy(tail.data.get() + tail.end, data.data(), n);
-    tail.end += n;
+    const size_t n = std::min(data.size(), kBlockBytes - tail_->end);
+    std::memcpy(tail_->data + tail_->end, data.data(), n);
+    tail_->end += static_cast<uint32_t>(n);
     data.remove_prefix(n);
   }
 }
 
 size_t OutboundBuffer::Gather(io::ConstBuffer* out, size_t max) const {
   size_t n = 0;
-  for (const Block& block : blocks_) {
-    if (n == max) break;
-    if (block.end == block.begin) continue;
-    out[n++] = io::ConstBuffer{block.data.get() + block.begin,
-                               block.end - block.begin};
+  for (const Block* block = head_; block != nullptr && n < max;
+       block = block->next) {
+    if (block->end == block->begin) continue;
+    out[n++] = io::ConstBuffer{block->data + block->begin,
+                               static_cast<size_t>(block->end - block->begin)};
   }
   return n;
 }
@@ -63,20 +90,25 @@ void OutboundBuffer::Consume(size_t bytes) {
   EMBER_CHECK(bytes <= size_);
   size_ -= bytes;
   while (bytes > 0) {
-    Block& front = blocks_.front();
-    const size_t n = std::min(bytes, front.end - front.begin);
-    front.begin += n;
+    Block* front = head_;
+    const size_t n = std::min<size_t>(bytes, front->end - front->begin);
+    front->begin += static_cast<uint32_t>(n);
     bytes -= n;
-    if (front.begin == front.end) {
-      Release(std::move(front.data));
-      blocks_.pop_front();
+    if (front->begin == front->end) {
+      head_ = front->next;
+      if (head_ == nullptr) tail_ = nullptr;
+      Release(front);
     }
   }
 }
 
 void OutboundBuffer::Clear() {
-  for (Block& block : blocks_) Release(std::move(block.data));
-  blocks_.clear();
+  while (head_ != nullptr) {
+    Block* next = head_->next;
+    Release(head_);
+    head_ = next;
+  }
+  tail_ = nullptr;
   size_ = 0;
 }
 

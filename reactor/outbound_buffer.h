@@ -1,42 +1,60 @@
 // A connection's queue of bytes waiting to be written.
 //
-// Bytes are copied into fixed-size blocks; the front blocks are handed to a
-// gathered write (`writev`) without further copying, and emptied blocks go
-// back to a `BlockPool` shared by the reactor's connections, so connections
-// in steady state allocate nothing, also for bursts larger than a block. The
-// buffer itself has no limit: the connection enforces its configured maximum
-// before appending (see `OutboundLimits` in connection.h).
+// Bytes are copied into fixed-size blocks chained in a singly linked list
+// whose links live inside the blocks themselves; the front blocks are handed
+// to a gathered write (`writev`) without further copying, and emptied blocks
+// go back to a `BlockPool` shared by the reactor's connections. An empty
+// buffer owns no memory (it is three pointers and a size), and a buffer in
+// steady state allocates nothing, also for bursts larger than a block: the
+// only allocations are blocks the pool does not have yet. The buffer itself
+// has no limit: the connection enforces its configured maximum before
+// appending (see `OutboundLimits` in connection.h).
 
 #ifndef EMBER_REACTOR_OUTBOUND_BUFFER_H_
 #define EMBER_REACTOR_OUTBOUND_BUFFER_H_
 
 #include <cstddef>
-#include <deque>
-#include <memory>
+#include <cstdint>
 #include <string_view>
-#include <vector>
 
 #include "io/network.h"
 
 namespace ember {
 
+// Bytes of data a block holds.
 inline constexpr size_t kOutboundBlockBytes = 16 * 1024;
+
+namespace outbound_internal {
+// One block: its link, the span of it still to be written, and its bytes.
+struct Block {
+  Block* next = nullptr;
+  uint32_t begin = 0;
+  uint32_t end = 0;
+  char data[kOutboundBlockBytes];
+};
+}  // namespace outbound_internal
 
 // Emptied blocks kept for reuse, up to a bound (beyond it they are freed), so
 // idle memory stays bounded however many connections once sent a burst.
+// Keeping and taking a block never allocates (the free list is linked
+// through the blocks).
 class BlockPool {
  public:
   explicit BlockPool(size_t blocks_max) : blocks_max_(blocks_max) {}
+  ~BlockPool();
   BlockPool(const BlockPool&) = delete;
   BlockPool& operator=(const BlockPool&) = delete;
 
-  std::unique_ptr<char[]> Take();
-  void Give(std::unique_ptr<char[]> block);
-  size_t size() const { return blocks_.size(); }
+  // A block with begin == end == 0 and no link: a kept one, or a new one.
+  outbound_internal::Block* Take();
+  // Keeps `block` for reuse, or frees it when the pool is full.
+  void Give(outbound_internal::Block* block);
+  size_t size() const { return size_; }
 
  private:
   const size_t blocks_max_;
-  std::vector<std::unique_ptr<char[]>> blocks_;
+  outbound_internal::Block* free_ = nullptr;
+  size_t size_ = 0;
 };
 
 class OutboundBuffer {
@@ -45,6 +63,7 @@ class OutboundBuffer {
 
   // Without a pool, blocks are allocated and freed as needed.
   explicit OutboundBuffer(BlockPool* pool = nullptr) : pool_(pool) {}
+  ~OutboundBuffer() { Clear(); }
   OutboundBuffer(const OutboundBuffer&) = delete;
   OutboundBuffer& operator=(const OutboundBuffer&) = delete;
 
@@ -67,16 +86,12 @@ class OutboundBuffer {
   bool empty() const { return size_ == 0; }
 
  private:
-  struct Block {
-    std::unique_ptr<char[]> data;
-    size_t begin = 0;
-    size_t end = 0;
-  };
-  std::unique_ptr<char[]> NewBlockStorage();
-  void Release(std::unique_ptr<char[]> storage);
+  outbound_internal::Block* NewBlock();
+  void Release(outbound_internal::Block* block);
 
   BlockPool* pool_;
-  std::deque<Block> blocks_;
+  outbound_internal::Block* head_ = nullptr;
+  outbound_internal::Block* tail_ = nullptr;
   size_t size_ = 0;
 };
 
