@@ -316,6 +316,17 @@ TickId Connection::NextTick(absl::AnyInvocable<void()> callback) {
   });
 }
 
+TimerId Connection::StartTimer(absl::Duration delay,
+                              absl::AnyInvocable<void()> callback) {
+  EMBER_CHECK_MSG(reactor_ != nullptr,
+                  "Connection::StartTimer before the reactor adopted it");
+  return reactor_->AddInternalTimer(delay, std::move(callback), id_);
+}
+
+bool Connection::CancelTimer(TimerId id) {
+  return reactor_ != nullptr && reactor_->CancelTimer(id);
+}
+
 absl::StatusOr<io::Address> Connection::PeerName() const {
   if (socket_ == nullptr) {
     return absl::FailedPreconditionError(

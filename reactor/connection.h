@@ -148,6 +148,18 @@ class Connection : private io::IoWatcher {
   // CancelTick). Precondition: the reactor has adopted the connection.
   TickId NextTick(absl::AnyInvocable<void()> callback);
 
+  // A timer of this connection's: runs `callback` after `delay` unless it is
+  // cancelled or the connection has ended by then (then it never runs).
+  // Unlike Reactor::AddTimer it does not count against
+  // ReactorOptions::timers_max, so a server may keep a timeout per
+  // connection however many connections it holds; an exception from it is
+  // this connection's handler error. A callback that captures no more than
+  // two pointers (e.g. `[this]`) is stored without allocating.
+  // Precondition: the reactor has adopted the connection.
+  TimerId StartTimer(absl::Duration delay, absl::AnyInvocable<void()> callback);
+  // Cancels a timer started by StartTimer; false when it is not pending.
+  bool CancelTimer(TimerId id);
+
   // Queues bytes for writing (copied). Returns kFailedPrecondition once the
   // connection is closing or closed (EventMachine silently drops them), and
   // kResourceExhausted when the queue would exceed OutboundLimits::max_bytes;

@@ -102,9 +102,21 @@ absl::Status Reactor::Run() {
 absl::Status Reactor::RunOnce(absl::Time deadline) {
   loop_time_ = network_.Now();
   const size_t timers_ran =
-      timers_.RunDue(loop_time_, [this](TimerId id, TimerQueue::Callback& cb) {
+      timers_.RunDue(loop_time_, [this](TimerId id, TimerQueue::Callback& cb,
+                                         uint64_t owner) {
         trace_.Record(loop_time_, TraceKind::kTimer, id, 0);
-        Guard(nullptr, [&] { cb(); });
+        if (owner == 0) {
+          Guard(nullptr, [&] { cb(); });
+          return;
+        }
+        // A connection's timer (Connection::StartTimer) runs only while
+        // the connection lives, as one of its callbacks.
+        auto it = connections_.find(owner);
+        if (it == connections_.end() ||
+            it->second->state_ == Connection::Lifecycle::kClosed) {
+          return;
+        }
+        Guard(it->second.get(), [&] { cb(); });
       });
   const bool ticks_ran = RunTicks();
   FlushPending();
@@ -444,10 +456,11 @@ absl::StatusOr<TimerId> Reactor::AddPeriodicTimer(absl::Duration interval,
 
 bool Reactor::CancelTimer(TimerId id) { return timers_.Cancel(id); }
 
-TimerId Reactor::AddInternalTimer(absl::Duration delay, Callback callback) {
+TimerId Reactor::AddInternalTimer(absl::Duration delay, Callback callback,
+                                  uint64_t owner) {
   return timers_.Add(loop_time_ + std::max(delay, absl::ZeroDuration()),
                      absl::ZeroDuration(), TimerQueue::Origin::kInternal,
-                     std::move(callback));
+                     std::move(callback), owner);
 }
 
 // ------------------------------------------------------------------ Servers

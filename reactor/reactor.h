@@ -272,7 +272,10 @@ class Reactor {
   void CloseAll(UnbindKind kind);
   void CheckDrained();
   void Teardown();
-  TimerId AddInternalTimer(absl::Duration delay, Callback callback);
+  // `owner`: the id of the connection the timer belongs to (it then runs
+  // only while that connection lives, guarded as its callback), or 0.
+  TimerId AddInternalTimer(absl::Duration delay, Callback callback,
+                           uint64_t owner = 0);
 
   // Runs a handler callback, catching what it throws. With a connection, the
   // connection is closed with kHandlerError. Returns false if it threw.

@@ -8,11 +8,11 @@
 namespace ember {
 
 TimerId TimerQueue::Add(absl::Time deadline, absl::Duration period,
-                        Origin origin, Callback callback) {
+                        Origin origin, Callback callback, uint64_t owner) {
   EMBER_CHECK(period >= absl::ZeroDuration());
   const TimerId id = next_id_++;
   const uint64_t seq = next_seq_++;
-  live_.emplace(id, Live{std::move(callback), period, seq, origin});
+  live_.emplace(id, Live{std::move(callback), period, seq, owner, origin});
   if (origin == Origin::kUser) ++user_count_;
   Push(deadline, id, seq);
   return id;

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -37,9 +38,11 @@ class TimerQueue {
   enum class Origin : uint8_t { kUser, kInternal };
 
   // Adds a timer due at `deadline`. A non-zero `period` re-arms it after each
-  // run at (the time it ran + period) until cancelled.
+  // run at (the time it ran + period) until cancelled. `owner` is handed to
+  // the runner with the callback (the reactor: the connection a timer
+  // belongs to; 0 for none).
   TimerId Add(absl::Time deadline, absl::Duration period, Origin origin,
-              Callback callback);
+              Callback callback, uint64_t owner = 0);
 
   // Cancels a pending timer, also from inside its own callback (a periodic
   // timer then stops re-arming). Returns false when `id` is not pending.
@@ -53,8 +56,8 @@ class TimerQueue {
   // Runs every timer due at or before `now`, in (deadline, order added)
   // order. Timers added by a callback with a deadline <= now run in a later
   // call, never in this one, so a zero-delay timer cannot starve the loop.
-  // `run(id, callback)` is called for each due timer; it must not let an
-  // exception escape. Returns how many ran.
+  // `run(id, callback)`, or `run(id, callback, owner)`, is called for each
+  // due timer; it must not let an exception escape. Returns how many ran.
   template <typename Runner>
   size_t RunDue(absl::Time now, Runner&& run);
 
@@ -74,6 +77,7 @@ class TimerQueue {
     Callback callback;
     absl::Duration period;
     uint64_t seq;  // Matches the one heap entry that is current.
+    uint64_t owner;
     Origin origin;
   };
   static bool Later(const HeapEntry& a, const HeapEntry& b) {
@@ -93,7 +97,14 @@ class TimerQueue {
 };
 
 template <typename Runner>
-size_t TimerQueue::RunDue(absl::Time now, Runner&& run) {
+size_t TimerQueue::RunDue(absl::Time now, Runner&& run_timer) {
+  auto run = [&run_timer](TimerId id, Callback& callback, uint64_t owner) {
+    if constexpr (std::is_invocable_v<Runner&, TimerId, Callback&, uint64_t>) {
+      run_timer(id, callback, owner);
+    } else {
+      run_timer(id, callback);
+    }
+  };
   size_t ran = 0;
   // Only timers added before this call may run in it.
   const uint64_t seq_limit = next_seq_;
@@ -122,13 +133,14 @@ size_t TimerQueue::RunDue(absl::Time now, Runner&& run) {
           if (again != q->live_.end()) again->second.callback = std::move(*cb);
         }
       } restore{this, top.id, &callback};
-      run(top.id, callback);
+      run(top.id, callback, live.owner);
     } else {
       Callback callback = std::move(live.callback);
+      const uint64_t owner = live.owner;
       if (live.origin == Origin::kUser) --user_count_;
       live_.erase(it);
       ++ran;
-      run(top.id, callback);
+      run(top.id, callback, owner);
     }
   }
   return ran;

@@ -1,11 +1,13 @@
 #include "protocols/http/http_server.h"
 
-#include <deque>
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "io/absl_compat.h"
 #include "io/check.h"
@@ -34,15 +36,133 @@ struct ResponseSlot {
   // Bytes of this response waiting for it to reach the front (or for room
   // in the outbound queue).
   std::string buffered;
+  // The connection's slots in request order (and the pool's free list).
+  ResponseSlot* prev = nullptr;
+  ResponseSlot* next = nullptr;
+};
+
+// The slots of one connection, in request order: a list linked through the
+// slots, so that a connection without requests in flight holds no memory
+// for it.
+class SlotList {
+ public:
+  bool empty() const { return head_ == nullptr; }
+  size_t size() const { return size_; }
+  ResponseSlot* front() const { return head_; }
+  ResponseSlot* back() const { return tail_; }
+  void push_back(ResponseSlot* slot) {
+    slot->prev = tail_;
+    slot->next = nullptr;
+    (tail_ != nullptr ? tail_->next : head_) = slot;
+    tail_ = slot;
+    ++size_;
+  }
+  ResponseSlot* pop_front() {
+    ResponseSlot* slot = head_;
+    head_ = slot->next;
+    (head_ != nullptr ? head_->prev : tail_) = nullptr;
+    slot->next = nullptr;
+    --size_;
+    return slot;
+  }
+  ResponseSlot* pop_back() {
+    ResponseSlot* slot = tail_;
+    tail_ = slot->prev;
+    (tail_ != nullptr ? tail_->next : head_) = nullptr;
+    slot->prev = nullptr;
+    --size_;
+    return slot;
+  }
+
+ private:
+  ResponseSlot* head_ = nullptr;
+  ResponseSlot* tail_ = nullptr;
+  size_t size_ = 0;
+};
+
+// What a server's connections share, kept alive by each of them so that a
+// connection may outlive its server: the options, a pool of response
+// slots, the scratch buffer responses are serialised into, and the Date
+// value of the current second.
+struct ServerShared {
+  explicit ServerShared(HttpServerOptions o) : options(std::move(o)) {}
+  ~ServerShared() {
+    while (free_slots != nullptr) delete std::exchange(free_slots, free_slots->next);
+  }
+  ResponseSlot* TakeSlot() {
+    if (free_slots == nullptr) return new ResponseSlot;
+    --free_count;
+    ResponseSlot* slot = std::exchange(free_slots, free_slots->next);
+    slot->next = nullptr;
+    return slot;
+  }
+  void GiveSlot(ResponseSlot* slot) {
+    if (free_count >= kSlotPoolMax) {
+      delete slot;
+      return;
+    }
+    slot->prev = nullptr;
+    slot->next = free_slots;
+    free_slots = slot;
+    ++free_count;
+  }
+
+  // Slots kept for reuse by all of a server's connections.
+  static constexpr size_t kSlotPoolMax = 1024;
+
+  const HttpServerOptions options;
+  ResponseSlot* free_slots = nullptr;
+  size_t free_count = 0;
+  std::string scratch;
+  // The Date value for the wall-clock second in date_second.
+  std::string date;
+  int64_t date_second = -1;
 };
 
 namespace {
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-// Slots kept for reuse per connection.
-constexpr size_t kSlotPoolMax = 8;
 // A buffered response larger than this gives its memory back once sent.
 constexpr size_t kBufferKeepBytesMax = 64 << 10;
+
+// Writes `now` as an IMF-fixdate (RFC 9110 section 5.6.7), e.g. "Sun, 06
+// Nov 1994 08:49:37 GMT", into `out`: always 29 characters, so once `out`
+// has held one date it never allocates again.
+void FormatHttpDate(absl::Time now, std::string* out) {
+  static constexpr char kDays[7][4] = {"Mon", "Tue", "Wed", "Thu",
+                                       "Fri", "Sat", "Sun"};
+  static constexpr char kMonths[12][4] = {"Jan", "Feb", "Mar", "Apr",
+                                          "May", "Jun", "Jul", "Aug",
+                                          "Sep", "Oct", "Nov", "Dec"};
+  const absl::CivilSecond t = absl::ToCivilSecond(now, absl::UTCTimeZone());
+  const int year = static_cast<int>(std::clamp<int64_t>(t.year(), 0, 9999));
+  char buffer[32];
+  char* p = buffer;
+  auto two = [&p](int v) {
+    *p++ = static_cast<char>('0' + v / 10);
+    *p++ = static_cast<char>('0' + v % 10);
+  };
+  std::memcpy(p, kDays[static_cast<int>(absl::GetWeekday(t))], 3);
+  p += 3;
+  *p++ = ',';
+  *p++ = ' ';
+  two(t.day());
+  *p++ = ' ';
+  std::memcpy(p, kMonths[t.month() - 1], 3);
+  p += 3;
+  *p++ = ' ';
+  two(year / 100);
+  two(year % 100);
+  *p++ = ' ';
+  two(t.hour());
+  *p++ = ':';
+  two(t.minute());
+  *p++ = ':';
+  two(t.second());
+  std::memcpy(p, " GMT", 4);
+  p += 4;
+  out->assign(buffer, static_cast<size_t>(p - buffer));
+}
 
 bool HasTransferEncoding(const HttpHeaders& headers) {
   return headers.Contains("Transfer-Encoding");
@@ -55,8 +175,9 @@ class HttpServerConnection : public Connection,
  public:
   explicit HttpServerConnection(HttpServer* server)
       : server_(server),
-        options_(server->options_),
-        parser_(this, server->options_.parser) {}
+        shared_(server->shared_),
+        options_(shared_->options),
+        parser_(this, options_.parser) {}
 
   ~HttpServerConnection() override { DetachAll(); }
 
@@ -109,7 +230,7 @@ class HttpServerConnection : public Connection,
   void Unbind(const UnbindReason& reason) override {
     CancelWait();
     if (linger_timer_ != 0) {
-      reactor().CancelTimer(linger_timer_);
+      CancelTimer(linger_timer_);
       linger_timer_ = 0;
     }
     DetachAll();
@@ -143,11 +264,11 @@ class HttpServerConnection : public Connection,
                            absl::StrCat(response.body.size()));
     }
     const bool close = PrepareHead(slot, response);
-    scratch_.clear();
-    EMBER_RETURN_IF_ERROR(AppendResponseHead(response, &scratch_));
+    shared_->scratch.clear();
+    EMBER_RETURN_IF_ERROR(AppendResponseHead(response, &shared_->scratch));
     const bool body = !no_body && !slot->head_request;
     EMBER_RETURN_IF_ERROR(
-        Emit(slot, scratch_, body ? std::string_view(response.body) : ""));
+        Emit(slot, shared_->scratch, body ? std::string_view(response.body) : ""));
     slot->close_after = close;
     Complete(slot);
     return absl::OkStatus();
@@ -177,16 +298,16 @@ class HttpServerConnection : public Connection,
       close = true;
       head.headers.Set("Connection", "close");
     }
-    scratch_.clear();
-    EMBER_RETURN_IF_ERROR(AppendResponseHead(head, &scratch_));
+    shared_->scratch.clear();
+    EMBER_RETURN_IF_ERROR(AppendResponseHead(head, &shared_->scratch));
     if (!slot->head_request && !head.body.empty()) {
       if (chunked) {
-        AppendChunk(head.body, &scratch_);
+        AppendChunk(head.body, &shared_->scratch);
       } else {
-        scratch_.append(head.body);
+        shared_->scratch.append(head.body);
       }
     }
-    EMBER_RETURN_IF_ERROR(Emit(slot, scratch_));
+    EMBER_RETURN_IF_ERROR(Emit(slot, shared_->scratch));
     slot->chunked = chunked;
     slot->close_after = close;
     slot->state = ResponseSlot::State::kStreaming;
@@ -196,16 +317,16 @@ class HttpServerConnection : public Connection,
   absl::Status WriteChunk(ResponseSlot* slot, std::string_view data) {
     if (data.empty() || slot->head_request) return CheckOpen();
     if (!slot->chunked) return Emit(slot, data);
-    scratch_.clear();
-    AppendChunkHeader(data.size(), &scratch_);
-    return Emit(slot, scratch_, data, "\r\n");
+    shared_->scratch.clear();
+    AppendChunkHeader(data.size(), &shared_->scratch);
+    return Emit(slot, shared_->scratch, data, "\r\n");
   }
 
   absl::Status Finish(ResponseSlot* slot, const HttpHeaders& trailers) {
     if (slot->chunked && !slot->head_request) {
-      scratch_.clear();
-      EMBER_RETURN_IF_ERROR(AppendLastChunk(trailers, &scratch_));
-      EMBER_RETURN_IF_ERROR(Emit(slot, scratch_));
+      shared_->scratch.clear();
+      EMBER_RETURN_IF_ERROR(AppendLastChunk(trailers, &shared_->scratch));
+      EMBER_RETURN_IF_ERROR(Emit(slot, shared_->scratch));
     } else {
       EMBER_RETURN_IF_ERROR(CheckOpen());
     }
@@ -245,7 +366,12 @@ class HttpServerConnection : public Connection,
   enum class Wait : uint8_t { kNone, kIdle, kHead, kBody };
 
   HttpServerStats& stats() {
-    return server_ != nullptr ? server_->stats_ : orphan_stats_;
+    if (server_ != nullptr) return server_->stats_;
+    // Counted here once the server is gone (rare: kept off idle memory).
+    if (orphan_stats_ == nullptr) {
+      orphan_stats_ = std::make_unique<HttpServerStats>();
+    }
+    return *orphan_stats_;
   }
 
   bool CanFeed() const {
@@ -343,9 +469,8 @@ class HttpServerConnection : public Connection,
     if (error.status.code() == absl::StatusCode::kUnavailable) {
       // The client ended its side inside a request: nobody to answer.
       if (reading_slot_ != nullptr) {
-        EMBER_CHECK(!slots_.empty() && slots_.back().get() == reading_slot_);
-        FreeSlot(std::move(slots_.back()));
-        slots_.pop_back();
+        EMBER_CHECK(!slots_.empty() && slots_.back() == reading_slot_);
+        FreeSlot(slots_.pop_back());
         reading_slot_ = nullptr;
       }
       StopReading();
@@ -387,7 +512,7 @@ class HttpServerConnection : public Connection,
     }
     const bool last_while_draining = draining_ && reading_stopped_ &&
                                      !slots_.empty() &&
-                                     slots_.back().get() == slot;
+                                     slots_.back() == slot;
     const bool close = !slot->keep_alive || last_while_draining ||
                        response.headers.HasToken("Connection", "close");
     if (close) {
@@ -407,12 +532,11 @@ class HttpServerConnection : public Connection,
   const std::string& Date() {
     const absl::Time now = reactor().WallNow();
     const int64_t second = absl::ToUnixSeconds(now);
-    if (second != server_->date_second_) {
-      server_->date_second_ = second;
-      server_->date_ = absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", now,
-                                        absl::UTCTimeZone());
+    if (second != shared_->date_second) {
+      shared_->date_second = second;
+      FormatHttpDate(now, &shared_->date);
     }
-    return server_->date_;
+    return shared_->date;
   }
 
   // Queues a piece of `slot`'s response: written now if the slot is at the
@@ -421,7 +545,7 @@ class HttpServerConnection : public Connection,
                     std::string_view b = {}, std::string_view c = {}) {
     EMBER_RETURN_IF_ERROR(CheckOpen());
     const size_t total = a.size() + b.size() + c.size();
-    const bool front = slots_.front().get() == slot;
+    const bool front = slots_.front() == slot;
     if (front && slot->buffered.empty()) {
       const size_t room = outbound_limits().max_bytes - OutboundDataSize();
       if (total > room) {
@@ -464,7 +588,7 @@ class HttpServerConnection : public Connection,
   // Writes the front slot's buffered bytes if the outbound queue has room.
   // Returns whether nothing is left buffered.
   bool FlushFront() {
-    ResponseSlot* front = slots_.front().get();
+    ResponseSlot* front = slots_.front();
     const size_t size = front->buffered.size();
     if (size > outbound_limits().max_bytes - OutboundDataSize()) {
       if (OutboundDataSize() == 0) {
@@ -491,12 +615,11 @@ class HttpServerConnection : public Connection,
     do {
       advance_again_ = false;
       while (!slots_.empty() && !closing() && !close_begun_) {
-        ResponseSlot* front = slots_.front().get();
+        ResponseSlot* front = slots_.front();
         if (!front->buffered.empty() && !FlushFront()) break;
         if (front->state != ResponseSlot::State::kComplete) break;
         const bool close = front->close_after;
-        FreeSlot(std::move(slots_.front()));
-        slots_.pop_front();
+        FreeSlot(slots_.pop_front());
         if (close) BeginClose();
       }
       if (!closing() && !close_begun_) {
@@ -553,15 +676,10 @@ class HttpServerConnection : public Connection,
     CloseWrite();
     discarding_ = true;
     Resume();
-    auto timer = reactor().AddTimer(options_.linger_timeout, [this] {
+    linger_timer_ = StartTimer(options_.linger_timeout, [this] {
       linger_timer_ = 0;
       CloseConnection();
     });
-    if (timer.ok()) {
-      linger_timer_ = *timer;
-    } else {
-      CloseAfterWriting();
-    }
   }
 
   // ---- Timeouts ----
@@ -579,43 +697,53 @@ class HttpServerConnection : public Connection,
       }
     }
     if (want == wait_) return;
-    CancelWait();
     wait_ = want;
     switch (want) {
       case Wait::kNone:
-        break;
+        return;  // A timer still armed finds nothing to do.
       case Wait::kIdle:
-        ArmWait(options_.keep_alive_idle_timeout);
-        break;
+        SetWaitDeadline(options_.keep_alive_idle_timeout);
+        return;
       case Wait::kHead:
-        ArmWait(options_.header_timeout);
-        break;
+        SetWaitDeadline(options_.header_timeout);
+        return;
       case Wait::kBody:
         body_progress_seen_ = body_progress_;
-        ArmWait(options_.body_timeout);
-        break;
+        SetWaitDeadline(options_.body_timeout);
+        return;
     }
   }
 
-  void ArmWait(absl::Duration delay) {
-    auto timer = reactor().AddTimer(delay, [this] { OnWaitTimer(); });
-    if (!timer.ok()) {
-      // No timer means no bound on how long this connection may hold us.
-      CloseConnection();
-      return;
-    }
-    wait_timer_ = *timer;
+  // The wait's timer is lazy: a connection going back and forth between
+  // waits (a keep-alive connection serving request after request) only
+  // moves its deadline, and the timer, when it fires early, re-arms for
+  // what is left. It is re-armed at once only for an earlier deadline.
+  void SetWaitDeadline(absl::Duration timeout) {
+    wait_deadline_ = reactor().Now() + timeout;
+    if (wait_timer_ != 0 && wait_timer_due_ <= wait_deadline_) return;
+    if (wait_timer_ != 0) CancelTimer(wait_timer_);
+    ArmWaitTimer();
+  }
+
+  void ArmWaitTimer() {
+    wait_timer_due_ = wait_deadline_;
+    wait_timer_ = StartTimer(wait_deadline_ - reactor().Now(),
+                             [this] { OnWaitTimer(); });
   }
 
   void CancelWait() {
-    if (wait_timer_ != 0) reactor().CancelTimer(wait_timer_);
+    if (wait_timer_ != 0) CancelTimer(wait_timer_);
     wait_timer_ = 0;
     wait_ = Wait::kNone;
   }
 
   void OnWaitTimer() {
     wait_timer_ = 0;
-    if (closing() || close_begun_) return;
+    if (closing() || close_begun_ || wait_ == Wait::kNone) return;
+    if (reactor().Now() < wait_deadline_) {
+      ArmWaitTimer();  // The deadline moved on since the timer was armed.
+      return;
+    }
     const Wait wait = wait_;
     wait_ = Wait::kNone;
     switch (wait) {
@@ -640,7 +768,8 @@ class HttpServerConnection : public Connection,
           // Bytes came since the timer was armed: check again later.
           wait_ = Wait::kBody;
           body_progress_seen_ = body_progress_;
-          ArmWait(options_.body_timeout);
+          wait_deadline_ = reactor().Now() + options_.body_timeout;
+          ArmWaitTimer();
           return;
         }
         stats().body_timeouts++;
@@ -654,13 +783,7 @@ class HttpServerConnection : public Connection,
   // ---- Slots ----
 
   ResponseSlot* NewSlot() {
-    std::unique_ptr<ResponseSlot> slot;
-    if (!free_slots_.empty()) {
-      slot = std::move(free_slots_.back());
-      free_slots_.pop_back();
-    } else {
-      slot = std::make_unique<ResponseSlot>();
-    }
+    ResponseSlot* slot = shared_->TakeSlot();
     slot->conn = this;
     slot->responder = nullptr;
     slot->state = ResponseSlot::State::kWaiting;
@@ -668,8 +791,8 @@ class HttpServerConnection : public Connection,
     slot->close_after = false;
     slot->keep_alive = true;
     EMBER_CHECK(slot->buffered.empty());
-    slots_.push_back(std::move(slot));
-    return slots_.back().get();
+    slots_.push_back(slot);
+    return slot;
   }
 
   void ReleaseBuffer(ResponseSlot* slot) {
@@ -680,7 +803,7 @@ class HttpServerConnection : public Connection,
     }
   }
 
-  void FreeSlot(std::unique_ptr<ResponseSlot> slot) {
+  void FreeSlot(ResponseSlot* slot) {
     if (slot->responder != nullptr) {
       // The connection is ending with this response unfinished.
       slot->responder->slot_ = nullptr;
@@ -688,40 +811,37 @@ class HttpServerConnection : public Connection,
       slot->responder = nullptr;
     }
     buffered_bytes_ -= slot->buffered.size();
-    ReleaseBuffer(slot.get());
+    ReleaseBuffer(slot);
     slot->conn = nullptr;
-    if (free_slots_.size() < kSlotPoolMax)
-      free_slots_.push_back(std::move(slot));
+    shared_->GiveSlot(slot);
   }
 
   // Drops every slot still queued: their responses can no longer go out.
   void DetachAll() {
-    while (!slots_.empty()) {
-      FreeSlot(std::move(slots_.back()));
-      slots_.pop_back();
-    }
+    while (!slots_.empty()) FreeSlot(slots_.pop_back());
     reading_slot_ = nullptr;
   }
 
   HttpServer* server_;
-  const HttpServerOptions options_;
+  const std::shared_ptr<ServerShared> shared_;
+  const HttpServerOptions& options_;  // shared_->options
   HttpRequestParser parser_;
-  HttpServerStats orphan_stats_;  // Counted once the server is gone.
+  std::unique_ptr<HttpServerStats> orphan_stats_;  // Once the server is gone.
 
   // Input held back while the parser is paused (pipelining limit).
   std::string input_;
   HttpRequest request_;                              // Being read.
   ResponseSlot* reading_slot_ = nullptr;             // The slot of request_.
-  std::deque<std::unique_ptr<ResponseSlot>> slots_;  // In request order.
-  std::vector<std::unique_ptr<ResponseSlot>> free_slots_;
+  SlotList slots_;  // In request order.
   size_t buffered_bytes_ = 0;
-  std::string scratch_;
 
   uint64_t requests_started_ = 0;
   uint64_t body_progress_ = 0;
   uint64_t body_progress_seen_ = 0;
   Wait wait_ = Wait::kNone;
   TimerId wait_timer_ = 0;
+  absl::Time wait_deadline_;   // When the current wait times out.
+  absl::Time wait_timer_due_;  // When wait_timer_ fires.
   TimerId linger_timer_ = 0;
 
   bool pumping_ = false;
@@ -826,10 +946,10 @@ absl::Status HttpResponder::Finish(const HttpHeaders& trailers) {
 HttpServer::HttpServer(Reactor& reactor, HttpServerOptions options,
                        Handler handler)
     : reactor_(reactor),
-      options_(std::move(options)),
+      shared_(std::make_shared<http_internal::ServerShared>(std::move(options))),
       handler_(std::move(handler)) {
   EMBER_CHECK(handler_ != nullptr);
-  EMBER_CHECK(options_.pipeline_depth_max > 0);
+  EMBER_CHECK(shared_->options.pipeline_depth_max > 0);
 }
 
 HttpServer::~HttpServer() {
@@ -845,8 +965,8 @@ Reactor::ConnectionFactory HttpServer::Factory() {
   Reactor::ConnectionFactory plain = [this] {
     return std::make_unique<HttpServerConnection>(this);
   };
-  if (options_.tls == nullptr) return plain;
-  return tls::TlsServerFactory(options_.tls, std::move(plain));
+  if (shared_->options.tls == nullptr) return plain;
+  return tls::TlsServerFactory(shared_->options.tls, std::move(plain));
 }
 
 absl::StatusOr<io::Address> HttpServer::Listen(std::string_view host,
@@ -860,6 +980,10 @@ absl::StatusOr<io::Address> HttpServer::Listen(std::string_view host,
   }
   listeners_.push_back(id);
   return address;
+}
+
+const HttpServerOptions& HttpServer::options() const {
+  return shared_->options;
 }
 
 void HttpServer::StopListening() {

@@ -83,6 +83,7 @@ namespace ember::protocols {
 
 namespace http_internal {
 struct ResponseSlot;
+struct ServerShared;
 class HttpServerConnection;
 }  // namespace http_internal
 
@@ -220,22 +221,20 @@ class HttpServer {
 
   size_t connection_count() const { return connections_.size(); }
   const HttpServerStats& stats() const { return stats_; }
-  const HttpServerOptions& options() const { return options_; }
+  const HttpServerOptions& options() const;
   Reactor& reactor() const { return reactor_; }
 
  private:
   friend class http_internal::HttpServerConnection;
 
   Reactor& reactor_;
-  const HttpServerOptions options_;
+  // Options and what the connections share; they keep it alive.
+  const std::shared_ptr<http_internal::ServerShared> shared_;
   Handler handler_;
   std::vector<ServerId> listeners_;
   // By connection id, so that teardown runs in one order every run.
   std::map<uint64_t, http_internal::HttpServerConnection*> connections_;
   HttpServerStats stats_;
-  // The Date value for the wall-clock second in date_second_.
-  std::string date_;
-  int64_t date_second_ = -1;
 };
 
 }  // namespace ember::protocols
