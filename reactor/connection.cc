@@ -11,6 +11,9 @@
 
 namespace ember {
 
+using reactor_internal::CompactDuration;
+using reactor_internal::CompactTime;
+
 std::string_view UnbindKindName(UnbindKind kind) {
   switch (kind) {
     case UnbindKind::kClosedLocally: return "closed locally";
@@ -70,12 +73,12 @@ absl::Status Connection::SendData(std::string_view data) {
   }
   if (data.empty()) return absl::OkStatus();
   const size_t queued = OutboundDataSize();
-  if (queued > limits_.max_bytes || data.size() > limits_.max_bytes - queued) {
+  if (queued > outbound_limits().max_bytes || data.size() > outbound_limits().max_bytes - queued) {
     absl::Status status = absl::ResourceExhaustedError(absl::StrCat(
         "connection ", id_, ": queueing ", data.size(), " bytes on top of ",
         queued, " would pass the outbound limit of ",
-        limits_.max_bytes, " bytes; nothing queued"));
-    if (limits_.close_on_overflow) {
+        outbound_limits().max_bytes, " bytes; nothing queued"));
+    if (outbound_limits().close_on_overflow) {
       MarkClosed(UnbindKind::kOutboundOverflow, status);
     }
     return status;
@@ -96,10 +99,10 @@ absl::Status Connection::SendData(std::string_view data) {
     DrainFilterWire();
   } else {
     outbound_.Append(data);
-    EMBER_CHECK(outbound_.size() <= limits_.max_bytes);
+    EMBER_CHECK(outbound_.size() <= outbound_limits().max_bytes);
     ScheduleFlush();
   }
-  if (!above_high_water_ && OutboundDataSize() >= limits_.high_water_bytes) {
+  if (!above_high_water_ && OutboundDataSize() >= outbound_limits().high_water_bytes) {
     // Heard from the loop at the end of this turn, even if the queue drains
     // before then (then OutboundLowWater follows).
     above_high_water_ = true;
@@ -345,14 +348,20 @@ absl::StatusOr<io::Address> Connection::LocalName() const {
 
 absl::Duration Connection::IdleTime() const {
   if (reactor_ == nullptr) return absl::ZeroDuration();
-  return reactor_->Now() - last_activity_;
+  return reactor_->Now() - last_activity_.get();
 }
 
 void Connection::SetOutboundLimits(const OutboundLimits& limits) {
   EMBER_CHECK_MSG(limits.low_water_bytes <= limits.high_water_bytes &&
                       limits.high_water_bytes <= limits.max_bytes,
                   "OutboundLimits need low <= high <= max");
-  limits_ = limits;
+  limits_ = std::make_unique<OutboundLimits>(limits);
+}
+
+const OutboundLimits& Connection::outbound_limits() const {
+  static const OutboundLimits kDefaults;
+  if (limits_ != nullptr) return *limits_;
+  return reactor_ != nullptr ? reactor_->options_.outbound_limits : kDefaults;
 }
 
 absl::Status Connection::SetNoDelay(bool on) {
@@ -370,17 +379,19 @@ absl::Status Connection::SetKeepAlive(const io::KeepAliveOptions& options) {
 }
 
 void Connection::SetInactivityTimeout(absl::Duration timeout) {
-  inactivity_timeout_ = std::max(timeout, absl::ZeroDuration());
+  inactivity_timeout_ = CompactDuration(std::max(timeout, absl::ZeroDuration()));
   if (reactor_ == nullptr || state_ == Lifecycle::kClosed) return;
   if (inactivity_timer_ != 0) {
     reactor_->timers_.Cancel(inactivity_timer_);
     inactivity_timer_ = 0;
   }
-  if (inactivity_timeout_ > absl::ZeroDuration()) ArmInactivityTimer();
+  if (inactivity_timeout() > absl::ZeroDuration()) ArmInactivityTimer();
 }
 
 void Connection::SetPendingConnectTimeout(absl::Duration timeout) {
-  pending_connect_timeout_ = std::max(timeout, absl::ZeroDuration());
+  pending_connect_timeout_ =
+      CompactDuration(std::max(timeout, absl::ZeroDuration()));
+  connect_timeout_set_ = true;
   if (reactor_ == nullptr) return;
   if (state_ != Lifecycle::kResolving && state_ != Lifecycle::kConnecting) return;
   if (connect_timer_ != 0) reactor_->timers_.Cancel(connect_timer_);
@@ -388,13 +399,13 @@ void Connection::SetPendingConnectTimeout(absl::Duration timeout) {
 }
 
 void Connection::ArmConnectTimer() {
-  connect_timer_ = reactor_->AddInternalTimer(pending_connect_timeout_, [this] {
+  connect_timer_ = reactor_->AddInternalTimer(pending_connect_timeout(), [this] {
     connect_timer_ = 0;
     if (state_ != Lifecycle::kResolving && state_ != Lifecycle::kConnecting) return;
     MarkClosed(UnbindKind::kTimedOut,
                absl::DeadlineExceededError(absl::StrCat(
                    "connect not completed within ",
-                   absl::FormatDuration(pending_connect_timeout_),
+                   absl::FormatDuration(pending_connect_timeout()),
                    race_ != nullptr ? absl::StrCat(" (", race_->Describe(), ")")
                    : state_ == Lifecycle::kResolving ? " (still resolving)"
                                                      : "")));
@@ -402,30 +413,30 @@ void Connection::ArmConnectTimer() {
 }
 
 void Connection::ArmInactivityTimer() {
-  const absl::Time deadline = last_activity_ + inactivity_timeout_;
+  const absl::Time deadline = last_activity_.get() + inactivity_timeout();
   inactivity_timer_ = reactor_->AddInternalTimer(
       deadline - reactor_->loop_time_, [this] { OnInactivityTimer(); });
 }
 
 void Connection::OnInactivityTimer() {
   inactivity_timer_ = 0;
-  if (state_ == Lifecycle::kClosed || inactivity_timeout_ <= absl::ZeroDuration()) {
+  if (state_ == Lifecycle::kClosed || inactivity_timeout() <= absl::ZeroDuration()) {
     return;
   }
   // The timer is armed once and re-armed lazily, so activity costs nothing.
-  const absl::Duration idle = reactor_->loop_time_ - last_activity_;
-  if (idle >= inactivity_timeout_) {
+  const absl::Duration idle = reactor_->loop_time_ - last_activity_.get();
+  if (idle >= inactivity_timeout()) {
     MarkClosed(UnbindKind::kTimedOut,
                absl::DeadlineExceededError(absl::StrCat(
                    "no activity for ", absl::FormatDuration(idle),
                    " (inactivity timeout ",
-                   absl::FormatDuration(inactivity_timeout_), ")")));
+                   absl::FormatDuration(inactivity_timeout()), ")")));
     return;
   }
   ArmInactivityTimer();
 }
 
-void Connection::Touch() { last_activity_ = reactor_->loop_time_; }
+void Connection::Touch() { last_activity_ = CompactTime(reactor_->loop_time_); }
 
 void Connection::UpdateInterest() {
   if (socket_ == nullptr || state_ == Lifecycle::kClosed) return;
@@ -512,7 +523,7 @@ void Connection::FinishConnecting() {
   }
   Touch();
   reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kConnected, id_, 0);
-  if (inactivity_timeout_ > absl::ZeroDuration() && inactivity_timer_ == 0) {
+  if (inactivity_timeout() > absl::ZeroDuration() && inactivity_timer_ == 0) {
     ArmInactivityTimer();
   }
   StartFilterNow();
@@ -621,7 +632,7 @@ bool Connection::NotifyWaterMarks() {
     reactor_->Guard(this, [this] { OutboundHighWater(); });
     if (state_ == Lifecycle::kClosed) return false;
   }
-  if (above_high_water_ && OutboundDataSize() <= limits_.low_water_bytes) {
+  if (above_high_water_ && OutboundDataSize() <= outbound_limits().low_water_bytes) {
     above_high_water_ = false;
     reactor_->trace_.Record(reactor_->loop_time_, TraceKind::kLowWater, id_,
                             OutboundDataSize());

@@ -23,6 +23,7 @@
 #ifndef EMBER_REACTOR_CONNECTION_H_
 #define EMBER_REACTOR_CONNECTION_H_
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -47,6 +48,38 @@ class ConnectRace;
 
 // Identifies a NextTick callback, for Reactor::CancelTick.
 using TickId = uint64_t;
+
+namespace reactor_internal {
+// An absl::Duration (or, as time since the Unix epoch, an absl::Time) in
+// 8 bytes of nanoseconds instead of absl's 16, for what every connection
+// carries. Saturates: +-292 years, beyond which a value is infinite.
+class CompactDuration {
+ public:
+  CompactDuration() = default;
+  explicit CompactDuration(absl::Duration d)
+      : ns_(d == absl::InfiniteDuration()    ? kInfinite
+            : d == -absl::InfiniteDuration() ? -kInfinite
+                                             : absl::ToInt64Nanoseconds(d)) {}
+  absl::Duration get() const {
+    if (ns_ == kInfinite) return absl::InfiniteDuration();
+    if (ns_ == -kInfinite) return -absl::InfiniteDuration();
+    return absl::Nanoseconds(ns_);
+  }
+
+ private:
+  static constexpr int64_t kInfinite = INT64_MAX;
+  int64_t ns_ = 0;
+};
+class CompactTime {
+ public:
+  CompactTime() = default;
+  explicit CompactTime(absl::Time t) : since_epoch_(t - absl::UnixEpoch()) {}
+  absl::Time get() const { return absl::UnixEpoch() + since_epoch_.get(); }
+
+ private:
+  CompactDuration since_epoch_;
+};
+}  // namespace reactor_internal
 
 // Why a connection ended.
 enum class UnbindKind : uint8_t {
@@ -204,14 +237,16 @@ class Connection : private io::IoWatcher {
   // Closes the connection with reason kTimedOut after `timeout` without
   // reads or writes; zero (the default) disables.
   void SetInactivityTimeout(absl::Duration timeout);
-  absl::Duration inactivity_timeout() const { return inactivity_timeout_; }
+  absl::Duration inactivity_timeout() const {
+    return inactivity_timeout_.get();
+  }
 
   // Fails a connect still pending after `timeout` with reason kTimedOut.
   // Default: ReactorOptions::pending_connect_timeout (20 s). Takes effect
   // when set before or during the connect.
   void SetPendingConnectTimeout(absl::Duration timeout);
   absl::Duration pending_connect_timeout() const {
-    return pending_connect_timeout_;
+    return pending_connect_timeout_.get();
   }
 
   // Bytes queued and not yet written. With a filter: the wire bytes queued
@@ -225,7 +260,7 @@ class Connection : private io::IoWatcher {
   absl::Duration IdleTime() const;
 
   void SetOutboundLimits(const OutboundLimits& limits);
-  const OutboundLimits& outbound_limits() const { return limits_; }
+  const OutboundLimits& outbound_limits() const;
 
   absl::Status SetNoDelay(bool on);
   absl::Status SetKeepAlive(const io::KeepAliveOptions& options);
@@ -301,9 +336,13 @@ class Connection : private io::IoWatcher {
   // True when nothing of the filter's holds up a close or half-close.
   bool FilterFlushed() const;
 
+  // Laid out for size (a server holds one per client): the flags together,
+  // and what most connections never set (their own outbound limits) kept
+  // out of line.
   Reactor* reactor_ = nullptr;
   uint64_t id_ = 0;
   std::unique_ptr<io::StreamSocket> socket_;
+  uint32_t interest_ = 0;
   Lifecycle state_ = Lifecycle::kConnecting;
   bool paused_ = false;
   bool eof_received_ = false;
@@ -313,24 +352,25 @@ class Connection : private io::IoWatcher {
   bool above_high_water_ = false;
   bool high_water_pending_ = false;  // Crossed in SendData, not yet told.
   bool close_after_connect_ = false;
-  uint32_t interest_ = 0;
-  UnbindReason reason_;
-  OutboundBuffer outbound_;
-  OutboundLimits limits_;
-  absl::Time last_activity_;
-  absl::Duration inactivity_timeout_ = absl::ZeroDuration();
-  absl::Duration pending_connect_timeout_;
-  TimerId inactivity_timer_ = 0;
-  TimerId connect_timer_ = 0;
-  // Connecting to a host name with several addresses (Happy Eyeballs); null
-  // otherwise. socket_ stays null until an attempt wins.
-  std::unique_ptr<ConnectRace> race_;
-  std::unique_ptr<StreamFilter> filter_;
+  bool connect_timeout_set_ = false;  // SetPendingConnectTimeout was called.
   bool filter_started_ = false;
   bool handshake_reported_ = false;
   bool filter_close_sent_ = false;
   bool filter_drain_scheduled_ = false;
+  UnbindReason reason_;
+  OutboundBuffer outbound_;
+  // Set by SetOutboundLimits; otherwise the reactor's.
+  std::unique_ptr<OutboundLimits> limits_;
+  reactor_internal::CompactTime last_activity_;
+  reactor_internal::CompactDuration inactivity_timeout_;
+  reactor_internal::CompactDuration pending_connect_timeout_;
+  TimerId inactivity_timer_ = 0;
+  TimerId connect_timer_ = 0;
   TimerId handshake_timer_ = 0;
+  // Connecting to a host name with several addresses (Happy Eyeballs); null
+  // otherwise. socket_ stays null until an attempt wins.
+  std::unique_ptr<ConnectRace> race_;
+  std::unique_ptr<StreamFilter> filter_;
 };
 
 // A UDP socket's handler. `ReceiveDatagram` gets whole datagrams (possibly

@@ -564,7 +564,7 @@ void Reactor::OnServerReadable(Server* server) {
     if (c->state_ == Connection::Lifecycle::kClosed) continue;
     Guard(c, [c] { c->PostInit(); });
     if (c->state_ == Connection::Lifecycle::kClosed) continue;
-    if (c->inactivity_timeout_ > absl::ZeroDuration() &&
+    if (c->inactivity_timeout() > absl::ZeroDuration() &&
         c->inactivity_timer_ == 0) {
       c->ArmInactivityTimer();
     }
@@ -580,10 +580,13 @@ Connection* Reactor::Adopt(std::unique_ptr<Connection> connection) {
                   "a connection can be handed to a reactor only once");
   c->reactor_ = this;
   c->id_ = next_id_++;
-  c->limits_ = options_.outbound_limits;
   c->outbound_.set_pool(&block_pool_);
-  c->pending_connect_timeout_ = options_.pending_connect_timeout;
-  c->last_activity_ = loop_time_;
+  // A timeout set before the connection was handed over stays.
+  if (!c->connect_timeout_set_) {
+    c->pending_connect_timeout_ =
+        reactor_internal::CompactDuration(options_.pending_connect_timeout);
+  }
+  c->last_activity_ = reactor_internal::CompactTime(loop_time_);
   connections_.emplace(c->id_, std::move(connection));
   return c;
 }

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <array>
+#include <memory>
 #include <algorithm>
 #include <climits>
 #include <string>
@@ -200,17 +202,23 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
                     Address remote, State state,
                     absl::Status error = absl::OkStatus())
       : EpollHandle(network, fd),
+        remote_ip_(remote.ip_bytes()),
+        remote_port_(remote.port()),
+        remote_family_(remote.family()),
         family_(family),
-        state_(state),
-        remote_(std::move(remote)),
-        connect_error_(std::move(error)) {}
+        state_(state) {
+    if (remote.is_unix() && !remote.path().empty()) {
+      Rare().remote_path = remote.path();
+    }
+    if (!error.ok()) Rare().connect_error = std::move(error);
+  }
 
   absl::Status FinishConnect() override {
     switch (state_) {
       case State::kConnected:
         return absl::OkStatus();
       case State::kFailed:
-        return connect_error_;
+        return ConnectError();
       case State::kConnecting:
         break;
     }
@@ -229,18 +237,18 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
       }
       if (errno == ENOTCONN) {
         return absl::FailedPreconditionError(
-            absl::StrCat(Describe("connect", remote_),
+            absl::StrCat(Describe("connect", Remote()),
                          ": still in progress (wait for kWritable)"));
       }
       error = errno;
     }
-    Fail(ErrnoError(error, Describe("connect", remote_)));
-    return connect_error_;
+    Fail(ErrnoError(error, Describe("connect", Remote())));
+    return ConnectError();
   }
 
   IoResult Read(char* buf, size_t len) override {
     EMBER_CHECK(len > 0);
-    if (state_ == State::kFailed) return IoResult::Error(connect_error_);
+    if (state_ == State::kFailed) return IoResult::Error(ConnectError());
     while (true) {
       ssize_t n = recv(fd(), buf, len, 0);
       if (n > 0) return IoResult::Ok(static_cast<size_t>(n));
@@ -255,7 +263,7 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
 
   IoResult Write(const ConstBuffer* buffers, size_t count) override {
     EMBER_CHECK(count <= kWriteBuffersMax);
-    if (state_ == State::kFailed) return IoResult::Error(connect_error_);
+    if (state_ == State::kFailed) return IoResult::Error(ConnectError());
     iovec iov[kWriteBuffersMax];
     size_t total = 0;
     for (size_t i = 0; i < count; ++i) {
@@ -280,9 +288,9 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
   }
 
   absl::Status ShutdownWrite() override {
-    if (state_ == State::kFailed) return connect_error_;
+    if (state_ == State::kFailed) return ConnectError();
     if (shutdown(fd(), SHUT_WR) != 0) {
-      return ErrnoError(errno, Describe("shutdown", remote_));
+      return ErrnoError(errno, Describe("shutdown", Remote()));
     }
     return absl::OkStatus();
   }
@@ -292,7 +300,7 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
   }
 
   absl::StatusOr<Address> PeerAddress() const override {
-    return SocketName(fd(), /*peer=*/true, Describe("getpeername", remote_));
+    return SocketName(fd(), /*peer=*/true, Describe("getpeername", Remote()));
   }
 
   absl::Status SetNoDelay(bool on) override {
@@ -323,22 +331,58 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
  private:
   void Fail(absl::Status error) {
     state_ = State::kFailed;
-    connect_error_ = std::move(error);
+    Rare().connect_error = std::move(error);
+  }
+
+  // What few sockets need, out of line: a server holds one socket per
+  // client, so the socket itself is kept to 56 bytes.
+  struct RareParts {
+    std::string remote_path;     // A Unix peer's path.
+    absl::Status connect_error;  // Once kFailed.
+  };
+  RareParts& Rare() {
+    if (rare_ == nullptr) rare_ = std::make_unique<RareParts>();
+    return *rare_;
+  }
+  absl::Status ConnectError() const {
+    return rare_ != nullptr ? rare_->connect_error
+                            : absl::UnknownError("connect failed");
+  }
+  // The peer's address, for error messages.
+  Address Remote() const {
+    switch (remote_family_) {
+      case Address::Family::kIpv4:
+        return Address::Ipv4(
+            {remote_ip_[0], remote_ip_[1], remote_ip_[2], remote_ip_[3]},
+            remote_port_);
+      case Address::Family::kIpv6:
+        return Address::Ipv6(remote_ip_, remote_port_);
+      case Address::Family::kUnix: {
+        auto unix_address =
+            Address::Unix(rare_ != nullptr ? rare_->remote_path : "");
+        return unix_address.ok() ? *unix_address : Address();
+      }
+      case Address::Family::kUnspecified:
+        break;
+    }
+    return Address();
   }
 
   // The status for a failed read or write. While connecting, the error is
   // the connect's own (reading it consumes SO_ERROR), so FinishConnect must
   // report it too.
   absl::Status StreamError(int os_errno, std::string_view operation) {
-    absl::Status status = ErrnoError(os_errno, Describe(operation, remote_));
+    absl::Status status = ErrnoError(os_errno, Describe(operation, Remote()));
     if (state_ == State::kConnecting) Fail(status);
     return status;
   }
 
+  std::unique_ptr<RareParts> rare_;
+  const std::array<uint8_t, 16> remote_ip_;
+  const uint16_t remote_port_;
+  const Address::Family remote_family_;
   const Address::Family family_;
   State state_;
-  const Address remote_;
-  absl::Status connect_error_;
 };
 
 class EpollListener final : public EpollHandle<Listener> {
@@ -608,7 +652,7 @@ void EpollNetwork::SetSlotWatcher(uint32_t index, IoWatcher* watcher) {
 void EpollNetwork::SetSlotInterest(uint32_t index, uint32_t interest) {
   EMBER_CHECK_MSG((interest & ~(kReadable | kWritable)) == 0,
                   "interest has bits other than kReadable and kWritable");
-  slots_[index].interest = interest;
+  slots_[index].interest = static_cast<uint8_t>(interest);
   UpdateRegistration(index);
 }
 
@@ -634,7 +678,8 @@ void EpollNetwork::UpdateRegistration(uint32_t index) {
     if (backend_error_.ok()) backend_error_ = ErrnoError(errno, "epoll_ctl");
     return;
   }
-  slot.registered_events = events;
+  static_assert((EPOLLIN | EPOLLOUT) <= UINT8_MAX);
+  slot.registered_events = static_cast<uint8_t>(events);
 }
 
 int EpollNetwork::TimeoutMs(absl::Time deadline) {

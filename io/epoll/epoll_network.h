@@ -135,12 +135,13 @@ class EpollNetwork final : public Network {
   // its low 32 bits and the slot's generation in its high 32 bits; releasing
   // a slot bumps its generation, so an event fetched for a handle destroyed
   // earlier in the same batch (or for whatever reused its slot) is skipped.
+  // 24 bytes: a server has one per connection.
   struct Slot {
     IoWatcher* watcher = nullptr;
-    uint32_t interest = 0;
     uint32_t generation = 0;
-    uint32_t registered_events = 0;  // The epoll mask; 0 = not registered.
     int fd = -1;
+    uint8_t interest = 0;
+    uint8_t registered_events = 0;  // EPOLLIN|EPOLLOUT; 0 = not registered.
     bool in_use = false;
   };
 

@@ -484,6 +484,37 @@ TEST_P(ReactorConformanceTest, PendingConnectTimeoutGivesTimedOutReason) {
   EXPECT_GE(timed_out, 1);
 }
 
+TEST_P(ReactorConformanceTest, SettingsMadeBeforeConnectAreKept) {
+  // Outbound limits and a pending-connect timeout set on a connection before
+  // it is handed to the reactor stay; a connection without them gets the
+  // reactor's.
+  Recorder::Log log, plain_log;
+  auto conn = std::make_unique<Recorder>(&log);
+  OutboundLimits limits;
+  limits.low_water_bytes = 1000;
+  limits.high_water_bytes = 2000;
+  limits.max_bytes = 3000;
+  conn->SetOutboundLimits(limits);
+  conn->SetPendingConnectTimeout(absl::Seconds(7));
+  auto c = reactor_->Connect("127.0.0.1", 9, std::move(conn));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ((*c)->outbound_limits().max_bytes, 3000u);
+  EXPECT_EQ((*c)->outbound_limits().high_water_bytes, 2000u);
+  EXPECT_EQ((*c)->pending_connect_timeout(), absl::Seconds(7));
+  auto plain = reactor_->Connect("127.0.0.1", 9,
+                                 std::make_unique<Recorder>(&plain_log));
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ((*plain)->outbound_limits().max_bytes,
+            reactor_->options().outbound_limits.max_bytes);
+  EXPECT_EQ((*plain)->pending_connect_timeout(),
+            reactor_->options().pending_connect_timeout);
+  (*c)->CloseConnection();
+  (*plain)->CloseConnection();
+  ASSERT_TRUE(reactor_->RunOnce().ok());
+  EXPECT_TRUE(log.unbound);
+  EXPECT_TRUE(plain_log.unbound);
+}
+
 TEST_P(ReactorConformanceTest, ManyConcurrentConnections) {
   constexpr int kClients = 1100;
   int accepted = 0;
