@@ -66,6 +66,14 @@ HttpHeaders::HttpHeaders(
   for (const auto& [name, value] : fields) Add(name, value);
 }
 
+void HttpHeaders::Assign(HttpFieldsView fields) {
+  fields_.resize(fields.size());
+  for (size_t i = 0; i < fields.size(); ++i) {
+    fields_[i].name.assign(fields[i].name);
+    fields_[i].value.assign(fields[i].value);
+  }
+}
+
 HttpHeaders HttpHeaders::From(HttpFieldsView fields) {
   HttpHeaders headers;
   headers.fields_.reserve(fields.size());

@@ -88,6 +88,9 @@ class HttpHeaders {
           fields);
   // Copies a parser's view.
   static HttpHeaders From(HttpFieldsView fields);
+  // Replaces the fields with a copy of `fields`, reusing the storage of the
+  // fields already here (no allocation when the new ones fit it).
+  void Assign(HttpFieldsView fields);
 
   // Appends a field, keeping any others of the same name.
   void Add(std::string_view name, std::string_view value);

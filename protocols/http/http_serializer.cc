@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "io/absl_compat.h"
 #include "io/check.h"
 #include "protocols/http/internal/http_chars.h"
 
@@ -189,6 +190,54 @@ absl::Status AppendResponseHead(const HttpResponse& response,
   EMBER_RETURN_IF_ERROR(CheckResponseHead(response));
   AppendStatusLine(response, out);
   AppendFields(response.headers, out);
+  out->append("\r\n");
+  return absl::OkStatus();
+}
+
+absl::Status AppendResponseHeadWith(const HttpResponse& response,
+                                    HttpVersion version,
+                                    std::string_view reason,
+                                    HttpFieldsView extra, std::string* out) {
+  if (response.status_code < 100 || response.status_code > 999) {
+    return absl::InvalidArgumentError("status code must have three digits");
+  }
+  if (!IsCleanValue(reason)) {
+    return absl::InvalidArgumentError("reason holds a control character");
+  }
+  EMBER_RETURN_IF_ERROR(CheckVersion(version));
+  EMBER_RETURN_IF_ERROR(CheckFields(response.headers));
+  for (const HttpFieldView& field : extra) {
+    if (!IsToken(field.name) || !IsCleanValue(field.value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("field \"", AbslView(field.name), "\" is malformed"));
+    }
+  }
+  // Appended piece by piece: absl::StrAppend would format the numbers
+  // through a temporary.
+  char line[16] = {'H', 'T', 'T', 'P', '/'};
+  line[5] = static_cast<char>('0' + version.major);
+  line[6] = '.';
+  line[7] = static_cast<char>('0' + version.minor);
+  line[8] = ' ';
+  line[9] = static_cast<char>('0' + response.status_code / 100);
+  line[10] = static_cast<char>('0' + response.status_code / 10 % 10);
+  line[11] = static_cast<char>('0' + response.status_code % 10);
+  line[12] = ' ';
+  out->append(line, 13);
+  out->append(reason);
+  out->append("\r\n");
+  auto append_field = [out](std::string_view name, std::string_view value) {
+    out->append(name);
+    out->append(": ");
+    out->append(value);
+    out->append("\r\n");
+  };
+  for (const HttpHeaders::Field& field : response.headers) {
+    append_field(field.name, field.value);
+  }
+  for (const HttpFieldView& field : extra) {
+    append_field(field.name, field.value);
+  }
   out->append("\r\n");
   return absl::OkStatus();
 }

@@ -43,6 +43,15 @@ absl::Status AppendResponse(const HttpResponse& response, std::string* out);
 // streamed body. `response.body` is ignored.
 absl::Status AppendResponseHead(const HttpResponse& response, std::string* out);
 
+// For servers that complete a handler's response without copying it: the
+// status line with `version` and `reason` in place of the response's own,
+// the response's fields, then `extra` fields (Content-Length, Date, ...), up
+// to the blank line. `response.version`, `.reason` and `.body` are ignored.
+absl::Status AppendResponseHeadWith(const HttpResponse& response,
+                                    HttpVersion version,
+                                    std::string_view reason,
+                                    HttpFieldsView extra, std::string* out);
+
 // One chunk: hex size, CRLF, data, CRLF. Empty data appends nothing, since
 // an empty chunk would end the body.
 void AppendChunk(std::string_view data, std::string* out);

@@ -107,8 +107,61 @@ struct ServerShared {
     ++free_count;
   }
 
-  // Slots kept for reuse by all of a server's connections.
+  // A request object for a connection to read into; its strings keep the
+  // capacity of earlier requests.
+  std::unique_ptr<HttpRequest> TakeRequest() {
+    if (free_requests.empty()) return std::make_unique<HttpRequest>();
+    std::unique_ptr<HttpRequest> request = std::move(free_requests.back());
+    free_requests.pop_back();
+    return request;
+  }
+  void GiveRequest(std::unique_ptr<HttpRequest> request) {
+    if (free_requests.size() >= kRequestPoolMax) return;
+    // Large bodies give their memory back; the rest is kept for reuse (the
+    // fields are overwritten by HttpHeaders::Assign).
+    if (request->body.capacity() > kBodyKeepBytesMax) {
+      std::string().swap(request->body);
+    }
+    free_requests.push_back(std::move(request));
+  }
+
+  // Slots and requests kept for reuse by all of a server's connections.
   static constexpr size_t kSlotPoolMax = 1024;
+  static constexpr size_t kRequestPoolMax = 64;
+  static constexpr size_t kBodyKeepBytesMax = 64 << 10;
+  std::vector<std::unique_ptr<HttpRequest>> free_requests;
+
+  // ---- Timeouts ----
+  // A connection waits for one of three things at a time (see
+  // HttpServerConnection::Wait), each with its own timeout, the same for
+  // every connection. So each kind of wait keeps its connections in a list
+  // linked through them, in deadline order by simply appending, and one
+  // reactor timer, armed for the earliest deadline, serves a whole server:
+  // a connection costs no timer of its own, and moving between waits is
+  // O(1).
+  static constexpr int kWaitKinds = 3;
+  struct WaitList {
+    HttpServerConnection* head = nullptr;
+    HttpServerConnection* tail = nullptr;
+  };
+  // Appends `conn` (not linked) to list `kind`, arming the timer if its
+  // deadline is the earliest.
+  void LinkWait(HttpServerConnection* conn, int kind);
+  void UnlinkWait(HttpServerConnection* conn, int kind);
+  // Times out every connection whose deadline has passed, then re-arms.
+  void RunWaitTimer(const std::shared_ptr<ServerShared>& self);
+  void ArmWaitTimer(const std::shared_ptr<ServerShared>& self);
+  absl::Time EarliestDeadline() const;
+  void CancelWaitTimer() {
+    if (wait_timer != 0 && reactor != nullptr) reactor->CancelTimer(wait_timer);
+    wait_timer = 0;
+  }
+
+  Reactor* reactor = nullptr;  // Null once the server is gone.
+  WaitList waits[kWaitKinds];
+  TimerId wait_timer = 0;
+  absl::Time wait_timer_due = absl::InfiniteFuture();
+  std::weak_ptr<ServerShared> weak_self;
 
   const HttpServerOptions options;
   ResponseSlot* free_slots = nullptr;
@@ -176,10 +229,13 @@ class HttpServerConnection : public Connection,
   explicit HttpServerConnection(HttpServer* server)
       : server_(server),
         shared_(server->shared_),
-        options_(shared_->options),
-        parser_(this, options_.parser) {}
+        parser_(this, shared_->options.parser) {}
 
-  ~HttpServerConnection() override { DetachAll(); }
+  ~HttpServerConnection() override {
+    CancelWait();
+    DetachAll();
+    if (request_ != nullptr) shared_->GiveRequest(std::move(request_));
+  }
 
   void Detach() { server_ = nullptr; }
 
@@ -239,7 +295,7 @@ class HttpServerConnection : public Connection,
 
   // ---- From HttpResponder ----
 
-  absl::Status Send(ResponseSlot* slot, HttpResponse response) {
+  absl::Status Send(ResponseSlot* slot, const HttpResponse& response) {
     const int code = response.status_code;
     if (code < 200 || code > 999) {
       return absl::InvalidArgumentError(
@@ -258,14 +314,28 @@ class HttpServerConnection : public Connection,
       return absl::InvalidArgumentError(
           absl::StrCat("a ", code, " response has no body"));
     }
-    if (!no_body &&
-        !(slot->head_request && response.headers.Contains("Content-Length"))) {
-      response.headers.Set("Content-Length",
-                           absl::StrCat(response.body.size()));
+    // The server's fields go after the handler's, serialised straight from
+    // the handler's response (no copy), except that a Content-Length the
+    // handler set is replaced by the body's size.
+    HeadExtras extras;
+    const HttpResponse* head = &response;
+    HttpResponse corrected;
+    const bool set_length =
+        !no_body &&
+        !(slot->head_request && response.headers.Contains("Content-Length"));
+    if (set_length) {
+      if (response.headers.Contains("Content-Length")) {
+        corrected = response;
+        corrected.headers.Remove("Content-Length");
+        head = &corrected;
+      }
+      extras.AddLength(response.body.size());
     }
-    const bool close = PrepareHead(slot, response);
+    const bool close = PrepareHead(slot, *head, /*force_close=*/false, &extras);
     shared_->scratch.clear();
-    EMBER_RETURN_IF_ERROR(AppendResponseHead(response, &shared_->scratch));
+    EMBER_RETURN_IF_ERROR(AppendResponseHeadWith(
+        *head, HttpVersion{1, 1}, extras.reason, extras.view(),
+        &shared_->scratch));
     const bool body = !no_body && !slot->head_request;
     EMBER_RETURN_IF_ERROR(
         Emit(slot, shared_->scratch, body ? std::string_view(response.body) : ""));
@@ -274,7 +344,7 @@ class HttpServerConnection : public Connection,
     return absl::OkStatus();
   }
 
-  absl::Status StartChunked(ResponseSlot* slot, HttpResponse head) {
+  absl::Status StartChunked(ResponseSlot* slot, const HttpResponse& head) {
     const int code = head.status_code;
     if (code < 200 || code > 999 || code == 204 || code == 304) {
       return absl::InvalidArgumentError(
@@ -289,17 +359,15 @@ class HttpServerConnection : public Connection,
     if (!head.trailers.empty()) {
       return absl::InvalidArgumentError("trailers go to Finish");
     }
-    bool close = PrepareHead(slot, head);
+    // HTTP/1.0 has no chunked coding: the close ends the body.
     const bool chunked = !slot->http10;
-    if (chunked) {
-      head.headers.Add("Transfer-Encoding", "chunked");
-    } else if (!close) {
-      // HTTP/1.0 has no chunked coding: the close ends the body.
-      close = true;
-      head.headers.Set("Connection", "close");
-    }
+    HeadExtras extras;
+    const bool close = PrepareHead(slot, head, /*force_close=*/!chunked, &extras);
+    if (chunked) extras.Add("Transfer-Encoding", "chunked");
     shared_->scratch.clear();
-    EMBER_RETURN_IF_ERROR(AppendResponseHead(head, &shared_->scratch));
+    EMBER_RETURN_IF_ERROR(AppendResponseHeadWith(head, HttpVersion{1, 1},
+                                                 extras.reason, extras.view(),
+                                                 &shared_->scratch));
     if (!slot->head_request && !head.body.empty()) {
       if (chunked) {
         AppendChunk(head.body, &shared_->scratch);
@@ -346,7 +414,7 @@ class HttpServerConnection : public Connection,
       response.headers.Set("Content-Type", "text/plain; charset=utf-8");
       response.body =
           "500 Internal Server Error: the request was not answered\n";
-      if (Send(slot, std::move(response)).ok()) return;
+      if (Send(slot, response).ok()) return;
     }
     // A stream cut short (or a 500 that does not fit): end the connection
     // after what was sent, so that the client sees an incomplete response.
@@ -364,6 +432,7 @@ class HttpServerConnection : public Connection,
 
  private:
   enum class Wait : uint8_t { kNone, kIdle, kHead, kBody };
+  static int WaitIndex(Wait wait) { return static_cast<int>(wait) - 1; }
 
   HttpServerStats& stats() {
     if (server_ != nullptr) return server_->stats_;
@@ -423,12 +492,13 @@ class HttpServerConnection : public Connection,
     slot->http10 = !head.version.AtLeast11();
     slot->keep_alive = head.keep_alive;
     reading_slot_ = slot;
-    request_.method.assign(head.method);
-    request_.target.assign(head.target);
-    request_.version = head.version;
-    request_.headers = HttpHeaders::From(head.headers);
-    request_.body.clear();
-    request_.trailers.clear();
+    if (request_ == nullptr) request_ = shared_->TakeRequest();
+    request_->method.assign(head.method);
+    request_->target.assign(head.target);
+    request_->version = head.version;
+    request_->headers.Assign(head.headers);
+    request_->body.clear();
+    request_->trailers.clear();
     if (head.expect_continue && head.framing != HttpBodyFraming::kNone) {
       // The head is acceptable (an oversized Content-Length was refused
       // before this call): ask for the body, in response order.
@@ -438,7 +508,7 @@ class HttpServerConnection : public Connection,
 
   void OnBody(std::string_view data) override {
     if (reading_slot_ == nullptr) return;
-    request_.body.append(data.data(), data.size());
+    request_->body.append(data.data(), data.size());
     ++body_progress_;
   }
 
@@ -446,17 +516,17 @@ class HttpServerConnection : public Connection,
     ResponseSlot* slot = reading_slot_;
     if (slot == nullptr) return;  // CONNECT, already refused.
     reading_slot_ = nullptr;
-    request_.trailers = HttpHeaders::From(trailers);
+    request_->trailers.Assign(trailers);
     stats().requests++;
     const bool last = !slot->keep_alive || draining_;
     if (last) StopReading();
     HttpResponder responder(slot, slot->head_request);
     if (server_ != nullptr) {
-      server_->handler_(std::move(request_), std::move(responder));
+      server_->handler_(std::move(*request_), std::move(responder));
     }
-    request_ = HttpRequest();
+    shared_->GiveRequest(std::move(request_));
     if (!last && !reading_stopped_ && !closing() &&
-        slots_.size() >= options_.pipeline_depth_max) {
+        slots_.size() >= shared_->options.pipeline_depth_max) {
       // Enough unanswered requests: read no more until one is answered.
       pipeline_paused_ = true;
       parser_.Pause();
@@ -495,36 +565,63 @@ class HttpServerConnection : public Connection,
     response.headers.Set("Content-Type", "text/plain; charset=utf-8");
     response.body = absl::StrCat(status, " ", response.reason, ": ",
                                  AbslView(message), "\n");
-    if (!Send(slot, std::move(response)).ok()) {
+    if (!Send(slot, response).ok()) {
       // Not even the error fits: close once earlier responses are out.
       slot->close_after = true;
       Complete(slot);
     }
   }
 
-  // Fills in version, reason, Connection and Date. Returns whether the
-  // connection ends after this response.
-  bool PrepareHead(ResponseSlot* slot, HttpResponse& response) {
-    response.version = HttpVersion{1, 1};
+  // What the server adds to a handler's response head: the reason phrase
+  // and up to four fields, with room for the Content-Length digits.
+  struct HeadExtras {
+    std::string_view reason;
+    HttpFieldView fields[4];
+    size_t count = 0;
+    char length[24];
+
+    void Add(std::string_view name, std::string_view value) {
+      EMBER_CHECK(count < std::size(fields));
+      fields[count++] = HttpFieldView{name, value};
+    }
+    void AddLength(uint64_t n) {
+      char* end = length + sizeof(length);
+      char* p = end;
+      do {
+        *--p = static_cast<char>('0' + n % 10);
+        n /= 10;
+      } while (n != 0);
+      Add("Content-Length", std::string_view(p, static_cast<size_t>(end - p)));
+    }
+    HttpFieldsView view() const {
+      return HttpFieldsView(std::span<const HttpFieldView>(fields, count));
+    }
+  };
+
+  // Decides the reason phrase, Connection and Date for `response` (sent as
+  // HTTP/1.1). Returns whether the connection ends after this response.
+  bool PrepareHead(ResponseSlot* slot, const HttpResponse& response,
+                   bool force_close, HeadExtras* extras) {
+    extras->reason = response.reason;
     if (response.reason.empty() ||
         (response.reason == "OK" && response.status_code != 200)) {
-      response.reason = std::string(HttpReasonPhrase(response.status_code));
+      extras->reason = HttpReasonPhrase(response.status_code);
     }
     const bool last_while_draining = draining_ && reading_stopped_ &&
                                      !slots_.empty() &&
                                      slots_.back() == slot;
-    const bool close = !slot->keep_alive || last_while_draining ||
-                       response.headers.HasToken("Connection", "close");
+    const bool asked_close = response.headers.HasToken("Connection", "close");
+    const bool close =
+        !slot->keep_alive || last_while_draining || asked_close || force_close;
     if (close) {
-      if (!response.headers.HasToken("Connection", "close")) {
-        response.headers.Set("Connection", "close");
-      }
-    } else if (slot->http10) {
-      response.headers.Set("Connection", "keep-alive");
+      if (!asked_close) extras->Add("Connection", "close");
+    } else if (slot->http10 &&
+               !response.headers.HasToken("Connection", "keep-alive")) {
+      extras->Add("Connection", "keep-alive");
     }
-    if (options_.date_header && server_ != nullptr &&
+    if (shared_->options.date_header && server_ != nullptr &&
         !response.headers.Contains("Date")) {
-      response.headers.Add("Date", Date());
+      extras->Add("Date", Date());
     }
     return close;
   }
@@ -560,11 +657,11 @@ class HttpServerConnection : public Connection,
       }
       return absl::OkStatus();
     }
-    if (total > options_.buffered_response_bytes_max - buffered_bytes_) {
+    if (total > shared_->options.buffered_response_bytes_max - buffered_bytes_) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "HTTP connection ", id(), ": ", total,
           " response bytes would pass the limit of ",
-          options_.buffered_response_bytes_max,
+          shared_->options.buffered_response_bytes_max,
           " bytes waiting behind earlier responses; nothing queued"));
     }
     slot->buffered.append(a.data(), a.size());
@@ -633,7 +730,7 @@ class HttpServerConnection : public Connection,
 
   void MaybeResumePipeline() {
     if (!pipeline_paused_ || reading_stopped_ ||
-        slots_.size() >= options_.pipeline_depth_max) {
+        slots_.size() >= shared_->options.pipeline_depth_max) {
       return;
     }
     pipeline_paused_ = false;
@@ -676,7 +773,7 @@ class HttpServerConnection : public Connection,
     CloseWrite();
     discarding_ = true;
     Resume();
-    linger_timer_ = StartTimer(options_.linger_timeout, [this] {
+    linger_timer_ = StartTimer(shared_->options.linger_timeout, [this] {
       linger_timer_ = 0;
       CloseConnection();
     });
@@ -697,51 +794,47 @@ class HttpServerConnection : public Connection,
       }
     }
     if (want == wait_) return;
+    CancelWait();
+    StartWait(want);
+  }
+
+  void StartWait(Wait want) {
     wait_ = want;
+    absl::Duration timeout;
     switch (want) {
       case Wait::kNone:
-        return;  // A timer still armed finds nothing to do.
+        return;
       case Wait::kIdle:
-        SetWaitDeadline(options_.keep_alive_idle_timeout);
-        return;
+        timeout = shared_->options.keep_alive_idle_timeout;
+        break;
       case Wait::kHead:
-        SetWaitDeadline(options_.header_timeout);
-        return;
+        timeout = shared_->options.header_timeout;
+        break;
       case Wait::kBody:
         body_progress_seen_ = body_progress_;
-        SetWaitDeadline(options_.body_timeout);
-        return;
+        timeout = shared_->options.body_timeout;
+        break;
     }
-  }
-
-  // The wait's timer is lazy: a connection going back and forth between
-  // waits (a keep-alive connection serving request after request) only
-  // moves its deadline, and the timer, when it fires early, re-arms for
-  // what is left. It is re-armed at once only for an earlier deadline.
-  void SetWaitDeadline(absl::Duration timeout) {
-    wait_deadline_ = reactor().Now() + timeout;
-    if (wait_timer_ != 0 && wait_timer_due_ <= wait_deadline_) return;
-    if (wait_timer_ != 0) CancelTimer(wait_timer_);
-    ArmWaitTimer();
-  }
-
-  void ArmWaitTimer() {
-    wait_timer_due_ = wait_deadline_;
-    wait_timer_ = StartTimer(wait_deadline_ - reactor().Now(),
-                             [this] { OnWaitTimer(); });
+    wait_deadline_ = reactor_internal::CompactTime(reactor().Now() + timeout);
+    shared_->LinkWait(this, WaitIndex(want));
   }
 
   void CancelWait() {
-    if (wait_timer_ != 0) CancelTimer(wait_timer_);
-    wait_timer_ = 0;
+    if (wait_ != Wait::kNone) shared_->UnlinkWait(this, WaitIndex(wait_));
     wait_ = Wait::kNone;
   }
 
-  void OnWaitTimer() {
-    wait_timer_ = 0;
-    if (closing() || close_begun_ || wait_ == Wait::kNone) return;
-    if (reactor().Now() < wait_deadline_) {
-      ArmWaitTimer();  // The deadline moved on since the timer was armed.
+ public:
+  // ---- From ServerShared ----
+  absl::Time wait_deadline() const { return wait_deadline_.get(); }
+  HttpServerConnection* wait_next() const { return wait_next_; }
+  HttpServerConnection*& wait_next_link() { return wait_next_; }
+  HttpServerConnection*& wait_prev_link() { return wait_prev_; }
+
+  // The wait's deadline passed (the connection is already off its list).
+  void OnWaitExpired() {
+    if (closing() || close_begun_ || wait_ == Wait::kNone) {
+      wait_ = Wait::kNone;
       return;
     }
     const Wait wait = wait_;
@@ -761,27 +854,25 @@ class HttpServerConnection : public Connection,
         }
         RespondError(
             408, absl::StrCat("request head not complete within ",
-                              absl::FormatDuration(options_.header_timeout)));
+                              absl::FormatDuration(shared_->options.header_timeout)));
         return;
       case Wait::kBody:
         if (body_progress_ != body_progress_seen_) {
-          // Bytes came since the timer was armed: check again later.
-          wait_ = Wait::kBody;
-          body_progress_seen_ = body_progress_;
-          wait_deadline_ = reactor().Now() + options_.body_timeout;
-          ArmWaitTimer();
+          // Bytes came since the wait began: check again later.
+          StartWait(Wait::kBody);
           return;
         }
         stats().body_timeouts++;
         RespondError(408,
                      absl::StrCat("no request body bytes for ",
-                                  absl::FormatDuration(options_.body_timeout)));
+                                  absl::FormatDuration(shared_->options.body_timeout)));
         return;
     }
   }
 
   // ---- Slots ----
 
+ private:
   ResponseSlot* NewSlot() {
     ResponseSlot* slot = shared_->TakeSlot();
     slot->conn = this;
@@ -824,13 +915,12 @@ class HttpServerConnection : public Connection,
 
   HttpServer* server_;
   const std::shared_ptr<ServerShared> shared_;
-  const HttpServerOptions& options_;  // shared_->options
   HttpRequestParser parser_;
   std::unique_ptr<HttpServerStats> orphan_stats_;  // Once the server is gone.
 
   // Input held back while the parser is paused (pipelining limit).
   std::string input_;
-  HttpRequest request_;                              // Being read.
+  std::unique_ptr<HttpRequest> request_;  // Being read (from the pool).
   ResponseSlot* reading_slot_ = nullptr;             // The slot of request_.
   SlotList slots_;  // In request order.
   size_t buffered_bytes_ = 0;
@@ -838,10 +928,12 @@ class HttpServerConnection : public Connection,
   uint64_t requests_started_ = 0;
   uint64_t body_progress_ = 0;
   uint64_t body_progress_seen_ = 0;
+  // The current wait: its kind, its deadline, and its place in the
+  // server's list for that kind (ServerShared::waits).
   Wait wait_ = Wait::kNone;
-  TimerId wait_timer_ = 0;
-  absl::Time wait_deadline_;   // When the current wait times out.
-  absl::Time wait_timer_due_;  // When wait_timer_ fires.
+  reactor_internal::CompactTime wait_deadline_;
+  HttpServerConnection* wait_prev_ = nullptr;
+  HttpServerConnection* wait_next_ = nullptr;
   TimerId linger_timer_ = 0;
 
   bool pumping_ = false;
@@ -856,6 +948,85 @@ class HttpServerConnection : public Connection,
   bool close_begun_ = false;
   bool discarding_ = false;
 };
+
+void ServerShared::LinkWait(HttpServerConnection* conn, int kind) {
+  WaitList& list = waits[kind];
+  conn->wait_prev_link() = list.tail;
+  conn->wait_next_link() = nullptr;
+  (list.tail != nullptr ? list.tail->wait_next_link() : list.head) = conn;
+  list.tail = conn;
+  if (conn->wait_deadline() < wait_timer_due) {
+    std::shared_ptr<ServerShared> self = weak_self.lock();
+    if (self != nullptr) ArmWaitTimer(self);
+  }
+}
+
+void ServerShared::UnlinkWait(HttpServerConnection* conn, int kind) {
+  WaitList& list = waits[kind];
+  HttpServerConnection* prev = conn->wait_prev_link();
+  HttpServerConnection* next = conn->wait_next_link();
+  (prev != nullptr ? prev->wait_next_link() : list.head) = next;
+  (next != nullptr ? next->wait_prev_link() : list.tail) = prev;
+  conn->wait_prev_link() = conn->wait_next_link() = nullptr;
+  // The timer stays armed: when it fires early it re-arms for what is left.
+}
+
+absl::Time ServerShared::EarliestDeadline() const {
+  absl::Time earliest = absl::InfiniteFuture();
+  for (const WaitList& list : waits) {
+    if (list.head != nullptr) {
+      earliest = std::min(earliest, list.head->wait_deadline());
+    }
+  }
+  return earliest;
+}
+
+void ServerShared::ArmWaitTimer(const std::shared_ptr<ServerShared>& self) {
+  CancelWaitTimer();
+  wait_timer_due = EarliestDeadline();
+  if (reactor == nullptr || wait_timer_due == absl::InfiniteFuture()) return;
+  // The callback holds the shared block weakly: connections may outlive
+  // the server, and the block may go before a timer nobody cancelled.
+  auto timer = reactor->AddTimer(
+      wait_timer_due - reactor->Now(),
+      [weak = std::weak_ptr<ServerShared>(self)] {
+        std::shared_ptr<ServerShared> shared = weak.lock();
+        if (shared != nullptr) shared->RunWaitTimer(shared);
+      });
+  if (timer.ok()) {
+    wait_timer = *timer;
+    return;
+  }
+  // The reactor's timer limit is reached (by the application's own
+  // timers): without a timer nothing bounds how long the waiting
+  // connections may hold the server, so they are closed.
+  wait_timer_due = absl::InfiniteFuture();
+  for (WaitList& list : waits) {
+    while (list.head != nullptr) {
+      HttpServerConnection* conn = list.head;
+      UnlinkWait(conn, static_cast<int>(&list - waits));
+      conn->CloseConnection();
+    }
+  }
+}
+
+void ServerShared::RunWaitTimer(const std::shared_ptr<ServerShared>& self) {
+  wait_timer = 0;
+  wait_timer_due = absl::InfiniteFuture();
+  if (reactor == nullptr) return;
+  const absl::Time now = reactor->Now();
+  for (int kind = 0; kind < kWaitKinds; ++kind) {
+    // A connection timed out here may start a new wait (appended behind
+    // `now`, so this loop ends).
+    while (waits[kind].head != nullptr &&
+           waits[kind].head->wait_deadline() <= now) {
+      HttpServerConnection* conn = waits[kind].head;
+      UnlinkWait(conn, kind);
+      conn->OnWaitExpired();
+    }
+  }
+  if (wait_timer == 0) ArmWaitTimer(self);
+}
 
 }  // namespace http_internal
 
@@ -909,20 +1080,20 @@ bool HttpResponder::active() const {
   return slot_ != nullptr && slot_->conn->CheckOpen().ok();
 }
 
-absl::Status HttpResponder::Send(HttpResponse response) {
+absl::Status HttpResponder::Send(const HttpResponse& response) {
   if (slot_ == nullptr) return Inactive();
   if (slot_->state != ResponseSlot::State::kWaiting) {
     return absl::FailedPreconditionError("Send after StartChunked");
   }
-  return slot_->conn->Send(slot_, std::move(response));
+  return slot_->conn->Send(slot_, response);
 }
 
-absl::Status HttpResponder::StartChunked(HttpResponse head) {
+absl::Status HttpResponder::StartChunked(const HttpResponse& head) {
   if (slot_ == nullptr) return Inactive();
   if (slot_->state != ResponseSlot::State::kWaiting) {
     return absl::FailedPreconditionError("StartChunked called twice");
   }
-  return slot_->conn->StartChunked(slot_, std::move(head));
+  return slot_->conn->StartChunked(slot_, head);
 }
 
 absl::Status HttpResponder::WriteChunk(std::string_view data) {
@@ -948,12 +1119,16 @@ HttpServer::HttpServer(Reactor& reactor, HttpServerOptions options,
     : reactor_(reactor),
       shared_(std::make_shared<http_internal::ServerShared>(std::move(options))),
       handler_(std::move(handler)) {
+  shared_->reactor = &reactor_;
+  shared_->weak_self = shared_;
   EMBER_CHECK(handler_ != nullptr);
   EMBER_CHECK(shared_->options.pipeline_depth_max > 0);
 }
 
 HttpServer::~HttpServer() {
   StopListening();
+  shared_->CancelWaitTimer();
+  shared_->reactor = nullptr;
   for (auto& [id, connection] : connections_) {
     connection->Detach();
     connection->CloseConnection();

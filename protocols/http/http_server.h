@@ -166,13 +166,15 @@ class HttpResponder {
   // handler set (the length a GET would get). The version is set to 1.1,
   // an empty reason to the standard phrase, and "Connection: close" is
   // added when the connection ends after this response.
-  absl::Status Send(HttpResponse response);
+  // The server serialises `response` as it is, adding its own fields after
+  // the handler's, so a handler may keep a response and send it again.
+  absl::Status Send(const HttpResponse& response);
 
   // Starts a streamed response: `head`'s status line and fields now, and
   // its body, if any, as the first chunk. Status 200..999 except 204 and
   // 304; neither Content-Length nor Transfer-Encoding set. Chunked for
   // HTTP/1.1 clients; for HTTP/1.0 ones the body is delimited by the close.
-  absl::Status StartChunked(HttpResponse head);
+  absl::Status StartChunked(const HttpResponse& head);
   // One piece of the body (empty data sends nothing). For HEAD, discarded.
   absl::Status WriteChunk(std::string_view data);
   // Ends the body with `trailers` (sent with the chunked coding only).
@@ -200,8 +202,14 @@ class HttpServer {
   // Gets every whole request; answers through the responder, now or later.
   // Runs on the reactor's thread; an exception it throws closes the
   // connection (see Reactor::SetErrorHandler).
+  //
+  // The request is the server's, lent for the call: a handler that takes it
+  // as `HttpRequest&&` or `const HttpRequest&` and does not move from it
+  // lets the server reuse its buffers for a later request, so that serving
+  // requests of the same shape allocates nothing. A handler taking
+  // `HttpRequest` by value (or moving from it) keeps what it took.
   using Handler =
-      absl::AnyInvocable<void(HttpRequest request, HttpResponder responder)>;
+      absl::AnyInvocable<void(HttpRequest&& request, HttpResponder responder)>;
 
   // `reactor` must outlive the server.
   HttpServer(Reactor& reactor, HttpServerOptions options, Handler handler);

@@ -1,6 +1,7 @@
 // Goal: once warm, the reactor on its real backend allocates nothing per
-// event: an echo exchange, ping-pong and pipelined over several connections,
-// runs thousands of round trips without a single call of operator new (the
+// event: an echo exchange and a keep-alive HTTP exchange with the hello
+// server, each ping-pong and pipelined over several connections, run
+// thousands of round trips without a single call of operator new (the
 // README's claim). The counter replaces the global operator new for this
 // binary; see tests/common/allocation_counter.h.
 
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "examples/echo/echo_server.h"
+#include "examples/http/hello_server.h"
+#include "protocols/http/http_server.h"
 #include "gtest/gtest.h"
 #include "io/epoll/epoll_network.h"
 #include "reactor/connection.h"
@@ -60,6 +63,57 @@ class EchoClient : public Connection {
   int64_t* const done_;
   char message_[kMessageBytes];
   int64_t received_ = 0;
+  int64_t mismatches_ = 0;
+};
+
+// Keep-alive HTTP: keeps `in_flight` GET / requests outstanding (pipelined
+// when more than one), sending the next each time a response has come back
+// whole, until `*budget` is used up. The hello server's responses are
+// fixed-length heads (the Date value always has 29 characters) and a
+// 13-byte body.
+class HttpClient : public Connection {
+ public:
+  HttpClient(int in_flight, int64_t* budget, int64_t* done)
+      : in_flight_(in_flight), budget_(budget), done_(done) {}
+  void ConnectionCompleted() override {
+    for (int i = 0; i < in_flight_; ++i) SendOne();
+  }
+  void ReceiveData(std::string_view data) override {
+    static constexpr std::string_view kEnd = "\r\n\r\n";
+    for (char c : data) {
+      if (body_left_ > 0) {
+        if (c != examples::kHelloBody[examples::kHelloBody.size() - body_left_]) {
+          ++mismatches_;
+        }
+        if (--body_left_ == 0) {
+          ++*done_;
+          SendOne();
+        }
+        continue;
+      }
+      matched_ = c == kEnd[matched_] ? matched_ + 1 : (c == '\r' ? 1 : 0);
+      if (matched_ == kEnd.size()) {
+        matched_ = 0;
+        body_left_ = examples::kHelloBody.size();
+      }
+    }
+  }
+  int64_t mismatches() const { return mismatches_; }
+
+ private:
+  void SendOne() {
+    if (*budget_ <= 0) return;
+    --*budget_;
+    SendData("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: "
+             "steady-state-alloc-test/1.0\r\nAccept: */*\r\n\r\n")
+        .IgnoreError();
+  }
+
+  const int in_flight_;
+  int64_t* const budget_;
+  int64_t* const done_;
+  size_t matched_ = 0;
+  size_t body_left_ = 0;
   int64_t mismatches_ = 0;
 };
 
@@ -129,8 +183,47 @@ TEST_P(SteadyStateAllocTest, EchoAllocatesNothingOnceWarm) {
   for (EchoClient* client : clients) EXPECT_EQ(client->mismatches(), 0);
 }
 
+TEST_P(SteadyStateAllocTest, KeepAliveHttpAllocatesNothingOnceWarm) {
+  const Case c = GetParam();
+  auto network = io::EpollNetwork::Create();
+  ASSERT_TRUE(network.ok()) << network.status();
+  Reactor reactor(**network);
+  protocols::HttpServer server(reactor, {}, examples::HandleHello);
+  auto address = server.Listen("127.0.0.1", 0);
+  ASSERT_TRUE(address.ok()) << address.status();
+
+  int64_t budget = 0;
+  int64_t done = 0;
+  std::vector<HttpClient*> clients;
+  for (int i = 0; i < c.connections; ++i) {
+    auto conn = reactor.ConnectTo(
+        *address, std::make_unique<HttpClient>(c.in_flight, &budget, &done));
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    clients.push_back(static_cast<HttpClient*>(*conn));
+  }
+  auto run = [&](int64_t requests) {
+    const int64_t target = done + requests;
+    budget += requests;
+    for (HttpClient* client : clients) client->ConnectionCompleted();
+    while (done < target) {
+      absl::Status status = reactor.RunOnce();
+      if (!status.ok()) return status;
+    }
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(run(2000).ok());
+
+  AllocationWindow window;
+  const absl::Status status = run(20000);
+  window.Stop();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(window.count(), 0) << window.Report();
+  for (HttpClient* client : clients) EXPECT_EQ(client->mismatches(), 0);
+  EXPECT_EQ(server.stats().requests, static_cast<uint64_t>(done));
+}
+
 INSTANTIATE_TEST_SUITE_P(
-    Echo, SteadyStateAllocTest,
+    Steady, SteadyStateAllocTest,
     ::testing::Values(Case{"PingPong", 1, 1}, Case{"Pipelined", 8, 16}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 

@@ -117,49 +117,51 @@ class HttpParserCore {
   void EmitBody(std::string_view data);
   void Fail(int http_status, absl::StatusCode code, std::string message);
 
+  // Laid out for size (a server holds a parser per connection): the
+  // one-byte fields together.
   const MessageKind kind_;
-  const HttpParserOptions options_;
-  HttpRequestListener* const request_listener_;    // Requests only.
-  HttpResponseListener* const response_listener_;  // Responses only.
-
   State state_ = State::kIdle;
   bool paused_ = false;
   bool finished_ = false;
-  int callback_depth_ = 0;
-
   // The section (head or trailers) being parsed.
   bool in_trailers_ = false;
   bool buffered_ = false;
-  std::string buffer_;
-  size_t line_start_ = 0;     // Buffered: where the partial line begins.
-  size_t section_bytes_ = 0;  // Counted against header_bytes_max.
   bool start_line_done_ = false;
-  std::vector<FieldSpan> spans_;
-  std::vector<HttpFieldView> views_;
-  uint32_t method_offset_ = 0, method_size_ = 0;
-  uint32_t target_offset_ = 0, target_size_ = 0;
-  uint32_t reason_offset_ = 0, reason_size_ = 0;
-  HttpVersion version_;
-  int status_code_ = 0;
-
   // Facts gathered from the head's fields.
   bool has_content_length_ = false;
-  uint64_t content_length_ = 0;
-  std::vector<uint32_t> transfer_encoding_fields_;  // Indexes into spans_.
   bool connection_close_ = false;
   bool connection_keep_alive_ = false;
   bool connection_upgrade_ = false;
   bool has_upgrade_field_ = false;
   bool expect_continue_ = false;
-  int host_count_ = 0;
-
   // The body.
   bool upgrade_ = false;
+  bool chunk_size_seen_ = false;
+  int callback_depth_ = 0;
+  int host_count_ = 0;
+  int status_code_ = 0;
+  HttpVersion version_;
+  uint32_t method_offset_ = 0, method_size_ = 0;
+  uint32_t target_offset_ = 0, target_size_ = 0;
+  uint32_t reason_offset_ = 0, reason_size_ = 0;
+
+  const HttpParserOptions options_;
+  HttpRequestListener* const request_listener_;    // Requests only.
+  HttpResponseListener* const response_listener_;  // Responses only.
+
+  std::string buffer_;
+  size_t line_start_ = 0;     // Buffered: where the partial line begins.
+  size_t section_bytes_ = 0;  // Counted against header_bytes_max.
+  std::vector<FieldSpan> spans_;
+  std::vector<HttpFieldView> views_;
+
+  uint64_t content_length_ = 0;
+  std::vector<uint32_t> transfer_encoding_fields_;  // Indexes into spans_.
+
   uint64_t remaining_ = 0;   // kBodyLength, kChunkData.
   uint64_t body_bytes_ = 0;  // Decoded so far.
   uint64_t chunk_size_ = 0;
   size_t chunk_line_bytes_ = 0;
-  bool chunk_size_seen_ = false;
 
   // Responses: kinds of the requests awaiting answers, oldest first (ring).
   std::vector<RequestKind> expected_;

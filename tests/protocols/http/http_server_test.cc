@@ -634,3 +634,52 @@ TEST_F(HttpServerTest, DestroyingTheServerClosesItsConnections) {
 
 }  // namespace
 }  // namespace ember::protocols
+
+namespace ember::protocols {
+namespace {
+
+TEST(HttpServerScaleTest, ConnectionTimeoutsNeedNoTimerEach) {
+  // Goal: a server's connection timeouts do not count against the reactor's
+  // user timer limit (the whole server holds one timer), so a server keeps
+  // far more connections than timers_max, and each still times out on time.
+  sim::SimNetwork net{sim::SimOptions()};
+  ReactorOptions reactor_options;
+  reactor_options.timers_max = 4;
+  Reactor reactor(net, reactor_options);
+  HttpServerOptions options;
+  options.keep_alive_idle_timeout = absl::Seconds(30);
+  HttpServer server(reactor, options, [](HttpRequest&&, HttpResponder r) {
+    HttpResponse response;
+    response.body = "ok";
+    r.Send(response).IgnoreError();
+  });
+  ASSERT_TRUE(server.Listen("127.0.0.1", kPort).ok());
+  constexpr int kClients = 300;
+  std::vector<std::unique_ptr<RawRecord>> records;
+  for (int i = 0; i < kClients; ++i) {
+    records.push_back(std::make_unique<RawRecord>());
+    auto c = reactor.Connect("127.0.0.1", kPort,
+                             std::make_unique<RawClient>(records.back().get()));
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_TRUE((*c)->SendData(Get("/")).ok());
+  }
+  ASSERT_TRUE(RunUntil(reactor, [&] {
+    for (auto& r : records) {
+      if (ReadResponses(r->received, {"GET"}, false).size() != 1) return false;
+    }
+    return true;
+  }));
+  const absl::Time answered = reactor.Now();
+  EXPECT_EQ(server.connection_count(), static_cast<size_t>(kClients));
+  EXPECT_LE(reactor.TimerCount(), 1u);
+  // Idle now: none closes before the idle timeout, and all close at it.
+  RunFor(reactor, absl::Seconds(29));
+  EXPECT_EQ(server.connection_count(), static_cast<size_t>(kClients));
+  ASSERT_TRUE(RunUntil(reactor, [&] { return server.connection_count() == 0; }));
+  EXPECT_LE(reactor.Now() - answered, absl::Seconds(31));
+  EXPECT_EQ(server.stats().idle_timeouts, static_cast<uint64_t>(kClients));
+  for (auto& r : records) EXPECT_TRUE(r->eof);
+}
+
+}  // namespace
+}  // namespace ember::protocols
