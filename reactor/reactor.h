@@ -156,6 +156,11 @@ class Reactor {
 
   // The backend's monotonic clock, read fresh.
   absl::Time Now() { return network_.Now(); }
+  // The time the event being handled was dispatched: refreshed before each
+  // timer, tick and I/O callback, so it lags Now() by no more than the
+  // callbacks of this dispatch have taken. Free to read, where Now() asks
+  // the backend's clock; for timestamps and deadlines taken per request.
+  absl::Time LoopNow() const { return loop_time_; }
   absl::Time WallNow() { return network_.WallNow(); }
 
   // One-shot timer; a zero or negative delay fires on a later turn.

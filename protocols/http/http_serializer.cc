@@ -18,7 +18,8 @@ using http_internal::ParseContentLength;
 using http_internal::TrimBlanks;
 
 bool IsToken(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), IsTokenChar);
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                     [](char c) { return IsTokenChar(c); });
 }
 
 bool IsCleanValue(std::string_view s) {

@@ -170,6 +170,7 @@ struct ServerShared {
   // The Date value for the wall-clock second in date_second.
   std::string date;
   int64_t date_second = -1;
+  absl::Time date_valid_until = absl::InfinitePast();  // Loop time.
 };
 
 namespace {
@@ -626,13 +627,20 @@ class HttpServerConnection : public Connection,
     return close;
   }
 
+  // The Date value, read from the wall clock once per second of it: until
+  // the loop's (monotonic) time reaches the next wall-clock second, the
+  // value formatted last is still right.
   const std::string& Date() {
-    const absl::Time now = reactor().WallNow();
-    const int64_t second = absl::ToUnixSeconds(now);
+    const absl::Time loop_now = reactor().LoopNow();
+    if (loop_now < shared_->date_valid_until) return shared_->date;
+    const absl::Time wall = reactor().WallNow();
+    const int64_t second = absl::ToUnixSeconds(wall);
     if (second != shared_->date_second) {
       shared_->date_second = second;
-      FormatHttpDate(now, &shared_->date);
+      FormatHttpDate(wall, &shared_->date);
     }
+    shared_->date_valid_until =
+        loop_now + (absl::FromUnixSeconds(second + 1) - wall);
     return shared_->date;
   }
 
@@ -815,7 +823,8 @@ class HttpServerConnection : public Connection,
         timeout = shared_->options.body_timeout;
         break;
     }
-    wait_deadline_ = reactor_internal::CompactTime(reactor().Now() + timeout);
+    wait_deadline_ =
+        reactor_internal::CompactTime(reactor().LoopNow() + timeout);
     shared_->LinkWait(this, WaitIndex(want));
   }
 

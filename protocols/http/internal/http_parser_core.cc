@@ -482,7 +482,8 @@ bool HttpParserCore::ReadTransferCodings(const char* base, bool* chunked_last,
         const std::string_view name =
             TrimBlanks(element.substr(0, element.find(';')));
         if (name.empty() ||
-            !std::all_of(name.begin(), name.end(), IsTokenChar)) {
+            !std::all_of(name.begin(), name.end(),
+                         [](char c) { return IsTokenChar(c); })) {
           Fail(400, absl::StatusCode::kInvalidArgument,
                "invalid Transfer-Encoding");
           return false;
