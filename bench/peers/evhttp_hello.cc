@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "bench/peers/hello_response.h"
@@ -35,6 +36,10 @@ void Hello(evhttp_request* request, void*) {
 int main(int argc, char** argv) {
   const auto flags = ember::bench::ParsePeerFlags(
       argc, argv, "An HTTP hello server on libevent's evhttp.", 8080);
+  // Writing to a connection the peer has reset must fail with EPIPE, not
+  // kill the process: the library writes with write(2)/writev(2), which
+  // raise SIGPIPE there, and leaves ignoring it to the program.
+  std::signal(SIGPIPE, SIG_IGN);
   event_base* base = event_base_new();
   evhttp* http = evhttp_new(base);
   evhttp_set_gencb(http, Hello, nullptr);

@@ -6,6 +6,7 @@
 #include <event2/listener.h>
 #include <netinet/in.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "bench/peers/peer_flags.h"
@@ -60,6 +61,10 @@ void OnAccept(evconnlistener* listener, evutil_socket_t fd, sockaddr*, int,
 
 int RunEventServer(const std::string& host, uint16_t port,
                    std::string_view what, bool no_delay, EventOnRead on_read) {
+  // Writing to a connection the peer has reset must fail with EPIPE, not
+  // kill the process: the library writes with write(2)/writev(2), which
+  // raise SIGPIPE there, and leaves ignoring it to the program.
+  std::signal(SIGPIPE, SIG_IGN);
   server.no_delay = no_delay;
   server.on_read = on_read;
   event_base* base = event_base_new();

@@ -1,5 +1,6 @@
 #include "bench/peers/libuv_server.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -107,6 +108,10 @@ void OnConnection(uv_stream_t* listener, int status) {
 
 int RunUvServer(const std::string& host, uint16_t port, std::string_view what,
                 bool no_delay, UvOnRead on_read) {
+  // Writing to a connection the peer has reset must fail with EPIPE, not
+  // kill the process: the library writes with write(2)/writev(2), which
+  // raise SIGPIPE there, and leaves ignoring it to the program.
+  std::signal(SIGPIPE, SIG_IGN);
   uv_loop_t* loop = uv_default_loop();
   server.no_delay = no_delay;
   server.on_read = on_read;
