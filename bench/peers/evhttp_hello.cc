@@ -1,8 +1,8 @@
 // An HTTP hello server on libevent's own HTTP server (evhttp), as its users
 // write one: a generic callback answering 200 with "Hello, World!" as
-// text/plain. evhttp adds its own headers (Date, Content-Length, and
-// Connection when the request asks), so its response is not byte for byte
-// Ember's; it parses the whole request itself.
+// text/plain. evhttp adds Date and Content-Length itself, in that order
+// after Content-Type, so its response has Ember's headers in another
+// order; it parses the whole request itself.
 //   evhttp_hello [--host=H] [--port=P]
 
 #include <arpa/inet.h>
