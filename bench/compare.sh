@@ -22,6 +22,7 @@
 #                      passed, so they run single-threaded)
 #   --no_build         use the binaries already built with --config=opt
 #   --out=DIR          where to keep the raw outputs (default: a temp dir)
+#   --summarize=FILE   only print the tables of an earlier run's runs.tsv
 #
 # Within each workload the servers take turns (A B C D E A B C D E ...), so
 # that drift in the shared machine's load spreads over all of them. Each run
@@ -45,6 +46,7 @@ ember_dir=$here
 ember_threads=
 build=1
 out=
+summarize=
 
 for arg in "$@"; do
   case "$arg" in
@@ -58,10 +60,75 @@ for arg in "$@"; do
     --ember_threads=*) ember_threads=${arg#*=} ;;
     --no_build) build= ;;
     --out=*) out=${arg#*=} ;;
+    --summarize=*) summarize=${arg#*=} ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
   esac
 done
+# Prints the tables of a runs.tsv: per workload and server, the medians over
+# the rounds.
+summary() {
+python3 - "$1" <<'EOF'
+import csv, statistics, sys
+
+runs = sys.argv[1]
+titles = {
+    "echo_1": "echo 64 B, 1 connection ping-pong (echo_load)",
+    "echo_50x16": "echo 64 B, 50 connections x 16 in flight (echo_load)",
+    "echo_4k_50x4": "echo 4 KiB, 50 connections x 4 in flight (echo_load)",
+    "http_50": "HTTP hello, 50 connections (wrk --latency -t1 -c50)",
+    "http_1000": "HTTP hello, 1,000 connections (wrk --latency -t1 -c1000)",
+    "h2load_50x16": "HTTP hello, 50 connections x 16 pipelined (h2load --h1 -c50 -m16); latency: mean, h2load gives no percentiles",
+    "idle_echo": "memory per idle echo connection (after one 64 B echo each)",
+    "idle_http": "memory per idle HTTP keep-alive connection (after one GET / each)",
+}
+rows = {}
+order = []
+with open(runs) as f:
+    for r in csv.DictReader(f, delimiter="\t"):
+        key = (r["workload"], r["server"])
+        if r["workload"] not in order:
+            order.append(r["workload"])
+        rows.setdefault(key, []).append(r)
+
+def med(values):
+    values = [float(v) for v in values if v != ""]
+    return statistics.median(values) if values else None
+
+print(f"\nMedians over the rounds ({runs}).")
+for w in order:
+    print(f"\n### {titles.get(w, w)}\n")
+    servers = [s for (ww, s) in rows if ww == w]
+    loads = [float(r["loadavg"]) for s in servers for r in rows[(w, s)]]
+    if w.startswith("idle_"):
+        print("| Server | KiB per connection (median) | range |")
+        print("|---|---|---|")
+        for s in servers:
+            k = [float(r["kib_per_conn"]) for r in rows[(w, s)]]
+            print(f"| {s} | {statistics.median(k):.2f} | {min(k):.2f} to {max(k):.2f} |")
+    else:
+        ref = med(r["ops_per_s"] for r in rows.get((w, "epoll"), []))
+        print("| Server | ops/s (median) | vs epoll | range | server CPU us/op | p50 us | p99 us |")
+        print("|---|---|---|---|---|---|---|")
+        for s in servers:
+            rs = rows[(w, s)]
+            ops = [float(r["ops_per_s"]) for r in rs]
+            m = statistics.median(ops)
+            ratio = f"{m / ref:.2f}" if ref else "-"
+            p99 = med(r["p99_us"] for r in rs)
+            print(f"| {s} | {m:,.0f} | {ratio} | {min(ops):,.0f} to {max(ops):,.0f} "
+                  f"| {med(r['cpu_us_per_op'] for r in rs):.2f} "
+                  f"| {med(r['p50_us'] for r in rs):.1f} "
+                  f"| {'-' if p99 is None else f'{p99:.1f}'} |")
+    print(f"\n1-minute load average during these runs: {min(loads):.2f} to {max(loads):.2f}")
+EOF
+}
+
+if [[ -n $summarize ]]; then
+  summary "$summarize"
+  exit 0
+fi
+
 [[ $rounds =~ ^[1-9][0-9]*$ && $duration =~ ^[1-9][0-9]*$ &&
    $idle =~ ^[1-9][0-9]*$ ]] || {
   echo "compare.sh: --rounds, --duration and --idle take positive integers" >&2
@@ -308,57 +375,4 @@ for workload in $workloads; do
 done
 
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/load.txt"
-python3 - "$runs" "$rounds" "$duration" <<'EOF'
-import csv, statistics, sys
-
-runs, rounds, duration = sys.argv[1], sys.argv[2], sys.argv[3]
-titles = {
-    "echo_1": "echo 64 B, 1 connection ping-pong (echo_load)",
-    "echo_50x16": "echo 64 B, 50 connections x 16 in flight (echo_load)",
-    "echo_4k_50x4": "echo 4 KiB, 50 connections x 4 in flight (echo_load)",
-    "http_50": "HTTP hello, 50 connections (wrk --latency -t1 -c50)",
-    "http_1000": "HTTP hello, 1,000 connections (wrk --latency -t1 -c1000)",
-    "h2load_50x16": "HTTP hello, 50 connections x 16 pipelined (h2load --h1 -c50 -m16); latency: mean, h2load gives no percentiles",
-    "idle_echo": "memory per idle echo connection (after one 64 B echo each)",
-    "idle_http": "memory per idle HTTP keep-alive connection (after one GET / each)",
-}
-rows = {}
-order = []
-with open(runs) as f:
-    for r in csv.DictReader(f, delimiter="\t"):
-        key = (r["workload"], r["server"])
-        if r["workload"] not in order:
-            order.append(r["workload"])
-        rows.setdefault(key, []).append(r)
-
-def med(values):
-    values = [float(v) for v in values if v != ""]
-    return statistics.median(values) if values else None
-
-print(f"\n{rounds} round(s) of {duration} s per server and workload; medians over the rounds.")
-for w in order:
-    print(f"\n### {titles.get(w, w)}\n")
-    servers = [s for (ww, s) in rows if ww == w]
-    loads = [float(r["loadavg"]) for s in servers for r in rows[(w, s)]]
-    if w.startswith("idle_"):
-        print("| Server | KiB per connection (median) | range |")
-        print("|---|---|---|")
-        for s in servers:
-            k = [float(r["kib_per_conn"]) for r in rows[(w, s)]]
-            print(f"| {s} | {statistics.median(k):.2f} | {min(k):.2f} to {max(k):.2f} |")
-    else:
-        ref = med(r["ops_per_s"] for r in rows.get((w, "epoll"), []))
-        print("| Server | ops/s (median) | vs epoll | range | server CPU us/op | p50 us | p99 us |")
-        print("|---|---|---|---|---|---|---|")
-        for s in servers:
-            rs = rows[(w, s)]
-            ops = [float(r["ops_per_s"]) for r in rs]
-            m = statistics.median(ops)
-            ratio = f"{m / ref:.2f}" if ref else "-"
-            p99 = med(r["p99_us"] for r in rs)
-            print(f"| {s} | {m:,.0f} | {ratio} | {min(ops):,.0f} to {max(ops):,.0f} "
-                  f"| {med(r['cpu_us_per_op'] for r in rs):.2f} "
-                  f"| {med(r['p50_us'] for r in rs):.1f} "
-                  f"| {'-' if p99 is None else f'{p99:.1f}'} |")
-    print(f"\n1-minute load average during these runs: {min(loads):.2f} to {max(loads):.2f}")
-EOF
+summary "$runs"
