@@ -1,14 +1,16 @@
 // A plain level-triggered epoll loop, the reference the other servers are
-// compared with: what a C programmer writes by hand for one thread. Each
-// connection keeps only what it has not yet written (and, for HTTP, the
-// start of a request not yet whole); reads go to one 64 KiB buffer shared by
-// the loop. While a connection has unwritten bytes it waits for EPOLLOUT
-// and reads nothing more, so a slow reader cannot grow its queue.
+// compared with: what a C programmer writes by hand for one thread. Reads
+// go to one 64 KiB buffer shared by the loop; the answer is queued in the
+// connection's `out` and sent at once, and only what the socket did not
+// take stays there (with, for HTTP, the start of a request not yet
+// whole). While a connection has unwritten bytes it waits for EPOLLOUT and
+// reads nothing more, so a slow reader cannot grow its queue.
 
 #ifndef EMBER_BENCH_PEERS_EPOLL_LOOP_H_
 #define EMBER_BENCH_PEERS_EPOLL_LOOP_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
