@@ -216,7 +216,16 @@ absl::StatusOr<io::Address> SharedListenPort::Listen(
   }
   if (port_ == 0) port_ = address->port();
   EMBER_CHECK(address->port() == port_);
+  if (!first_.has_value()) first_ = *address;
   return address;
+}
+
+absl::StatusOr<io::Address> SharedListenPort::address() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!first_.has_value()) {
+    return absl::FailedPreconditionError("nothing listens on the port yet");
+  }
+  return *first_;
 }
 
 uint16_t SharedListenPort::port() const {

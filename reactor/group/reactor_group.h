@@ -48,6 +48,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -167,11 +168,14 @@ class SharedListenPort {
                                      io::ListenOptions options = {});
   // The port asked for, or once a listener bound port 0, the port it got.
   uint16_t port() const;
+  // The first listener's address; kFailedPrecondition before any.
+  absl::StatusOr<io::Address> address() const;
 
  private:
   const std::string host_;
   mutable std::mutex mu_;
-  uint16_t port_;  // Guarded by mu_.
+  uint16_t port_;                          // Guarded by mu_.
+  std::optional<io::Address> first_;       // Guarded by mu_.
 };
 
 }  // namespace ember
