@@ -118,6 +118,8 @@ void ReactorGroup::WorkerMain(Worker* w, ReactorGroupOptions* options,
         status = result.status();
       }
     }
+  } catch (const std::exception& e) {
+    status = absl::InternalError(absl::StrCat("setup threw: ", e.what()));
   } catch (...) {
     status = absl::InternalError("setup threw an exception");
   }

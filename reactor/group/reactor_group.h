@@ -109,7 +109,8 @@ class ReactorGroup {
 
   // Starts the threads; each makes its network and reactor and runs its
   // setup, then all loops start together once every setup has succeeded.
-  // When any step fails (kInvalidArgument for bad options), the threads
+  // When any step fails (kInvalidArgument for bad options, kInternal for a
+  // step that threw), the threads
   // started so far tear down (their setup's objects, reactor and network,
   // each on its own thread) and are joined before Start returns the
   // error, prefixed by "reactor <index>: ".

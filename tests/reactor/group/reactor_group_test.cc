@@ -16,6 +16,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -400,6 +401,86 @@ TEST(ReactorGroupTest, AFailingNetworkOrThreadStartFailsStart) {
   ASSERT_FALSE(group.ok());
   EXPECT_EQ(group.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(ThreadCount(), threads_before);
+}
+
+TEST(ReactorGroupTest, ASetupThatThrowsFailsStart) {
+  const int threads_before = ThreadCount();
+  auto group = ReactorGroup::Start(
+      EpollOptions(2),
+      [](Reactor&, size_t index) -> ReactorGroup::SetupResult {
+        if (index == 1) throw std::runtime_error("boom");
+        return nullptr;
+      });
+  ASSERT_FALSE(group.ok());
+  EXPECT_EQ(group.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(group.status().message(), "reactor 1: setup threw: boom");
+  EXPECT_EQ(ThreadCount(), threads_before);
+}
+
+// An epoll network whose Poll fails once told to: the backend error that
+// stops a reactor.
+class FailingPollNetwork : public io::Network {
+ public:
+  FailingPollNetwork(std::unique_ptr<io::Network> inner,
+                     std::atomic<bool>* fail)
+      : inner_(std::move(inner)), fail_(fail) {}
+  absl::Time Now() override { return inner_->Now(); }
+  absl::Time WallNow() override { return inner_->WallNow(); }
+  uint64_t RandomSeed() override { return inner_->RandomSeed(); }
+  absl::StatusOr<int> Poll(absl::Time deadline) override {
+    if (fail_->load()) return absl::DataLossError("the backend broke");
+    return inner_->Poll(deadline);
+  }
+  void Wake() override { inner_->Wake(); }
+  absl::StatusOr<std::unique_ptr<io::Listener>> Listen(
+      const io::Address& address, const io::ListenOptions& options) override {
+    return inner_->Listen(address, options);
+  }
+  absl::StatusOr<std::unique_ptr<io::StreamSocket>> Connect(
+      const io::Address& remote, const io::ConnectOptions& options) override {
+    return inner_->Connect(remote, options);
+  }
+  absl::StatusOr<std::unique_ptr<io::DatagramSocket>> OpenDatagram(
+      const io::Address& local) override {
+    return inner_->OpenDatagram(local);
+  }
+  void Resolve(std::string_view host, io::ResolveCallback done) override {
+    inner_->Resolve(host, std::move(done));
+  }
+  absl::Status Offload(absl::AnyInvocable<void()> work,
+                       absl::AnyInvocable<void()> done) override {
+    return inner_->Offload(std::move(work), std::move(done));
+  }
+
+ private:
+  std::unique_ptr<io::Network> inner_;
+  std::atomic<bool>* fail_;
+};
+
+// A reactor whose backend fails stops the whole group, and Run says which.
+TEST(ReactorGroupTest, AReactorThatFailsStopsTheOthers) {
+  std::atomic<bool> fail{false};
+  std::atomic<io::Network*> failing{nullptr};
+  ReactorGroupOptions options = EpollOptions(3);
+  auto epoll = std::move(options.network_factory);
+  options.network_factory = [&](size_t index)
+      -> absl::StatusOr<std::unique_ptr<io::Network>> {
+    auto inner = epoll(index);
+    if (!inner.ok() || index != 1) return inner;
+    auto network =
+        std::make_unique<FailingPollNetwork>(std::move(*inner), &fail);
+    failing.store(network.get());
+    return std::unique_ptr<io::Network>(std::move(network));
+  };
+  auto group = ReactorGroup::Start(
+      std::move(options),
+      [](Reactor&, size_t) -> ReactorGroup::SetupResult { return nullptr; });
+  ASSERT_TRUE(group.ok()) << group.status();
+  fail.store(true);
+  failing.load()->Wake();  // Wake is thread-safe.
+  absl::Status status = (*group)->Run();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(status.message(), "reactor 1: the backend broke");
 }
 
 TEST(ReactorGroupTest, RejectsZeroThreadsAndAMissingFactory) {
