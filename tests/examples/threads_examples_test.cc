@@ -1,5 +1,6 @@
-// Goal: the echo and hello examples run with --threads=2 as their own
-// processes on loopback: they say so, serve every connection (several
+// Goal: the echo and hello examples run with --threads=2 (and hello with
+// --threads=1, the single-reactor path) as their own processes on
+// loopback: they say so, serve every connection (several
 // connections, so both reactors take part in all likelihood, though the
 // kernel's choice is not checked here: tests/reactor/group does that), and
 // exit when SIGTERM asks every reactor to drain. --threads=0 is refused
@@ -35,19 +36,24 @@ std::string Binary(const std::string& path) {
   return absl::StrCat(srcdir, "/", workspace, "/", path);
 }
 
-// Starts `binary --host=127.0.0.1 --port=0 --threads=2`; returns the port
-// from its "listening on 127.0.0.1:<port> (2 threads, ..." line.
-int StartWithTwoThreads(const std::string& binary,
-                        std::unique_ptr<ChildProcess>* child) {
-  auto started = ChildProcess::Start(
-      {Binary(binary), "--host=127.0.0.1", "--port=0", "--threads=2"});
+// Starts `binary --host=127.0.0.1 --port=0 --threads=<threads>`; returns
+// the port from its "listening on 127.0.0.1:<port> ..." line, which says
+// "(2 threads, ..." for two.
+int StartWithThreads(const std::string& binary, int threads,
+                     std::unique_ptr<ChildProcess>* child) {
+  auto started =
+      ChildProcess::Start({Binary(binary), "--host=127.0.0.1", "--port=0",
+                           absl::StrCat("--threads=", threads)});
   EXPECT_TRUE(started.ok()) << started.status();
   if (!started.ok()) return 0;
   *child = std::move(*started);
   auto line = (*child)->ReadLine(absl::Seconds(20));
   EXPECT_TRUE(line.ok()) << line.status();
   if (!line.ok()) return 0;
-  EXPECT_NE(line->find("(2 threads"), std::string::npos) << *line;
+  EXPECT_EQ(line->find(absl::StrCat("(", threads, " threads")) !=
+                std::string::npos,
+            threads > 1)
+      << *line;
   const size_t at = line->find("127.0.0.1:");
   EXPECT_NE(at, std::string::npos) << *line;
   if (at == std::string::npos) return 0;
@@ -81,7 +87,7 @@ class EchoClient : public Connection {
 
 TEST(ThreadsExamplesTest, EchoServerWithTwoThreadsEchoesEveryConnection) {
   std::unique_ptr<ChildProcess> server;
-  const int port = StartWithTwoThreads("examples/echo/server", &server);
+  const int port = StartWithThreads("examples/echo/server", 2, &server);
   ASSERT_NE(port, 0);
 
   constexpr int kConnections = 32;
@@ -112,11 +118,14 @@ TEST(ThreadsExamplesTest, EchoServerWithTwoThreadsEchoesEveryConnection) {
   ExpectExitOnSigterm(*server);
 }
 
-TEST(ThreadsExamplesTest, HelloWithTwoThreadsAnswersEveryRequest) {
+// With 1 thread, the single-reactor path, which must work as before.
+class HelloThreadsTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(HelloThreadsTest, AnswersEveryRequestAndExitsOnSigterm) {
   auto curl = FindProgram("curl");
   ASSERT_TRUE(curl.ok()) << curl.status();
   std::unique_ptr<ChildProcess> server;
-  const int port = StartWithTwoThreads("examples/http/hello", &server);
+  const int port = StartWithThreads("examples/http/hello", GetParam(), &server);
   ASSERT_NE(port, 0);
 
   // One connection per request (Connection: close), 16 of them.
@@ -133,6 +142,8 @@ TEST(ThreadsExamplesTest, HelloWithTwoThreadsAnswersEveryRequest) {
   EXPECT_EQ(r->out, expected);
   ExpectExitOnSigterm(*server);
 }
+
+INSTANTIATE_TEST_SUITE_P(OneAndTwo, HelloThreadsTest, ::testing::Values(1, 2));
 
 TEST(ThreadsExamplesTest, ZeroThreadsIsRefused) {
   for (const char* binary : {"examples/echo/server", "examples/http/hello"}) {
