@@ -134,7 +134,9 @@ int ServerProgram::RunThreads(std::string_view what,
   }
   absl::StatusOr<std::unique_ptr<ReactorGroup>> group = ReactorGroup::Start(
       std::move(group_options),
-      [&](Reactor& reactor, size_t index) { return serve(reactor, index, port); });
+      [&](Reactor& reactor, size_t index) {
+        return serve(reactor, index, port);
+      });
   if (!group.ok()) {
     std::fprintf(stderr, "%s cannot start: %s\n", name.c_str(),
                  group.status().ToString().c_str());

@@ -53,9 +53,12 @@ absl::StatusOr<std::unique_ptr<ReactorGroup>> ReactorGroup::Start(
     return absl::InvalidArgumentError("a reactor group needs threads >= 1");
   }
   if (!options.network_factory) {
-    return absl::InvalidArgumentError("a reactor group needs a network_factory");
+    return absl::InvalidArgumentError(
+        "a reactor group needs a network_factory");
   }
-  if (!setup) return absl::InvalidArgumentError("a reactor group needs a setup");
+  if (!setup) {
+    return absl::InvalidArgumentError("a reactor group needs a setup");
+  }
   std::unique_ptr<ReactorGroup> group(new ReactorGroup(options.threads));
   absl::Status failed;
   size_t started = 0;

@@ -4,16 +4,18 @@
 //
 //   ReactorGroupOptions options;
 //   options.threads = 2;
-//   options.network_factory = [](size_t) -> NetworkOr {
-//     return io::EpollNetwork::Create();   // main() picks the backend
-//   };
+//   // main() picks the backend: io::EpollNetwork::Create(), returned as a
+//   // StatusOr<std::unique_ptr<io::Network>> (README has it in full).
+//   options.network_factory = ...;
 //   SharedListenPort port("0.0.0.0", 8080);
 //   auto group = ReactorGroup::Start(std::move(options),
 //       [&](Reactor& reactor, size_t index) -> ReactorGroup::SetupResult {
-//         auto server = std::make_unique<HttpServerLocal>(reactor);
-//         EMBER_RETURN_IF_ERROR(
-//             port.Listen(reactor, server->Factory()).status());
-//         return server;   // lives as long as this reactor runs
+//         auto server = std::make_unique<HttpServer>(reactor, opts, handler);
+//         auto address = port.Listen(reactor, server->Factory());
+//         if (!address.ok()) return address.status();
+//         // Lives as long as this reactor runs.
+//         return std::make_unique<ReactorLocalOf<HttpServer>>(
+//             std::move(server));
 //       });
 //   if (!group.ok()) ...;
 //   return (*group)->Run().ok() ? 0 : 1;   // until Stop/GracefulShutdown
@@ -22,7 +24,8 @@
 // timers and handlers run on that reactor's thread only, exactly as a lone
 // Reactor does: handler code needs no locks as long as it touches only its
 // own reactor's objects. Anything the user shares between reactors (a cache,
-// a counter, a TlsContext) is the user's to synchronise. To act on another
+// a counter) is the user's to synchronise; immutable things (a TlsContext)
+// may be shared as they are. To act on another
 // reactor, go through its thread-safe API: `reactor(i).Schedule(...)`,
 // `NextTick`, `Stop` (reactor.h lists them); nothing else on another
 // reactor may be called.
