@@ -1,11 +1,24 @@
 #include "examples/common/server_program.h"
 
 #include <cstdio>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "io/epoll/thread_affinity.h"
 
 namespace ember::examples {
+
+absl::StatusOr<size_t> ThreadsFromFlag(int threads_flag) {
+  if (threads_flag < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--threads must be at least 1 (one reactor per thread), not ",
+        threads_flag));
+  }
+  return static_cast<size_t>(threads_flag);
+}
 
 absl::StatusOr<std::unique_ptr<ServerProgram>> ServerProgram::Create(
     int port_flag) {
@@ -37,6 +50,107 @@ int ServerProgram::Run(std::string_view what,
               address->ToString().c_str());
   std::fflush(stdout);
   absl::Status status = reactor_->Run();
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s: reactor stopped: %s\n", name.c_str(),
+                 status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+namespace {
+
+// The group, for the signal thread, which starts before the group does
+// (signals must be blocked before any reactor thread exists). A signal that
+// comes before the group is recorded and acted on once it is there.
+class SignalTarget {
+ public:
+  void Graceful(absl::Duration drain) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (group_ != nullptr) {
+      group_->GracefulShutdown(drain);
+    } else {
+      pending_drain_ = drain;
+    }
+  }
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (group_ != nullptr) {
+      group_->Stop();
+    } else {
+      pending_stop_ = true;
+    }
+  }
+  void Attach(ReactorGroup* group) {
+    std::lock_guard<std::mutex> lock(mu_);
+    group_ = group;
+    if (pending_stop_) {
+      group_->Stop();
+    } else if (pending_drain_.has_value()) {
+      group_->GracefulShutdown(*pending_drain_);
+    }
+  }
+  void Detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    group_ = nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  ReactorGroup* group_ = nullptr;  // Guarded by mu_.
+  std::optional<absl::Duration> pending_drain_;
+  bool pending_stop_ = false;
+};
+
+}  // namespace
+
+int ServerProgram::RunThreads(std::string_view what,
+                              const ThreadsOptions& options, std::string host,
+                              int port_flag, Serve serve) {
+  const std::string name(what);
+  if (port_flag < 0 || port_flag > 65535) {
+    std::fprintf(stderr, "--port must be 0..65535, not %d\n", port_flag);
+    return 2;
+  }
+  SignalTarget target;
+  ShutdownOnSignal signals(
+      absl::Seconds(5), [&](absl::Duration d) { target.Graceful(d); },
+      [&] { target.Stop(); });
+  SharedListenPort port(std::move(host), static_cast<uint16_t>(port_flag));
+
+  ReactorGroupOptions group_options;
+  group_options.threads = options.threads;
+  group_options.network_factory =
+      [](size_t) -> absl::StatusOr<std::unique_ptr<io::Network>> {
+    absl::StatusOr<std::unique_ptr<io::EpollNetwork>> network =
+        io::EpollNetwork::Create();
+    if (!network.ok()) return network.status();
+    return std::unique_ptr<io::Network>(std::move(*network));
+  };
+  if (options.pin_threads) {
+    group_options.thread_start = [](size_t index) {
+      return io::PinThisThread(index).status();
+    };
+  }
+  absl::StatusOr<std::unique_ptr<ReactorGroup>> group = ReactorGroup::Start(
+      std::move(group_options),
+      [&](Reactor& reactor, size_t index) {
+        return serve(reactor, index, port);
+      });
+  if (!group.ok()) {
+    std::fprintf(stderr, "%s cannot start: %s\n", name.c_str(),
+                 group.status().ToString().c_str());
+    return 1;
+  }
+  absl::StatusOr<io::Address> address = port.address();
+  std::printf("%s listening on %s (%zu threads, Ctrl-C to stop)\n",
+              name.c_str(),
+              address.ok() ? address->ToString().c_str() : "?",
+              options.threads);
+  std::fflush(stdout);
+  target.Attach(group->get());
+  absl::Status status = (*group)->Run();
+  target.Detach();
   if (!status.ok()) {
     std::fprintf(stderr, "%s: reactor stopped: %s\n", name.c_str(),
                  status.ToString().c_str());

@@ -7,6 +7,9 @@
 //   ChatServer chat((*program)->reactor());   // destroyed before the program
 //   return (*program)->Run("chat server",
 //                          chat.Listen(host, (*program)->port()));
+//
+// With --threads=N > 1, RunThreads instead runs a reactor per thread
+// (reactor/group): each listens on the same port with SO_REUSEPORT.
 
 #ifndef EMBER_EXAMPLES_COMMON_SERVER_PROGRAM_H_
 #define EMBER_EXAMPLES_COMMON_SERVER_PROGRAM_H_
@@ -15,16 +18,45 @@
 #include <memory>
 #include <string_view>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "examples/common/signals.h"
 #include "io/address.h"
 #include "io/epoll/epoll_network.h"
+#include "reactor/group/reactor_group.h"
 #include "reactor/reactor.h"
 
 namespace ember::examples {
 
+// Checks --threads: at least 1 (kInvalidArgument otherwise).
+absl::StatusOr<size_t> ThreadsFromFlag(int threads_flag);
+
+struct ThreadsOptions {
+  size_t threads = 2;
+  // Pin reactor i's thread to the i-th CPU the process may use.
+  bool pin_threads = false;
+};
+
 class ServerProgram {
  public:
+  // Starts one reactor's servers: listens through `port` (which shares it
+  // with the other reactors) and returns what must live as long as the
+  // reactor. Runs on that reactor's thread.
+  using Serve = absl::AnyInvocable<ReactorGroup::SetupResult(
+      Reactor& reactor, size_t index, SharedListenPort& port)>;
+
+  // A reactor per thread: `options.threads` reactors, each with its own
+  // epoll network and its own SO_REUSEPORT listener on `host` and the
+  // --port value (0: the first picks a free port, the others bind it).
+  // `serve` runs on each reactor's thread, one after another. Prints
+  // "<what> listening on <address> (<n> threads, Ctrl-C to stop)" once all
+  // listen, and returns when every reactor has stopped: Ctrl-C drains every
+  // reactor for up to 5 s (a second Ctrl-C stops them at once). Returns
+  // main's exit code: 2 for a bad --port, 1 when a reactor could not start
+  // or stopped on an error, 0 after a clean stop.
+  static int RunThreads(std::string_view what, const ThreadsOptions& options,
+                        std::string host, int port_flag, Serve serve);
+
   // Checks the --port value (0..65535; 0 picks a free port), creates the
   // epoll network and the reactor, and arranges for Ctrl-C to drain
   // connections for up to 5 s (a second Ctrl-C stops at once).

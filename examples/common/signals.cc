@@ -19,10 +19,21 @@ sigset_t WatchedSignals() {
 
 }  // namespace
 
-ShutdownOnSignal::ShutdownOnSignal(Reactor& reactor, absl::Duration drain) {
+ShutdownOnSignal::ShutdownOnSignal(Reactor& reactor, absl::Duration drain)
+    : ShutdownOnSignal(
+          drain,
+          [&reactor](absl::Duration d) {
+            reactor.Schedule([&reactor, d] { reactor.GracefulShutdown(d); });
+          },
+          [&reactor] { reactor.Stop(); }) {}
+
+ShutdownOnSignal::ShutdownOnSignal(
+    absl::Duration drain, absl::AnyInvocable<void(absl::Duration)> graceful,
+    absl::AnyInvocable<void()> stop) {
   sigset_t set = WatchedSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  waiter_ = std::thread([&reactor, drain, set] {
+  waiter_ = std::thread([graceful = std::move(graceful),
+                         stop = std::move(stop), drain, set]() mutable {
     int count = 0;
     for (;;) {
       int sig = 0;
@@ -30,11 +41,9 @@ ShutdownOnSignal::ShutdownOnSignal(Reactor& reactor, absl::Duration drain) {
       if (++count == 1) {
         std::fprintf(stderr, "shutting down: draining connections for %s\n",
                      absl::FormatDuration(drain).c_str());
-        reactor.Schedule([&reactor, drain] {
-          reactor.GracefulShutdown(drain);
-        });
+        graceful(drain);
       } else {
-        reactor.Stop();
+        stop();
       }
     }
   });
