@@ -47,6 +47,8 @@ absl::Status AppendResponseHead(const HttpResponse& response, std::string* out);
 // status line with `version` and `reason` in place of the response's own,
 // the response's fields, then `extra` fields (Content-Length, Date, ...), up
 // to the blank line. `response.version`, `.reason` and `.body` are ignored.
+// `response` and `reason` are checked like AppendResponseHead's; `extra`,
+// the caller's own fields, is trusted (checked only in debug builds).
 absl::Status AppendResponseHeadWith(const HttpResponse& response,
                                     HttpVersion version,
                                     std::string_view reason,

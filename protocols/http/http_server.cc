@@ -218,9 +218,33 @@ void FormatHttpDate(absl::Time now, std::string* out) {
   out->assign(buffer, static_cast<size_t>(p - buffer));
 }
 
-bool HasTransferEncoding(const HttpHeaders& headers) {
-  return headers.Contains("Transfer-Encoding");
-}
+// What the server needs to know of a handler's fields, found in one pass.
+struct FieldFacts {
+  explicit FieldFacts(const HttpHeaders& headers) {
+    for (const HttpHeaders::Field& field : headers) {
+      const std::string_view name = field.name;
+      if (HttpEqualsIgnoreCase(name, "Content-Length")) {
+        content_length = true;
+      } else if (HttpEqualsIgnoreCase(name, "Transfer-Encoding")) {
+        transfer_encoding = true;
+      } else if (HttpEqualsIgnoreCase(name, "Date")) {
+        date = true;
+      } else if (HttpEqualsIgnoreCase(name, "Connection")) {
+        close = close || HttpListHasToken(field.value, "close");
+        keep_alive = keep_alive || HttpListHasToken(field.value, "keep-alive");
+      }
+    }
+  }
+  bool content_length = false;
+  bool transfer_encoding = false;
+  bool date = false;
+  bool close = false;       // A Connection field lists "close".
+  bool keep_alive = false;  // A Connection field lists "keep-alive".
+};
+
+// Bodies up to this size are copied behind the head and queued with it in
+// one SendData; larger ones are queued from the response as they are.
+constexpr size_t kBodyJoinBytesMax = 4096;
 
 }  // namespace
 
@@ -303,7 +327,8 @@ class HttpServerConnection : public Connection,
           absl::StrCat("Send needs a final status (200..999), not ", code,
                        "; interim responses are the server's"));
     }
-    if (HasTransferEncoding(response.headers)) {
+    const FieldFacts facts(response.headers);
+    if (facts.transfer_encoding) {
       return absl::InvalidArgumentError(
           "Send frames by Content-Length; use StartChunked to stream");
     }
@@ -322,24 +347,30 @@ class HttpServerConnection : public Connection,
     const HttpResponse* head = &response;
     HttpResponse corrected;
     const bool set_length =
-        !no_body &&
-        !(slot->head_request && response.headers.Contains("Content-Length"));
+        !no_body && !(slot->head_request && facts.content_length);
     if (set_length) {
-      if (response.headers.Contains("Content-Length")) {
+      if (facts.content_length) {
         corrected = response;
         corrected.headers.Remove("Content-Length");
         head = &corrected;
       }
       extras.AddLength(response.body.size());
     }
-    const bool close = PrepareHead(slot, *head, /*force_close=*/false, &extras);
-    shared_->scratch.clear();
+    const bool close =
+        PrepareHead(slot, *head, facts, /*force_close=*/false, &extras);
+    std::string& out = shared_->scratch;
+    out.clear();
     EMBER_RETURN_IF_ERROR(AppendResponseHeadWith(
-        *head, HttpVersion{1, 1}, extras.reason, extras.view(),
-        &shared_->scratch));
-    const bool body = !no_body && !slot->head_request;
-    EMBER_RETURN_IF_ERROR(
-        Emit(slot, shared_->scratch, body ? std::string_view(response.body) : ""));
+        *head, HttpVersion{1, 1}, extras.reason, extras.view(), &out));
+    const std::string_view body = !no_body && !slot->head_request
+                                      ? std::string_view(response.body)
+                                      : std::string_view();
+    if (body.size() <= kBodyJoinBytesMax) {
+      out.append(body);
+      EMBER_RETURN_IF_ERROR(Emit(slot, out));
+    } else {
+      EMBER_RETURN_IF_ERROR(Emit(slot, out, body));
+    }
     slot->close_after = close;
     Complete(slot);
     return absl::OkStatus();
@@ -351,8 +382,8 @@ class HttpServerConnection : public Connection,
       return absl::InvalidArgumentError(
           absl::StrCat("a ", code, " response cannot stream a body"));
     }
-    if (HasTransferEncoding(head.headers) ||
-        head.headers.Contains("Content-Length")) {
+    const FieldFacts facts(head.headers);
+    if (facts.transfer_encoding || facts.content_length) {
       return absl::InvalidArgumentError(
           "StartChunked sets the framing itself: no Content-Length or "
           "Transfer-Encoding");
@@ -363,7 +394,8 @@ class HttpServerConnection : public Connection,
     // HTTP/1.0 has no chunked coding: the close ends the body.
     const bool chunked = !slot->http10;
     HeadExtras extras;
-    const bool close = PrepareHead(slot, head, /*force_close=*/!chunked, &extras);
+    const bool close =
+        PrepareHead(slot, head, facts, /*force_close=*/!chunked, &extras);
     if (chunked) extras.Add("Transfer-Encoding", "chunked");
     shared_->scratch.clear();
     EMBER_RETURN_IF_ERROR(AppendResponseHeadWith(head, HttpVersion{1, 1},
@@ -602,7 +634,8 @@ class HttpServerConnection : public Connection,
   // Decides the reason phrase, Connection and Date for `response` (sent as
   // HTTP/1.1). Returns whether the connection ends after this response.
   bool PrepareHead(ResponseSlot* slot, const HttpResponse& response,
-                   bool force_close, HeadExtras* extras) {
+                   const FieldFacts& facts, bool force_close,
+                   HeadExtras* extras) {
     extras->reason = response.reason;
     if (response.reason.empty() ||
         (response.reason == "OK" && response.status_code != 200)) {
@@ -611,17 +644,15 @@ class HttpServerConnection : public Connection,
     const bool last_while_draining = draining_ && reading_stopped_ &&
                                      !slots_.empty() &&
                                      slots_.back() == slot;
-    const bool asked_close = response.headers.HasToken("Connection", "close");
+    const bool asked_close = facts.close;
     const bool close =
         !slot->keep_alive || last_while_draining || asked_close || force_close;
     if (close) {
       if (!asked_close) extras->Add("Connection", "close");
-    } else if (slot->http10 &&
-               !response.headers.HasToken("Connection", "keep-alive")) {
+    } else if (slot->http10 && !facts.keep_alive) {
       extras->Add("Connection", "keep-alive");
     }
-    if (shared_->options.date_header && server_ != nullptr &&
-        !response.headers.Contains("Date")) {
+    if (shared_->options.date_header && server_ != nullptr && !facts.date) {
       extras->Add("Date", Date());
     }
     return close;
@@ -660,6 +691,7 @@ class HttpServerConnection : public Connection,
                          room, " bytes free); nothing queued"));
       }
       for (std::string_view piece : {a, b, c}) {
+        if (piece.empty()) continue;
         absl::Status status = SendData(piece);
         EMBER_CHECK_MSG(status.ok(), "SendData failed after its room check");
       }
