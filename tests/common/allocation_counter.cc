@@ -2,6 +2,19 @@
 
 #include <execinfo.h>
 
+#include <cstddef>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// From the sanitizer runtime (declared here: gcc ships no header for it).
+extern "C" int __sanitizer_install_malloc_and_free_hooks(
+    void (*malloc_hook)(const volatile void*, std::size_t),
+    void (*free_hook)(const volatile void*));
+// AddressSanitizer and ThreadSanitizer bring their own operator new, which
+// takes precedence over the one below; their allocator calls a hook on
+// every allocation instead (malloc too, so there the count is stricter).
+#define EMBER_COUNT_THROUGH_SANITIZER_HOOK 1
+#endif
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -29,8 +42,18 @@ void Record() {
   }
 }
 
+#ifdef EMBER_COUNT_THROUGH_SANITIZER_HOOK
+void OnSanitizerMalloc(const volatile void*, std::size_t) { Record(); }
+void OnSanitizerFree(const volatile void*) {}
+const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(
+    OnSanitizerMalloc, OnSanitizerFree);
+constexpr bool kCountInOperatorNew = false;
+#else
+constexpr bool kCountInOperatorNew = true;
+#endif
+
 void* Allocate(std::size_t size) {
-  Record();
+  if (kCountInOperatorNew) Record();
   if (size == 0) size = 1;
   void* p = std::malloc(size);
   if (p == nullptr) throw std::bad_alloc();
@@ -38,7 +61,7 @@ void* Allocate(std::size_t size) {
 }
 
 void* AllocateAligned(std::size_t size, std::align_val_t align) {
-  Record();
+  if (kCountInOperatorNew) Record();
   const std::size_t alignment = static_cast<std::size_t>(align);
   std::size_t rounded = (size + alignment - 1) / alignment * alignment;
   if (rounded == 0) rounded = alignment;
