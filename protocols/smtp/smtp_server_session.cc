@@ -110,8 +110,13 @@ void SmtpServerSession::CloseSession() {
 }
 
 void SmtpServerSession::OnError(const absl::Status& status) {
-  // The only framer error is a line over line_bytes_max.
-  Reply(500, "5.5.2 Line too long");
+  // The framer fails on a line over line_bytes_max, or on more input than
+  // it holds while paused (a completion pending).
+  if (awaiting_completion_) {
+    Reply(500, "5.5.0 Too much pipelined input");
+  } else {
+    Reply(500, "5.5.2 Line too long");
+  }
   AbortMessage();
   CloseSession();
 }

@@ -27,8 +27,9 @@
 //   - AUTH over plaintext with auth_requires_tls: "538 5.7.11 Encryption
 //     required for requested authentication mechanism" (RFC 4954).
 //   - Input held while the application answers a message (pipelined
-//     commands): at most LineFramer's paused_bytes_max; the adapter stops
-//     reading meanwhile, so only a read already in flight counts.
+//     commands): at most LineFramer's paused_bytes_max (1 MiB); beyond it
+//     "500 5.5.0 Too much pipelined input", then the connection closes. The
+//     adapter stops reading meanwhile, so only a read in flight counts.
 //
 // Lifetime: the transport and handler are not owned and must outlive the
 // session. Not thread-safe. `Feed`, `Finish`, `Continue` and `TimedOut`

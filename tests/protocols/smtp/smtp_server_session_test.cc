@@ -252,6 +252,25 @@ TEST_F(SessionTest, AsyncCompletionHoldsPipelinedCommands) {
   EXPECT_EQ(session_->messages_accepted(), 1u);
 }
 
+TEST_F(SessionTest, TooMuchInputWhileHoldingGets500AndCloses) {
+  Make();
+  handler_.async = true;
+  Send("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\nx\r\n.\r\n");
+  ASSERT_TRUE(session_->holding_input());
+  std::string noops;
+  while (noops.size() + 6 <= (1 << 20) - 10) noops += "NOOP\r\n";
+  noops += "NOOP " + std::string((1 << 20) - noops.size() - 7, 'x') + "\r\n";
+  ASSERT_EQ(noops.size(), 1u << 20);
+  EXPECT_THAT(Send(noops), ElementsAre());  // Exactly 1 MiB: still held.
+  EXPECT_FALSE(transport_.closed);
+  EXPECT_THAT(Send("NOOP\r\n"), ElementsAre(500));
+  EXPECT_NE(transport_.out.find("5.5.0 Too much pipelined input"),
+            std::string::npos);
+  EXPECT_TRUE(transport_.closed);
+  handler_.pending.Reply({250, "late"});  // Nothing more is sent.
+  EXPECT_THAT(transport_.Codes(), ElementsAre(500));
+}
+
 TEST_F(SessionTest, CompletionAfterTheSessionEndedDoesNothing) {
   Make();
   handler_.async = true;
