@@ -449,6 +449,43 @@ TEST_F(SmtpSimTest, InvalidMessagesAreRefusedAtTheCall) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A client pipelining two whole transactions while the application answers
+// each message later (from a timer): the server holds the second until the
+// first is answered, and the replies arrive in order.
+TEST_F(SmtpSimTest, ServerHoldsPipelinedInputUntilAnAsyncAnswer) {
+  box_.hold = true;
+  StartServer();
+  StallRecord record;
+  ASSERT_TRUE(reactor_
+                  .Connect("127.0.0.1", kPort,
+                           std::make_unique<StallClient>(
+                               &record,
+                               "EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\n"
+                               "DATA\r\none\r\n.\r\nMAIL FROM:<a@x>\r\n"
+                               "RCPT TO:<c@y>\r\nDATA\r\ntwo\r\n.\r\n"
+                               "QUIT\r\n"))
+                  .ok());
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return box_.pending.size() == 1; }));
+  // Nothing of the second transaction has been answered.
+  RunUntil(reactor_, [] { return false; }, absl::Seconds(5));
+  EXPECT_EQ(box_.pending.size(), 1u);
+  EXPECT_TRUE(absl::EndsWith(AbslView(record.received), "354 End data with <CR><LF>.<CR><LF>\r\n"))
+      << record.received;
+  box_.pending[0].Reply({250, "2.0.0 First"});
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return box_.pending.size() == 2; }));
+  box_.pending[1].Reply({250, "2.0.0 Second"});
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return record.done; }));
+  const std::string& r = record.received;
+  const size_t first = r.find("250 2.0.0 First");
+  const size_t second = r.find("250 2.0.0 Second");
+  ASSERT_NE(first, std::string::npos) << r;
+  ASSERT_NE(second, std::string::npos) << r;
+  EXPECT_LT(first, second);
+  EXPECT_TRUE(absl::EndsWith(AbslView(r), "221 2.0.0 localhost closing\r\n"))
+      << r;
+  EXPECT_EQ(server_->stats().messages_accepted, 2u);
+}
+
 // The server's timeouts: a client that says nothing, and one that stalls
 // inside DATA, get 421 after exactly the configured time.
 TEST_F(SmtpSimTest, ServerCommandAndDataTimeouts) {
