@@ -13,8 +13,9 @@
 //     kRejected and store nothing;
 //   - when the plan can neither break a stream nor partition the network,
 //     every message that is not rejected on purpose is sent.
-// Messages go pipelined or not, with bodies whose lines start with dots,
-// and the store answers at once or after a delay.
+// Messages go pipelined or not, a quarter of them over STARTTLS (required
+// by the client, verified against a test CA), with bodies whose lines start
+// with dots, and the store answers at once or after a delay.
 //
 // Seeds: EMBER_SEED=<n> replays one, EMBER_SEEDS=<count> widens the sweep,
 // and Bazel's shard_count splits it. A failure prints the replay command.
@@ -39,6 +40,7 @@
 #include "sim/fault_plan.h"
 #include "sim/harness/scenario.h"
 #include "sim/sim_network.h"
+#include "tests/protocols/tls/test_certs.h"
 
 namespace ember::protocols {
 namespace {
@@ -51,6 +53,36 @@ int g_sent = 0;
 int g_unconfirmed = 0;
 int g_failed = 0;
 int g_rejected = 0;
+
+bool UsesTls(int id) { return id % 4 == 2; }
+
+// Certificates valid for ten years either side of the simulator's start, so
+// that the plans' wall clock jumps never expire them; made once per process.
+struct Credentials {
+  Credentials()
+      : ca("Ember SMTP Sweep CA", Start() - absl::Hours(24 * 3650),
+           Start() + absl::Hours(24 * 3650)) {
+    tls::testing::CertSpec spec =
+        tls::testing::ServerSpec(Start(), {"localhost"}, {"127.0.0.1"});
+    spec.not_before = Start() - absl::Hours(24 * 3650);
+    spec.not_after = Start() + absl::Hours(24 * 3650);
+    tls::TlsOptions server_options;
+    server_options.certificates.push_back(ca.Issue(spec));
+    server = *tls::TlsContext::Create(tls::TlsRole::kServer, server_options);
+    tls::TlsOptions client_options;
+    client_options.ca_pem = ca.cert_pem();
+    client = *tls::TlsContext::Create(tls::TlsRole::kClient, client_options);
+  }
+  static absl::Time Start() { return sim::SimOptions().wall_start; }
+  tls::testing::TestCa ca;
+  std::shared_ptr<const tls::TlsContext> server;
+  std::shared_ptr<const tls::TlsContext> client;
+};
+
+const Credentials& Creds() {
+  static const Credentials* creds = new Credentials();
+  return *creds;
+}
 
 bool RefusedRecipient(int id) { return id % 7 == 3; }
 bool RefusedAtTheDot(int id) { return id % 11 == 5; }
@@ -153,6 +185,7 @@ absl::Status RunOne(Reactor& reactor, sim::SimNetwork& net) {
   // Far beyond any stall a plan causes: only broken streams fail messages.
   server_options.command_timeout = absl::Hours(1);
   server_options.data_timeout = absl::Hours(1);
+  server_options.tls = Creds().server;
   auto server = std::make_unique<SmtpServer>(reactor, server_options, [&] {
     return std::make_unique<StoreHandler>(reactor, &store);
   });
@@ -172,6 +205,12 @@ absl::Status RunOne(Reactor& reactor, sim::SimNetwork& net) {
       message.content = ContentOf(id);
       SmtpClientOptions options;
       options.pipelining = id % 2 == 0;
+      if (UsesTls(id)) {
+        options.tls = Creds().client;
+        options.tls_mode = SmtpTlsMode::kRequired;
+      } else {
+        options.tls_mode = SmtpTlsMode::kNever;
+      }
       options.connect_timeout = absl::Minutes(5);
       options.reply_timeout = absl::Minutes(20);
       options.final_reply_timeout = absl::Minutes(20);
@@ -226,6 +265,9 @@ absl::Status RunOne(Reactor& reactor, sim::SimNetwork& net) {
     switch (r.outcome) {
       case SmtpOutcome::kSent:
         g_sent++;
+        if (r.tls != UsesTls(id)) {
+          return absl::InternalError(absl::StrCat(what, ": TLS ", r.tls));
+        }
         if (!r.status.ok() || !store.answered_250[id] ||
             store.bytes[id] != ContentOf(id)) {
           return absl::InternalError(
