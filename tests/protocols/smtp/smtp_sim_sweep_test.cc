@@ -66,10 +66,14 @@ struct Credentials {
         tls::testing::ServerSpec(Start(), {"localhost"}, {"127.0.0.1"});
     spec.not_before = Start() - absl::Hours(24 * 3650);
     spec.not_after = Start() + absl::Hours(24 * 3650);
+    // Handshakes may take as long as any stall a plan causes: only broken
+    // streams fail messages.
     tls::TlsOptions server_options;
+    server_options.handshake_timeout = absl::Hours(1);
     server_options.certificates.push_back(ca.Issue(spec));
     server = *tls::TlsContext::Create(tls::TlsRole::kServer, server_options);
     tls::TlsOptions client_options;
+    client_options.handshake_timeout = absl::Hours(1);
     client_options.ca_pem = ca.cert_pem();
     client = *tls::TlsContext::Create(tls::TlsRole::kClient, client_options);
   }
