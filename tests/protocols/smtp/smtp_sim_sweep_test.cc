@@ -57,7 +57,8 @@ int g_rejected = 0;
 bool UsesTls(int id) { return id % 4 == 2; }
 
 // Certificates valid for ten years either side of the simulator's start, so
-// that the plans' wall clock jumps never expire them; made once per process.
+// that the plans' wall clock jumps never expire them; made once per process
+// (their keys differ between processes, their sizes do not).
 struct Credentials {
   Credentials()
       : ca("Ember SMTP Sweep CA", Start() - absl::Hours(24 * 3650),
@@ -66,27 +67,37 @@ struct Credentials {
         tls::testing::ServerSpec(Start(), {"localhost"}, {"127.0.0.1"});
     spec.not_before = Start() - absl::Hours(24 * 3650);
     spec.not_after = Start() + absl::Hours(24 * 3650);
-    // Handshakes may take as long as any stall a plan causes: only broken
-    // streams fail messages.
-    tls::TlsOptions server_options;
-    server_options.handshake_timeout = absl::Hours(1);
-    server_options.certificates.push_back(ca.Issue(spec));
-    server = *tls::TlsContext::Create(tls::TlsRole::kServer, server_options);
-    tls::TlsOptions client_options;
-    client_options.handshake_timeout = absl::Hours(1);
-    client_options.ca_pem = ca.cert_pem();
-    client = *tls::TlsContext::Create(tls::TlsRole::kClient, client_options);
+    server = ca.Issue(spec);
   }
   static absl::Time Start() { return sim::SimOptions().wall_start; }
   tls::testing::TestCa ca;
-  std::shared_ptr<const tls::TlsContext> server;
-  std::shared_ptr<const tls::TlsContext> client;
+  tls::TlsCertificate server;
 };
 
 const Credentials& Creds() {
   static const Credentials* creds = new Credentials();
   return *creds;
 }
+
+// Contexts are made for each run: a context kept across runs would carry
+// its session cache from one run into the next (resumption), and the same
+// seed would then take a different course.
+struct RunContexts {
+  RunContexts() {
+    // Handshakes may take as long as any stall a plan causes: only broken
+    // streams fail messages.
+    tls::TlsOptions server_options;
+    server_options.handshake_timeout = absl::Hours(1);
+    server_options.certificates.push_back(Creds().server);
+    server = *tls::TlsContext::Create(tls::TlsRole::kServer, server_options);
+    tls::TlsOptions client_options;
+    client_options.handshake_timeout = absl::Hours(1);
+    client_options.ca_pem = Creds().ca.cert_pem();
+    client = *tls::TlsContext::Create(tls::TlsRole::kClient, client_options);
+  }
+  std::shared_ptr<const tls::TlsContext> server;
+  std::shared_ptr<const tls::TlsContext> client;
+};
 
 bool RefusedRecipient(int id) { return id % 7 == 3; }
 bool RefusedAtTheDot(int id) { return id % 11 == 5; }
@@ -185,11 +196,12 @@ absl::Status RunOne(Reactor& reactor, sim::SimNetwork& net) {
   store.bytes.assign(kMessages, "");
   std::vector<Outcome> outcomes(kMessages);
 
+  const RunContexts contexts;
   SmtpServerOptions server_options;
   // Far beyond any stall a plan causes: only broken streams fail messages.
   server_options.command_timeout = absl::Hours(1);
   server_options.data_timeout = absl::Hours(1);
-  server_options.tls = Creds().server;
+  server_options.tls = contexts.server;
   auto server = std::make_unique<SmtpServer>(reactor, server_options, [&] {
     return std::make_unique<StoreHandler>(reactor, &store);
   });
@@ -210,7 +222,7 @@ absl::Status RunOne(Reactor& reactor, sim::SimNetwork& net) {
       SmtpClientOptions options;
       options.pipelining = id % 2 == 0;
       if (UsesTls(id)) {
-        options.tls = Creds().client;
+        options.tls = contexts.client;
         options.tls_mode = SmtpTlsMode::kRequired;
       } else {
         options.tls_mode = SmtpTlsMode::kNever;
