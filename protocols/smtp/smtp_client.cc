@@ -182,8 +182,15 @@ class SmtpClientConnection final : public LineConnection {
     Quit();
   }
 
+  // QUIT once every reply still due has come: a pipelined DATA the server
+  // answered 354 (against RFC 2920) must first be ended, or QUIT would be
+  // taken as message text.
   void Quit() {
-    if (quit_sent_) return;
+    if (quit_sent_ || closing()) return;
+    if (!expects_.empty()) {
+      quit_wanted_ = true;
+      return;
+    }
     quit_sent_ = true;
     Send("QUIT\r\n");
     Expecting(Expect::kQuit);
@@ -238,6 +245,8 @@ class SmtpClientConnection final : public LineConnection {
       } else if (expect == Expect::kQuit) {
         CancelTimer();
         CloseAfterWriting();
+      } else if (quit_wanted_ && expects_.empty()) {
+        Quit();
       }
       return;
     }
@@ -304,6 +313,9 @@ class SmtpClientConnection final : public LineConnection {
           return Reject(reply, expect);
         }
         if (accepted_ == 0) {
+          // Asked for text with no recipient: end it empty, then refuse.
+          Send(".\r\n");
+          Expecting(Expect::kDataEnd);
           Reject(result_.recipients.back().reply, Expect::kRcpt);
           return;
         }
@@ -468,6 +480,7 @@ class SmtpClientConnection final : public LineConnection {
   bool authenticated_ = false;
   bool dot_sent_ = false;
   bool quit_sent_ = false;
+  bool quit_wanted_ = false;
   bool reported_ = false;
   TimerId timer_ = 0;
 };

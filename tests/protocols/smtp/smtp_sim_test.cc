@@ -95,10 +95,12 @@ class MailboxHandler : public SmtpServerHandler {
 // line the reply for its first word (upper-cased), "." in DATA included.
 class ScriptServer : public LineConnection {
  public:
-  explicit ScriptServer(std::map<std::string, std::string> script)
-      : script_(std::move(script)) {}
+  ScriptServer(std::map<std::string, std::string> script,
+               std::vector<std::string>* log)
+      : script_(std::move(script)), log_(log) {}
   void PostInit() override { Say("GREETING"); }
   void ReceiveLine(std::string_view line) override {
+    if (log_ != nullptr) log_->emplace_back(line);
     if (in_data_) {
       if (line == ".") {
         in_data_ = false;
@@ -120,6 +122,7 @@ class ScriptServer : public LineConnection {
     SendData(it->second).IgnoreError();
   }
   std::map<std::string, std::string> script_;
+  std::vector<std::string>* log_;
   bool in_data_ = false;
 };
 
@@ -173,9 +176,9 @@ class SmtpSimTest : public ::testing::Test {
   void StartScript(std::map<std::string, std::string> script) {
     ASSERT_TRUE(reactor_
                     .StartServer("127.0.0.1", kPort,
-                                 [script] {
+                                 [this, script] {
                                    return std::make_unique<ScriptServer>(
-                                       script);
+                                       script, &script_log_);
                                  })
                     .ok());
   }
@@ -208,6 +211,7 @@ class SmtpSimTest : public ::testing::Test {
   tls::testing::TestCa ca_;
   Mailbox box_;
   std::unique_ptr<SmtpServer> server_;
+  std::vector<std::string> script_log_;  // Lines the script server read.
 };
 
 TEST_F(SmtpSimTest, SendsPipelinedMessageByteForByte) {
@@ -413,6 +417,28 @@ TEST_F(SmtpSimTest, FallsBackToHeloAndSendsWithoutExtensions) {
   SmtpSendResult r = Send(Message());
   EXPECT_EQ(r.outcome, SmtpOutcome::kSent) << r.status;
   EXPECT_EQ(r.reply->text, "queued");
+}
+
+// A server that refuses every recipient yet answers the pipelined DATA with
+// 354 (against RFC 2920): the client ends the empty text with a dot before
+// QUIT, so QUIT is never taken as message text, and reports the refusal.
+TEST_F(SmtpSimTest, DataAcceptedWithoutRecipientsIsEndedBeforeQuit) {
+  StartScript({{"GREETING", "220 odd ready\r\n"},
+               {"EHLO", "250-odd\r\n250 PIPELINING\r\n"},
+               {"MAIL", "250 ok\r\n"},
+               {"RCPT", "550 5.1.1 nobody\r\n"},
+               {"DATA", "354 go\r\n"},
+               {".", "554 5.5.1 no recipients\r\n"},
+               {"QUIT", "221 bye\r\n"}});
+  SmtpSendResult r = Send(Message());
+  EXPECT_EQ(r.outcome, SmtpOutcome::kRejected);
+  EXPECT_EQ(r.reply->code, 550);
+  ASSERT_TRUE(RunUntil(reactor_, [&] {
+    return !script_log_.empty() && script_log_.back() == "QUIT";
+  }));
+  EXPECT_THAT(script_log_, ElementsAre("EHLO localhost", "MAIL FROM:<a@x.test>",
+                                       "RCPT TO:<b@y.test>", "DATA", ".",
+                                       "QUIT"));
 }
 
 TEST_F(SmtpSimTest, MalformedReplyFails) {
