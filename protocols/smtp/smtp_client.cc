@@ -213,16 +213,17 @@ class SmtpClientConnection final : public LineConnection {
     const absl::Duration timeout = expects_.front() == Expect::kDataEnd
                                        ? options_.final_reply_timeout
                                        : options_.reply_timeout;
-    auto timer = reactor().AddTimer(timeout, [this] {
+    // A timer of the connection's own: it never fails for want of room
+    // (ReactorOptions::timers_max) and never runs after Unbind.
+    timer_ = StartTimer(timeout, [this] {
       timer_ = 0;
       Fail(absl::DeadlineExceededError("no reply in time"));
     });
-    if (timer.ok()) timer_ = *timer;
   }
 
   void CancelTimer() {
     if (timer_ != 0) {
-      reactor().CancelTimer(timer_);
+      Connection::CancelTimer(timer_);
       timer_ = 0;
     }
   }

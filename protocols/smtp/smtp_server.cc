@@ -110,17 +110,18 @@ class SmtpServerConnection final : public Connection,
       case SmtpStage::kClosed:
         return;
     }
-    auto timer = reactor().AddTimer(timeout, [this] {
+    // A timer of the connection's own: it never fails for want of room
+    // (ReactorOptions::timers_max) and never runs after Unbind.
+    timer_ = StartTimer(timeout, [this] {
       timer_ = 0;
       if (server_ != nullptr) server_->stats_.timeouts++;
       session_.TimedOut();
     });
-    if (timer.ok()) timer_ = *timer;
   }
 
   void CancelTimer() {
     if (timer_ != 0) {
-      reactor().CancelTimer(timer_);
+      Connection::CancelTimer(timer_);
       timer_ = 0;
     }
   }
