@@ -167,6 +167,25 @@ enum class EndState : uint8_t {
   kFailed,  // client end whose connect failed
 };
 
+// The decision points counted per connection direction (and per datagram
+// socket, listener): each kind has its own ordinal, so one kind's points
+// are numbered the same whatever the others do.
+enum DrawKind : int {
+  kDrawLatency,
+  kDrawSplit,
+  kDrawShortWrite,
+  kDrawReset,
+  kDrawCrash,
+  kDrawClog,
+  kDrawPartition,
+  kDrawLoss,
+  kDrawDuplicate,
+  kDrawTruncate,
+  kDrawReorder,
+  kDrawAccept,
+  kDrawKinds,
+};
+
 // One direction of a connection: bytes from ends[d] to ends[1 - d].
 struct SimNetwork::Flow {
   internal::ByteRing bytes;  // `unread` at the front, `in_flight` behind
@@ -181,8 +200,10 @@ struct SimNetwork::Flow {
   int64_t armed_ns = INT64_MAX;  // earliest delivery event scheduled
   bool fin_queued = false;
   bool fin_delivered = false;
+  uint32_t draws[kDrawKinds] = {};  // decision points so far, by kind
 
   void Reinit() {
+    std::fill(std::begin(draws), std::end(draws), 0u);
     bytes.Clear();
     segments.clear();
     unread = in_flight = written = read = discarded = 0;
@@ -210,6 +231,11 @@ struct SimNetwork::Conn {
   uint32_t gen = 0;
   bool live = false;
   uint64_t id = 0;
+  // The connection's identity for fault decisions: the client's host, the
+  // address it connects to, and how many connections that host opened to
+  // that address before (sim/fault_schedule.h).
+  uint64_t key = 0;
+  uint32_t syn_draws[2] = {};  // clog and partition points of its SYNs
   End ends[2];           // 0: client, 1: server
   Flow flows[2];         // flows[d] carries ends[d]'s writes
   Link* link = nullptr;  // null when no host owns the server address
@@ -229,6 +255,8 @@ struct SimNetwork::Conn {
     remote = io::Address();
     established = dead = syn_timer = false;
     connect_start_ns = rtt_ns = 0;
+    key = 0;
+    syn_draws[0] = syn_draws[1] = 0;
   }
 };
 
@@ -269,6 +297,10 @@ class SimHandle {
 
   SimNetwork* const net_;
   const HostId host_;
+  // Listeners and datagram sockets: identity and decision points for the
+  // faults that hit them (see Conn::key).
+  uint64_t fault_key_ = 0;
+  uint32_t draws_[kDrawKinds] = {};
   uint64_t id_ = 0;
   io::IoWatcher* watcher_ = nullptr;
   uint32_t interest_ = 0;
