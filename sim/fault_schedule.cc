@@ -55,13 +55,13 @@ std::string FaultFilter::KeepList() const {
 
 uint64_t ByteDecisions::TakeBytes(size_t n) {
   uint64_t v = 0;
-  for (size_t i = 0; i < n && pos_ < size_; ++i) v = v << 8 | data_[pos_++];
+  for (size_t i = 0; i < n && pos_ < back_; ++i) v = v << 8 | data_[pos_++];
   return v;
 }
 
 bool ByteDecisions::Decide(uint64_t /*point*/, double probability,
                            uint64_t* params) {
-  if (pos_ >= size_) {
+  if (pos_ >= back_) {
     *params = 0;
     return false;
   }
@@ -78,7 +78,9 @@ uint64_t ByteDecisions::Choose(uint64_t n) {
   if (n <= 1) return 0;
   size_t bytes = 1;
   while (bytes < 8 && (n - 1) >> (8 * bytes) != 0) ++bytes;
-  return TakeBytes(bytes) % n;
+  uint64_t v = 0;
+  for (size_t i = 0; i < bytes && back_ > pos_; ++i) v = v << 8 | data_[--back_];
+  return v % n;
 }
 
 }  // namespace ember::sim

@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -109,11 +110,12 @@ class DecisionSource {
 };
 
 // Decisions read from a byte string, for fuzzing. Each decision takes one
-// byte: the fault strikes when the byte is below max(1, ceil(256 * rate)),
-// so the fuzzer can switch any fault on or off whatever its rate; a fault
-// that strikes takes 8 more bytes for its parameters. When the bytes run
-// out, no fault strikes (and parameters are 0). A workload can take its own
-// choices from the same bytes with `Choose`.
+// byte from the front: the fault strikes when the byte is below
+// max(1, ceil(256 * rate)), so the fuzzer can switch any fault on or off
+// whatever its rate; a fault that strikes takes 8 more bytes for its
+// parameters. When the bytes run out, no fault strikes (and parameters are
+// 0). A workload takes its own choices with `Choose`, from the back of the
+// same bytes, so that its choices do not move when the faults do.
 class ByteDecisions final : public DecisionSource {
  public:
   // The bytes must outlive this object.
@@ -121,19 +123,69 @@ class ByteDecisions final : public DecisionSource {
 
   bool Decide(uint64_t point, double probability, uint64_t* params) override;
 
-  // A choice in [0, n) for a workload (n > 0), from up to 8 bytes; 0 once
-  // the bytes are used up.
+  // A choice in [0, n) for a workload (n > 0), from up to 8 bytes taken
+  // from the back; 0 once the two ends meet.
   uint64_t Choose(uint64_t n);
 
-  size_t consumed() const { return pos_; }
-  bool exhausted() const { return pos_ >= size_; }
+  // Starts again from the first byte: each run of a scenario that reads
+  // these bytes must see them from the start (the shrinker replays a run
+  // many times with one source).
+  void Rewind() {
+    pos_ = 0;
+    back_ = size_;
+  }
+  size_t consumed() const { return pos_ + (size_ - back_); }
+  bool exhausted() const { return pos_ >= back_; }
 
  private:
   uint64_t TakeBytes(size_t n);
 
   const uint8_t* data_;
   size_t size_;
-  size_t pos_ = 0;
+  size_t pos_ = 0;     // next byte for a fault decision
+  size_t back_ = size_;  // one past the next byte for a workload choice
+};
+
+// What a decision source answered at one point.
+struct RecordedDecision {
+  bool strikes = false;
+  uint64_t params = 0;
+};
+
+// Passes decisions through from `inner`, keeping each in `out` by point.
+class RecordingDecisions final : public DecisionSource {
+ public:
+  RecordingDecisions(DecisionSource* inner,
+                     std::map<uint64_t, RecordedDecision>* out)
+      : inner_(inner), out_(out) {}
+  bool Decide(uint64_t point, double probability, uint64_t* params) override {
+    const bool strikes = inner_->Decide(point, probability, params);
+    (*out_)[point] = RecordedDecision{strikes, strikes ? *params : 0};
+    return strikes;
+  }
+
+ private:
+  DecisionSource* inner_;
+  std::map<uint64_t, RecordedDecision>* out_;
+};
+
+// Answers each point as a recorded run did, and "no fault" at points that
+// run never reached: a run with some faults suppressed then meets the
+// others' decisions unchanged, even when the source recorded was a byte
+// stream read in order (which would otherwise shift under it).
+class RecordedDecisions final : public DecisionSource {
+ public:
+  explicit RecordedDecisions(const std::map<uint64_t, RecordedDecision>* in)
+      : in_(in) {}
+  bool Decide(uint64_t point, double, uint64_t* params) override {
+    auto it = in_->find(point);
+    if (it == in_->end() || !it->second.strikes) return false;
+    *params = it->second.params;
+    return true;
+  }
+
+ private:
+  const std::map<uint64_t, RecordedDecision>* in_;
 };
 
 }  // namespace ember::sim

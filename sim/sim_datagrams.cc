@@ -41,7 +41,7 @@ absl::StatusOr<std::unique_ptr<io::DatagramSocket>> SimNetwork::OpenDatagram(
   auto socket = std::make_unique<SimDatagram>(this, host, bound);
   {
     const uint64_t base =
-        Mix64(Mix64(static_cast<uint64_t>(host) ^ 0x64677261'6d736f63ull) ^
+        Mix64(Mix64(io::HashBytes(HostRef(host).name) ^ 0x64677261'6d736f63ull) ^
               io::HashBytes(bound.ToString()));
     socket->fault_key_ = Mix64(base ^ NextOrdinal(base));
   }
@@ -102,8 +102,7 @@ IoResult SimNetwork::DatagramSend(SimDatagram* d, const io::Address& to,
     return absl::StrCat("datagram ", d->local_.ToString(), " -> ",
                         to.ToString());
   };
-  MaybeLinkFaults(link, subject, &d->draws_[kDrawClog],
-                  &d->draws_[kDrawPartition], label);
+  MaybeLinkFaults(link, subject, d->draws_[kDrawClog]++, label);
   if (!known || !HostRef(dst).up || LinkPartitioned(link)) {
     ++stats_.datagrams_lost;
     Fold(kTraceDatagramDrop, d->id_, len, 0);

@@ -72,7 +72,7 @@ absl::StatusOr<std::unique_ptr<io::Listener>> SimNetwork::Listen(
   listener->reuse_port_ = options.reuse_port;
   {
     const uint64_t base =
-        Mix64(Mix64(static_cast<uint64_t>(host) ^ 0x6c697374656e21ull) ^
+        Mix64(Mix64(io::HashBytes(HostRef(host).name) ^ 0x6c697374656e21ull) ^
               io::HashBytes(bound.ToString()));
     listener->fault_key_ = Mix64(base ^ NextOrdinal(base));
   }

@@ -467,13 +467,12 @@ bool SimNetwork::LinkPartitioned(const Link* link) const {
 }
 
 void SimNetwork::MaybeLinkFaults(Link* link, uint64_t subject,
-                                 uint32_t* clog_ordinal,
-                                 uint32_t* partition_ordinal,
+                                 uint64_t ordinal,
                                  absl::FunctionRef<std::string()> via) {
   if (link == nullptr) return;
   Random params(0);
   if (plan_.clog_probability > 0) {
-    const uint64_t point = PointOf(kFaultClog, subject, (*clog_ordinal)++);
+    const uint64_t point = PointOf(kFaultClog, subject, ordinal);
     if (Strikes(point, plan_.clog_probability, &params)) {
       const int64_t d = Ns(
           params.DurationBetween(absl::ZeroDuration(), plan_.clog_duration_max));
@@ -487,8 +486,7 @@ void SimNetwork::MaybeLinkFaults(Link* link, uint64_t subject,
     }
   }
   if (plan_.partition_probability > 0) {
-    const uint64_t point =
-        PointOf(kFaultPartition, subject, (*partition_ordinal)++);
+    const uint64_t point = PointOf(kFaultPartition, subject, ordinal);
     if (Strikes(point, plan_.partition_probability, &params)) {
       const int64_t d = Ns(params.DurationBetween(
           absl::ZeroDuration(), plan_.partition_duration_max));

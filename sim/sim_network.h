@@ -387,8 +387,8 @@ class SimNetwork final : public io::Network {
   bool HasWork() const;
   void Fold(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
   // One-way latency for a segment or datagram, per the plan, drawn at the
-  // `ordinal`-th latency point of `subject`.
-  int64_t DrawLatencyNs(uint64_t subject, uint32_t ordinal) {
+  // latency point (`subject`, `ordinal`).
+  int64_t DrawLatencyNs(uint64_t subject, uint64_t ordinal) {
     return latency_min_ns_ == latency_max_ns_
                ? latency_min_ns_
                : DrawAt(PointOf(kPointLatency, subject, ordinal))
@@ -419,9 +419,14 @@ class SimNetwork final : public io::Network {
   // "c3 127.0.0.1:32768 -> 127.0.0.1:7000" for direction `dir` of `c`.
   std::string ConnLabel(const Conn* c, int dir) const;
   std::string LinkLabel(const Link* link) const;
-  // The subject of direction `dir` of a connection.
+  // The subject of direction `dir` of a connection. Its points are
+  // numbered by stream offset (see Flow::queued).
   static uint64_t FlowSubject(uint64_t conn_key, int dir) {
     return Mix64(conn_key ^ static_cast<uint64_t>(dir + 1));
+  }
+  // The subject of a connection's SYNs, numbered by attempt.
+  static uint64_t SynSubject(uint64_t conn_key) {
+    return Mix64(conn_key ^ 0x73796e73'796e7321ull);
   }
 
   // --- Hosts and links ---
@@ -434,11 +439,10 @@ class SimNetwork final : public io::Network {
   // now when it is not.
   int64_t LinkBlockedUntil(const Link* link) const;
   bool LinkPartitioned(const Link* link) const;
-  // The plan's clog and partition draws for something sent on `link`:
-  // `ordinals` counts the clog and the partition points of `subject`;
-  // `via` says, for the fault log, what was sent.
-  void MaybeLinkFaults(Link* link, uint64_t subject, uint32_t* clog_ordinal,
-                       uint32_t* partition_ordinal,
+  // The plan's clog and partition draws for something sent on `link`, at
+  // the points (`subject`, `ordinal`) of each kind; `via` says, for the
+  // fault log, what was sent.
+  void MaybeLinkFaults(Link* link, uint64_t subject, uint64_t ordinal,
                        absl::FunctionRef<std::string()> via);
   uint16_t EphemeralPort(HostId host);
   // Where a listener or datagram socket on `address` lives: the owning host

@@ -179,7 +179,7 @@ absl::StatusOr<std::unique_ptr<io::StreamSocket>> SimNetwork::Connect(
     // how many connections that host opened there before. A connection
     // elsewhere, or from another host, never shifts it.
     const uint64_t base =
-        Mix64(Mix64(static_cast<uint64_t>(local_host) ^ 0x636f6e6e65637421ull) ^
+        Mix64(Mix64(io::HashBytes(HostRef(local_host).name) ^ 0x636f6e6e65637421ull) ^
               io::HashBytes(remote.ToString()));
     c->key = Mix64(base ^ NextOrdinal(base));
   }
@@ -202,8 +202,7 @@ absl::StatusOr<std::unique_ptr<io::StreamSocket>> SimNetwork::Connect(
 }
 
 void SimNetwork::SendSyn(Conn* c, int64_t at_ns) {
-  MaybeLinkFaults(c->link, FlowSubject(c->key, 0), &c->syn_draws[0],
-                  &c->syn_draws[1],
+  MaybeLinkFaults(c->link, SynSubject(c->key), c->syn_attempts++,
                   [&] { return absl::StrCat("a SYN of ", ConnLabel(c, 0)); });
   Schedule(at_ns, EventKind::kSynArrive, c->slot, c->gen, 0);
 }
@@ -363,18 +362,27 @@ void SimNetwork::QueueSegment(Conn* c, int dir, uint32_t bytes, bool fin) {
     tx = static_cast<int64_t>(num / plan_.bandwidth_bytes_per_second);
   }
   f.busy_until_ns = start + tx;
+  // A segment's points are numbered by its first byte's offset in the
+  // stream: a write delivered whole or cut in pieces starts at the same
+  // offset, so its first segment fares the same either way, and later
+  // writes are unaffected by how earlier ones were cut.
   const uint64_t subject = FlowSubject(c->key, dir);
-  const int64_t latency = DrawLatencyNs(subject, f.draws[kDrawLatency]++);
+  const uint64_t offset = f.queued;
+  f.queued += bytes;
+  const int64_t latency = DrawLatencyNs(subject, offset);
   const int64_t due = std::max(f.last_due_ns, f.busy_until_ns + latency);
   f.last_due_ns = due;
-  f.segments.push_back(Segment{due, bytes, fin});
+  f.segments.push_back(Segment{due, bytes, fin, offset});
   if (!fin) f.in_flight += bytes;
   // The front segment may be past due, held only by a clog or partition
   // (OnDeliver then armed the heal time); never arm a delivery in the past.
   ArmDelivery(c, dir, std::max(now_ns_, f.segments.front().due_ns));
-  MaybeLinkFaults(c->link, subject, &f.draws[kDrawClog],
-                  &f.draws[kDrawPartition],
-                  [&] { return absl::StrCat("a segment of ", ConnLabel(c, dir)); });
+  // Clogs and partitions: per block of the stream sent, like resets.
+  for (; f.queued_blocks * kStreamBlockBytes < f.queued; ++f.queued_blocks) {
+    MaybeLinkFaults(c->link, subject, f.queued_blocks, [&] {
+      return absl::StrCat("a segment of ", ConnLabel(c, dir));
+    });
+  }
 }
 
 void SimNetwork::OnDeliver(Conn* c, int dir) {
@@ -405,12 +413,19 @@ void SimNetwork::OnDeliver(Conn* c, int dir) {
       MaybeFreeConn(c);
       return;
     }
+    // Resets and crashes are decided per block of the stream, when the
+    // block's first byte is delivered: the same bytes meet the same
+    // decisions however they were cut into segments.
     const uint64_t subject = FlowSubject(c->key, dir);
     Random params(0);
+    const uint64_t end_block =
+        (s.offset + s.bytes + kStreamBlockBytes - 1) / kStreamBlockBytes;
+    for (; f.delivered_blocks < end_block; ++f.delivered_blocks) {
+    const uint64_t block = f.delivered_blocks;
     if (plan_.reset_probability > 0) {
-      const uint64_t point =
-          PointOf(kFaultReset, subject, f.draws[kDrawReset]++);
+      const uint64_t point = PointOf(kFaultReset, subject, block);
       if (Strikes(point, plan_.reset_probability, &params)) {
+        ++f.delivered_blocks;
         CountFault(kFaultReset);
         if (logging()) {
           RecordFault(kFaultReset, point, ConnLabel(c, dir),
@@ -424,10 +439,10 @@ void SimNetwork::OnDeliver(Conn* c, int dir) {
     if (plan_.crash_probability > 0) {
       Host& h = HostRef(reader.host);
       const uint64_t point =
-          h.restart_hook ? PointOf(kFaultCrash, subject, f.draws[kDrawCrash]++)
-                         : 0;
+          h.restart_hook ? PointOf(kFaultCrash, subject, block) : 0;
       if (h.restart_hook &&
           Strikes(point, plan_.crash_probability, &params)) {
+        ++f.delivered_blocks;
         const HostId host = reader.host;
         const int64_t down = Ns(params.DurationBetween(
             absl::ZeroDuration(), plan_.crash_downtime_max));
@@ -442,6 +457,7 @@ void SimNetwork::OnDeliver(Conn* c, int dir) {
                  static_cast<uint32_t>(host), HostRef(host).epoch, 0);
         return;
       }
+    }
     }
   }
   if (!f.segments.empty()) ArmDelivery(c, dir, f.segments.front().due_ns);
@@ -513,7 +529,7 @@ IoResult SimNetwork::StreamWrite(SimStream* s, const io::ConstBuffer* buffers,
   Random params(0);
   if (n > 1 && plan_.short_write_probability > 0) {
     const uint64_t point =
-        PointOf(kFaultShortWrite, subject, f.draws[kDrawShortWrite]++);
+        PointOf(kFaultShortWrite, subject, f.written);
     if (Strikes(point, plan_.short_write_probability, &params)) {
       const size_t asked = n;
       n = static_cast<size_t>(params.Between(1, n - 1));
@@ -541,7 +557,7 @@ IoResult SimNetwork::StreamWrite(SimStream* s, const io::ConstBuffer* buffers,
   Fold(kTraceWrite, c->id, static_cast<uint64_t>(e), content);
   uint64_t split_point = 0;
   if (n > 1 && plan_.split_probability > 0) {
-    split_point = PointOf(kFaultSplit, subject, f.draws[kDrawSplit]++);
+    split_point = PointOf(kFaultSplit, subject, f.written - n);
   }
   if (split_point != 0 &&
       Strikes(split_point, plan_.split_probability, &params)) {

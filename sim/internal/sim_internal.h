@@ -40,6 +40,10 @@ inline constexpr uint16_t kPortLast = 60999;
 // RTO doubling each time.
 inline constexpr int64_t kSynRetrySeconds[] = {1, 3, 7, 15, 31, 63};
 inline constexpr int kSynRetries = 6;
+// Stream faults that strike "per segment" (resets, crashes, clogs and
+// partitions) are decided once per block of this many bytes of the stream,
+// so that how the bytes were cut into segments does not move them.
+inline constexpr uint64_t kStreamBlockBytes = 512;
 
 enum FaultKind : int {
   kFaultAcceptNoResources,
@@ -158,6 +162,7 @@ struct Segment {
   int64_t due_ns;
   uint32_t bytes;
   bool fin;
+  uint64_t offset;  // of its first byte in the stream
 };
 
 enum class EndState : uint8_t {
@@ -167,17 +172,12 @@ enum class EndState : uint8_t {
   kFailed,  // client end whose connect failed
 };
 
-// The decision points counted per connection direction (and per datagram
-// socket, listener): each kind has its own ordinal, so one kind's points
-// are numbered the same whatever the others do.
+// The decision points counted per datagram socket and listener: each kind
+// has its own ordinal, so one kind's points are numbered the same whatever
+// the others do. (A stream's points are numbered by stream offset.)
 enum DrawKind : int {
   kDrawLatency,
-  kDrawSplit,
-  kDrawShortWrite,
-  kDrawReset,
-  kDrawCrash,
   kDrawClog,
-  kDrawPartition,
   kDrawLoss,
   kDrawDuplicate,
   kDrawTruncate,
@@ -200,10 +200,16 @@ struct SimNetwork::Flow {
   int64_t armed_ns = INT64_MAX;  // earliest delivery event scheduled
   bool fin_queued = false;
   bool fin_delivered = false;
-  uint32_t draws[kDrawKinds] = {};  // decision points so far, by kind
+  // Bytes put into segments so far: the next segment's offset in the
+  // stream, which numbers its decision points.
+  uint64_t queued = 0;
+  // Blocks of kStreamBlockBytes whose link-fault points (queued_blocks)
+  // and reset and crash points (delivered_blocks) were decided.
+  uint64_t queued_blocks = 0;
+  uint64_t delivered_blocks = 0;
 
   void Reinit() {
-    std::fill(std::begin(draws), std::end(draws), 0u);
+    queued = queued_blocks = delivered_blocks = 0;
     bytes.Clear();
     segments.clear();
     unread = in_flight = written = read = discarded = 0;
@@ -235,7 +241,7 @@ struct SimNetwork::Conn {
   // address it connects to, and how many connections that host opened to
   // that address before (sim/fault_schedule.h).
   uint64_t key = 0;
-  uint32_t syn_draws[2] = {};  // clog and partition points of its SYNs
+  uint32_t syn_attempts = 0;  // SYNs sent, numbering their points
   End ends[2];           // 0: client, 1: server
   Flow flows[2];         // flows[d] carries ends[d]'s writes
   Link* link = nullptr;  // null when no host owns the server address
@@ -256,7 +262,7 @@ struct SimNetwork::Conn {
     established = dead = syn_timer = false;
     connect_start_ns = rtt_ns = 0;
     key = 0;
-    syn_draws[0] = syn_draws[1] = 0;
+    syn_attempts = 0;
   }
 };
 
