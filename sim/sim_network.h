@@ -69,7 +69,9 @@
 //    are simulated. TCP_NODELAY is recorded and has no effect (there is no
 //    Nagle delay to turn off).
 //
-// Determinism. All choices come from `SimOptions::seed` through `Random`;
+// Determinism. All choices come from `SimOptions::seed` through `Random`,
+// each fault decided at its own stable point (sim/fault_schedule.h), or
+// from `SimOptions::decisions` when a fuzzer supplies them;
 // readiness is dispatched in handle creation order, scheduled events of
 // equal time in the order they were scheduled, and nothing depends on a
 // pointer value or a hash table's order. Every simulator event (its time,
