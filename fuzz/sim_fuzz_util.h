@@ -48,10 +48,9 @@ inline sim::FaultPlan FuzzedSchedulePlan() {
 
 // Runs `scenario` with faults from `data`; aborts after printing the
 // shrunk faults when it fails.
-inline void RunFuzzedSchedule(const uint8_t* data, size_t size,
-                              const char* target,
-                              const std::function<absl::Status(
-                                  Reactor&, sim::SimNetwork&)>& scenario) {
+inline void RunFuzzedSchedule(
+    const uint8_t* data, size_t size, const char* target,
+    const std::function<absl::Status(Reactor&, sim::SimNetwork&)>& scenario) {
   sim::ByteDecisions bytes(data, size);
   sim::SimOptions options;
   options.seed = 1;
@@ -66,20 +65,22 @@ inline void RunFuzzedSchedule(const uint8_t* data, size_t size,
     std::fprintf(stderr, "%s\n", filter.status().ToString().c_str());
     std::abort();
   }
-  const sim::ScenarioResult result =
-      sim::RunKeeping(options, rewound, *filter);
+  const sim::ScenarioResult result = sim::RunKeeping(options, rewound, *filter);
   if (result.status.ok()) return;
   std::fprintf(stderr, "%s: the schedule breaks the scenario: %s\n", target,
                result.status.ToString().c_str());
   options.fault_filter = *filter;
-  absl::StatusOr<sim::ShrinkResult> shrunk = sim::ShrinkFaults(options, rewound);
+  absl::StatusOr<sim::ShrinkResult> shrunk =
+      sim::ShrinkFaults(options, rewound);
   if (shrunk.ok()) {
-    std::fprintf(stderr,
-                 "%s\nreplay: EMBER_KEEP_FAULTS=%s ./bazelw run //fuzz:%s_fuzzer "
-                 "-- <this input>\n",
-                 shrunk->Report().c_str(), shrunk->KeepList().c_str(), target);
+    std::fprintf(
+        stderr,
+        "%s\nreplay: EMBER_KEEP_FAULTS=%s ./bazelw run //fuzz:%s_fuzzer "
+        "-- <this input>\n",
+        shrunk->Report().c_str(), shrunk->KeepList().c_str(), target);
   } else {
-    std::fprintf(stderr, "not shrunk: %s\n", shrunk.status().ToString().c_str());
+    std::fprintf(stderr, "not shrunk: %s\n",
+                 shrunk.status().ToString().c_str());
   }
   std::abort();
 }

@@ -18,8 +18,8 @@ std::string FaultRecord::Token() const {
 }
 
 std::string FaultRecord::ToString() const {
-  std::string out = absl::StrCat(kind, " of ", where, " at ",
-                                 absl::FormatDuration(at));
+  std::string out =
+      absl::StrCat(kind, " of ", where, " at ", absl::FormatDuration(at));
   if (!detail.empty()) absl::StrAppend(&out, " (", detail, ")");
   absl::StrAppend(&out, " [", Token(), "]");
   return out;
@@ -38,8 +38,8 @@ absl::StatusOr<FaultFilter> FaultFilter::ParseKeepList(std::string_view text) {
     }
     uint64_t id = 0;
     if (hex.empty() || hex.size() > 16 || !absl::SimpleHexAtoi(hex, &id)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "not a fault token (kind:hex id): \"", token, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("not a fault token (kind:hex id): \"", token, "\""));
     }
     filter.ids.insert(id);
   }
@@ -49,7 +49,8 @@ absl::StatusOr<FaultFilter> FaultFilter::ParseKeepList(std::string_view text) {
 std::string FaultFilter::KeepList() const {
   if (ids.empty()) return "none";
   std::vector<std::string> parts;
-  for (uint64_t id : ids) parts.push_back(absl::StrCat(absl::Hex(id, absl::kZeroPad16)));
+  for (uint64_t id : ids)
+    parts.push_back(absl::StrCat(absl::Hex(id, absl::kZeroPad16)));
   return absl::StrJoin(parts, ",");
 }
 
@@ -67,8 +68,9 @@ bool ByteDecisions::Decide(uint64_t /*point*/, double probability,
   }
   const uint8_t byte = data_[pos_++];
   double scaled = std::ceil(probability * 256);
-  const unsigned threshold =
-      scaled < 1 ? 1u : scaled > 256 ? 256u : static_cast<unsigned>(scaled);
+  const unsigned threshold = scaled < 1     ? 1u
+                             : scaled > 256 ? 256u
+                                            : static_cast<unsigned>(scaled);
   if (byte >= threshold) return false;
   *params = TakeBytes(8);
   return true;
@@ -79,7 +81,8 @@ uint64_t ByteDecisions::Choose(uint64_t n) {
   size_t bytes = 1;
   while (bytes < 8 && (n - 1) >> (8 * bytes) != 0) ++bytes;
   uint64_t v = 0;
-  for (size_t i = 0; i < bytes && back_ > pos_; ++i) v = v << 8 | data_[--back_];
+  for (size_t i = 0; i < bytes && back_ > pos_; ++i)
+    v = v << 8 | data_[--back_];
   return v % n;
 }
 

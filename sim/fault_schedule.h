@@ -39,10 +39,10 @@ namespace ember::sim {
 
 // A fault the simulator injected, as SimNetwork's fault log keeps it.
 struct FaultRecord {
-  std::string kind;  // "split", "reset", "clog", ... (SimStats::faults keys)
-  uint64_t id = 0;   // the decision point's identity (see the file comment)
-  absl::Duration at;  // virtual time since the run began
-  std::string where;  // "c3 127.0.0.1:32768 -> 127.0.0.1:7000"
+  std::string kind;    // "split", "reset", "clog", ... (SimStats::faults keys)
+  uint64_t id = 0;     // the decision point's identity (see the file comment)
+  absl::Duration at;   // virtual time since the run began
+  std::string where;   // "c3 127.0.0.1:32768 -> 127.0.0.1:7000"
   std::string detail;  // "in 3 pieces", "for 1.2s", may be empty
 
   // "split of c3 127.0.0.1:32768 -> 127.0.0.1:7000 at 12.4s (in 3 pieces)
@@ -105,8 +105,7 @@ class DecisionSource {
   // and 1 itself, without asking). When it does, `*params` is set to a seed
   // for the fault's parameters (how a write is cut, a clog's length).
   // Called once per point, in the run's deterministic order.
-  virtual bool Decide(uint64_t point, double probability,
-                      uint64_t* params) = 0;
+  virtual bool Decide(uint64_t point, double probability, uint64_t* params) = 0;
 };
 
 // Decisions read from a byte string, for fuzzing. Each decision takes one
@@ -142,7 +141,7 @@ class ByteDecisions final : public DecisionSource {
 
   const uint8_t* data_;
   size_t size_;
-  size_t pos_ = 0;     // next byte for a fault decision
+  size_t pos_ = 0;       // next byte for a fault decision
   size_t back_ = size_;  // one past the next byte for a workload choice
 };
 

@@ -40,9 +40,9 @@ absl::StatusOr<std::unique_ptr<io::DatagramSocket>> SimNetwork::OpenDatagram(
       TakeDescriptor(host, absl::StrCat("bind ", bound.ToString())));
   auto socket = std::make_unique<SimDatagram>(this, host, bound);
   {
-    const uint64_t base =
-        Mix64(Mix64(io::HashBytes(HostRef(host).name) ^ 0x64677261'6d736f63ull) ^
-              io::HashBytes(bound.ToString()));
+    const uint64_t base = Mix64(
+        Mix64(io::HashBytes(HostRef(host).name) ^ 0x64677261'6d736f63ull) ^
+        io::HashBytes(bound.ToString()));
     socket->fault_key_ = Mix64(base ^ NextOrdinal(base));
   }
   socket->bound_ = true;
@@ -116,8 +116,7 @@ IoResult SimNetwork::DatagramSend(SimDatagram* d, const io::Address& to,
     if (logging()) RecordFault(kind, point, label(), "");
     return true;
   };
-  if (strikes(kFaultDatagramLoss, kDrawLoss,
-              plan_.datagram_loss_probability)) {
+  if (strikes(kFaultDatagramLoss, kDrawLoss, plan_.datagram_loss_probability)) {
     CountFault(kFaultDatagramLoss);
     ++stats_.datagrams_lost;
     Fold(kTraceDatagramDrop, d->id_, len, 1);

@@ -227,7 +227,8 @@ AddressFault SimNetwork::ReachabilityOf(const io::Address& remote) {
       key = Mix64(key ^ word);
     }
     Random draw(key ^ static_cast<uint64_t>(remote.family()));
-    const std::string where = absl::StrCat("address ", IpOnly(remote).ToString());
+    const std::string where =
+        absl::StrCat("address ", IpOnly(remote).ToString());
     if (draw.Chance(plan_.address_blackhole_probability) &&
         allowed(kFaultAddressBlackhole, key, where)) {
       return AddressFault::BlackHole();

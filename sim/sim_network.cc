@@ -183,9 +183,9 @@ void SimNetwork::AdvanceTo(int64_t time_ns) {
       wall_jumps_ns_ += jump;
       ++fault_counts_[kFaultWallJump];
       if (logging()) {
-        RecordFault(kFaultWallJump, point, "the wall clock",
-                    absl::StrCat("by ", absl::FormatDuration(
-                                            absl::Nanoseconds(jump))));
+        RecordFault(
+            kFaultWallJump, point, "the wall clock",
+            absl::StrCat("by ", absl::FormatDuration(absl::Nanoseconds(jump))));
       }
     } else {
       ++faults_suppressed_;
@@ -466,22 +466,22 @@ bool SimNetwork::LinkPartitioned(const Link* link) const {
   return link != nullptr && link->partitioned_until_ns > now_ns_;
 }
 
-void SimNetwork::MaybeLinkFaults(Link* link, uint64_t subject,
-                                 uint64_t ordinal,
+void SimNetwork::MaybeLinkFaults(Link* link, uint64_t subject, uint64_t ordinal,
                                  absl::FunctionRef<std::string()> via) {
   if (link == nullptr) return;
   Random params(0);
   if (plan_.clog_probability > 0) {
     const uint64_t point = PointOf(kFaultClog, subject, ordinal);
     if (Strikes(point, plan_.clog_probability, &params)) {
-      const int64_t d = Ns(
-          params.DurationBetween(absl::ZeroDuration(), plan_.clog_duration_max));
+      const int64_t d = Ns(params.DurationBetween(absl::ZeroDuration(),
+                                                  plan_.clog_duration_max));
       link->clogged_until_ns = std::max(link->clogged_until_ns, now_ns_ + d);
       CountFault(kFaultClog);
       if (logging()) {
-        RecordFault(kFaultClog, point, LinkLabel(link),
-                    absl::StrCat("for ", absl::FormatDuration(absl::Nanoseconds(d)),
-                                 ", drawn on ", via()));
+        RecordFault(
+            kFaultClog, point, LinkLabel(link),
+            absl::StrCat("for ", absl::FormatDuration(absl::Nanoseconds(d)),
+                         ", drawn on ", via()));
       }
     }
   }
@@ -494,9 +494,10 @@ void SimNetwork::MaybeLinkFaults(Link* link, uint64_t subject,
           std::max(link->partitioned_until_ns, now_ns_ + d);
       CountFault(kFaultPartition);
       if (logging()) {
-        RecordFault(kFaultPartition, point, LinkLabel(link),
-                    absl::StrCat("for ", absl::FormatDuration(absl::Nanoseconds(d)),
-                                 ", drawn on ", via()));
+        RecordFault(
+            kFaultPartition, point, LinkLabel(link),
+            absl::StrCat("for ", absl::FormatDuration(absl::Nanoseconds(d)),
+                         ", drawn on ", via()));
       }
     }
   }
@@ -571,8 +572,7 @@ void SimNetwork::Resolve(std::string_view host, io::ResolveCallback done) {
     result = Lookup(host);
     const uint64_t subject =
         io::HashBytes(absl::AsciiStrToLower(AbslView(host)));
-    const uint32_t ordinal =
-        NextOrdinal(Mix64(subject ^ kFaultResolveFailure));
+    const uint32_t ordinal = NextOrdinal(Mix64(subject ^ kFaultResolveFailure));
     Random params(0);
     if (result.ok() && plan_.resolve_failure_probability > 0) {
       const uint64_t point = PointOf(kFaultResolveFailure, subject, ordinal);
@@ -587,9 +587,9 @@ void SimNetwork::Resolve(std::string_view host, io::ResolveCallback done) {
                            "temporary failure in name resolution (EAI_AGAIN)");
       }
     }
-    due += Ns(DrawAt(PointOf(kPointLatency, subject, ordinal))
-                  .DurationBetween(absl::ZeroDuration(),
-                                   plan_.resolve_latency_max));
+    due += Ns(
+        DrawAt(PointOf(kPointLatency, subject, ordinal))
+            .DurationBetween(absl::ZeroDuration(), plan_.resolve_latency_max));
   }
   const uint64_t id = next_resolve_id_++;
   pending_resolves_.emplace(id,

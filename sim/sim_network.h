@@ -510,7 +510,7 @@ class SimNetwork final : public io::Network {
 
   SimOptions options_;
   const FaultPlan& plan_;
-  Random rng_;       // offload latencies
+  Random rng_;                  // offload latencies
   const uint64_t draw_salt_;    // the seed, mixed, for DrawAt
   const uint64_t decide_salt_;  // the seed, mixed, for seeded decisions
   Random wall_rng_;  // wall clock jumps, apart so reading it shifts nothing

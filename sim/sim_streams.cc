@@ -178,9 +178,9 @@ absl::StatusOr<std::unique_ptr<io::StreamSocket>> SimNetwork::Connect(
     // The connection's identity: its client host, where it connects, and
     // how many connections that host opened there before. A connection
     // elsewhere, or from another host, never shifts it.
-    const uint64_t base =
-        Mix64(Mix64(io::HashBytes(HostRef(local_host).name) ^ 0x636f6e6e65637421ull) ^
-              io::HashBytes(remote.ToString()));
+    const uint64_t base = Mix64(
+        Mix64(io::HashBytes(HostRef(local_host).name) ^ 0x636f6e6e65637421ull) ^
+        io::HashBytes(remote.ToString()));
     c->key = Mix64(base ^ NextOrdinal(base));
   }
   c->rtt_ns = Ns(DrawAt(PointOf(kPointConnectLatency, c->key, 0))
@@ -421,43 +421,44 @@ void SimNetwork::OnDeliver(Conn* c, int dir) {
     const uint64_t end_block =
         (s.offset + s.bytes + kStreamBlockBytes - 1) / kStreamBlockBytes;
     for (; f.delivered_blocks < end_block; ++f.delivered_blocks) {
-    const uint64_t block = f.delivered_blocks;
-    if (plan_.reset_probability > 0) {
-      const uint64_t point = PointOf(kFaultReset, subject, block);
-      if (Strikes(point, plan_.reset_probability, &params)) {
-        ++f.delivered_blocks;
-        CountFault(kFaultReset);
-        if (logging()) {
-          RecordFault(kFaultReset, point, ConnLabel(c, dir),
-                      absl::StrCat("after ", f.read + f.unread,
-                                   " bytes delivered"));
+      const uint64_t block = f.delivered_blocks;
+      if (plan_.reset_probability > 0) {
+        const uint64_t point = PointOf(kFaultReset, subject, block);
+        if (Strikes(point, plan_.reset_probability, &params)) {
+          ++f.delivered_blocks;
+          CountFault(kFaultReset);
+          if (logging()) {
+            RecordFault(
+                kFaultReset, point, ConnLabel(c, dir),
+                absl::StrCat("after ", f.read + f.unread, " bytes delivered"));
+          }
+          ResetConn(c, "reset by the network");
+          return;
         }
-        ResetConn(c, "reset by the network");
-        return;
       }
-    }
-    if (plan_.crash_probability > 0) {
-      Host& h = HostRef(reader.host);
-      const uint64_t point =
-          h.restart_hook ? PointOf(kFaultCrash, subject, block) : 0;
-      if (h.restart_hook &&
-          Strikes(point, plan_.crash_probability, &params)) {
-        ++f.delivered_blocks;
-        const HostId host = reader.host;
-        const int64_t down = Ns(params.DurationBetween(
-            absl::ZeroDuration(), plan_.crash_downtime_max));
-        if (logging()) {
-          RecordFault(kFaultCrash, point, absl::StrCat("host ", h.name),
-                      absl::StrCat("on a segment of ", ConnLabel(c, dir),
-                                   ", down for ",
-                                   absl::FormatDuration(absl::Nanoseconds(down))));
+      if (plan_.crash_probability > 0) {
+        Host& h = HostRef(reader.host);
+        const uint64_t point =
+            h.restart_hook ? PointOf(kFaultCrash, subject, block) : 0;
+        if (h.restart_hook &&
+            Strikes(point, plan_.crash_probability, &params)) {
+          ++f.delivered_blocks;
+          const HostId host = reader.host;
+          const int64_t down = Ns(params.DurationBetween(
+              absl::ZeroDuration(), plan_.crash_downtime_max));
+          if (logging()) {
+            RecordFault(
+                kFaultCrash, point, absl::StrCat("host ", h.name),
+                absl::StrCat("on a segment of ", ConnLabel(c, dir),
+                             ", down for ",
+                             absl::FormatDuration(absl::Nanoseconds(down))));
+          }
+          CrashHost(host);
+          Schedule(now_ns_ + down, EventKind::kRestart,
+                   static_cast<uint32_t>(host), HostRef(host).epoch, 0);
+          return;
         }
-        CrashHost(host);
-        Schedule(now_ns_ + down, EventKind::kRestart,
-                 static_cast<uint32_t>(host), HostRef(host).epoch, 0);
-        return;
       }
-    }
     }
   }
   if (!f.segments.empty()) ArmDelivery(c, dir, f.segments.front().due_ns);
@@ -528,8 +529,7 @@ IoResult SimNetwork::StreamWrite(SimStream* s, const io::ConstBuffer* buffers,
   const uint64_t subject = FlowSubject(c->key, e);
   Random params(0);
   if (n > 1 && plan_.short_write_probability > 0) {
-    const uint64_t point =
-        PointOf(kFaultShortWrite, subject, f.written);
+    const uint64_t point = PointOf(kFaultShortWrite, subject, f.written);
     if (Strikes(point, plan_.short_write_probability, &params)) {
       const size_t asked = n;
       n = static_cast<size_t>(params.Between(1, n - 1));

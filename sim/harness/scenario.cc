@@ -8,19 +8,19 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <utility>
-#include <cstdlib>
-#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "io/check.h"
 #include "io/absl_compat.h"
+#include "io/check.h"
 #include "sim/harness/shrink.h"
 
 extern char** environ;
@@ -97,9 +97,9 @@ absl::StatusOr<SeedShard> ShardFromEnvironment() {
   }
   if (found != nullptr) {
     if (std::getenv(found->count) == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          found->index, " is set but ", found->count,
-          " (the number of shards) is not"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(found->index, " is set but ", found->count,
+                       " (the number of shards) is not"));
     }
     absl::StatusOr<uint64_t> index = EnvNumber(found->index, 0);
     if (!index.ok()) return index.status();
@@ -113,9 +113,9 @@ absl::StatusOr<SeedShard> ShardFromEnvironment() {
       first = *min;
     }
     if (*index < first || *count == 0 || *index - first >= *count) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          found->name, " shard index ", *index, " is not in [", first, ", ",
-          first, " + ", *count, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(found->name, " shard index ", *index, " is not in [",
+                       first, ", ", first, " + ", *count, ")"));
     }
     shard = SeedShard{*index - first, *count, found->name};
   }
@@ -259,7 +259,9 @@ SweepSummary SweepSeeds(std::string_view plan_name,
   absl::StatusOr<FaultFilter> filter = FaultFilterFromEnvironment();
   if (!filter.ok()) {
     if (options.report_failures) ADD_FAILURE() << filter.status();
-    WriteProgress(progress, absl::StrCat("error ", OneLine(filter.status().ToString()), "\n"));
+    WriteProgress(
+        progress,
+        absl::StrCat("error ", OneLine(filter.status().ToString()), "\n"));
     return summary;
   }
   for (uint64_t seed : seeds) {
@@ -295,8 +297,8 @@ SweepSummary SweepSeeds(std::string_view plan_name,
       absl::StrAppend(&fault_text, " ", kind, "=", n);
     }
     if (result.status.ok()) {
-      WriteProgress(progress,
-                    absl::StrCat("seed ", seed, " ok ", events, fault_text, "\n"));
+      WriteProgress(progress, absl::StrCat("seed ", seed, " ok ", events,
+                                           fault_text, "\n"));
       continue;
     }
     ++summary.failures;
@@ -338,8 +340,8 @@ SweepSummary SweepSeeds(std::string_view plan_name,
     if (options.report_failures) {
       ADD_FAILURE() << "plan " << plan_name << " seed " << seed << ": "
                     << result.status << "\n  " << plan->ToString() << "\n  "
-                    << result.stats.ToString() << "\n  faults: "
-                    << failure.shrink_report
+                    << result.stats.ToString()
+                    << "\n  faults: " << failure.shrink_report
                     << "\n  replay: " << failure.replay;
     }
     summary.failed.push_back(std::move(failure));

@@ -27,13 +27,12 @@ class Shrinker {
     original_ = RunScenarioWith(options_.fault_filter);
     ++result_.runs;
     if (original_.status.ok()) {
-      return absl::FailedPreconditionError(
-          "the run to shrink does not fail");
+      return absl::FailedPreconditionError("the run to shrink does not fail");
     }
     if (original_log_.size() > shrink_.faults_max || truncated_) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the run injects more than ", shrink_.faults_max,
-          " faults; shrink a shorter run"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the run injects more than ", shrink_.faults_max,
+                       " faults; shrink a shorter run"));
     }
     result_.original = original_log_;
     IdSet all = IdsOf(original_log_);
@@ -56,7 +55,8 @@ class Shrinker {
       }
     }
     result_.kept = best_log_;
-    result_.filter = FaultFilter::Only(std::set<uint64_t>(best_.begin(), best_.end()));
+    result_.filter =
+        FaultFilter::Only(std::set<uint64_t>(best_.begin(), best_.end()));
     result_.status = best_status_;
     return result_;
   }
@@ -112,8 +112,8 @@ class Shrinker {
       return false;
     }
     ++result_.runs;
-    const ScenarioResult r =
-        RunScenarioWith(FaultFilter::Only(std::set<uint64_t>(ids.begin(), ids.end())));
+    const ScenarioResult r = RunScenarioWith(
+        FaultFilter::Only(std::set<uint64_t>(ids.begin(), ids.end())));
     bool fails;
     if (shrink_.still_fails) {
       fails = shrink_.still_fails(original_, r);
@@ -159,7 +159,8 @@ class Shrinker {
         for (size_t k = 0; k < parts && !reduced; ++k) {
           IdSet rest;
           for (size_t j = 0; j < parts; ++j) {
-            if (j != k) rest.insert(rest.end(), chunks[j].begin(), chunks[j].end());
+            if (j != k)
+              rest.insert(rest.end(), chunks[j].begin(), chunks[j].end());
           }
           std::sort(rest.begin(), rest.end());
           if (Fails(rest)) {
@@ -214,13 +215,14 @@ std::string ShrinkResult::KeepList() const {
 }
 
 std::string ShrinkResult::Report() const {
-  std::string out = absl::StrCat(kept.size(), " of ", original.size(),
-                                 " faults kept (",
-                                 minimal ? "1-minimal" : "budget spent, not minimal",
-                                 ", ", runs, " runs):");
+  std::string out =
+      absl::StrCat(kept.size(), " of ", original.size(), " faults kept (",
+                   minimal ? "1-minimal" : "budget spent, not minimal", ", ",
+                   runs, " runs):");
   if (kept.empty()) {
-    absl::StrAppend(&out, "\n  none: the run fails without any injected "
-                          "fault (the plan's latencies and windows suffice)");
+    absl::StrAppend(&out,
+                    "\n  none: the run fails without any injected "
+                    "fault (the plan's latencies and windows suffice)");
   }
   for (const FaultRecord& r : kept) absl::StrAppend(&out, "\n  ", r.ToString());
   absl::StrAppend(&out, "\n  reduced run: ", status.ToString());

@@ -119,8 +119,10 @@ int RunJobs(int jobs, int argc, char** argv) {
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
       const std::string v(*e);
-      if (v.rfind("EMBER_JOB", 0) == 0 || v.rfind("EMBER_SWEEP_PROGRESS_FD=", 0) == 0 ||
-          v.rfind("XML_OUTPUT_FILE=", 0) == 0 || v.rfind("GTEST_OUTPUT=", 0) == 0) {
+      if (v.rfind("EMBER_JOB", 0) == 0 ||
+          v.rfind("EMBER_SWEEP_PROGRESS_FD=", 0) == 0 ||
+          v.rfind("XML_OUTPUT_FILE=", 0) == 0 ||
+          v.rfind("GTEST_OUTPUT=", 0) == 0) {
         continue;
       }
       env.push_back(v);
@@ -131,7 +133,8 @@ int RunJobs(int jobs, int argc, char** argv) {
     std::vector<char*> envp;
     for (std::string& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
-    const std::string log = OutputDir() + "/sweep-job-" + std::to_string(job) + ".log";
+    const std::string log =
+        OutputDir() + "/sweep-job-" + std::to_string(job) + ".log";
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addclose(&actions, p[0]);
@@ -139,11 +142,13 @@ int RunJobs(int jobs, int argc, char** argv) {
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     pid_t pid = 0;
-    const int rc = posix_spawn(&pid, exe, &actions, nullptr, args.data(), envp.data());
+    const int rc =
+        posix_spawn(&pid, exe, &actions, nullptr, args.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     close(p[1]);
     if (rc != 0) {
-      std::fprintf(stderr, "sweep: cannot start job %d: %s\n", job, std::strerror(rc));
+      std::fprintf(stderr, "sweep: cannot start job %d: %s\n", job,
+                   std::strerror(rc));
       return 2;
     }
     pids.push_back(pid);
@@ -177,9 +182,11 @@ int RunJobs(int jobs, int argc, char** argv) {
     }
     // A progress line every 1% of the seeds (and at the end).
     const uint64_t step = t.seeds_total / 100 + 1;
-    if (t.seeds_run >= last_reported + step || (open == 0 && t.seeds_run != last_reported)) {
+    if (t.seeds_run >= last_reported + step ||
+        (open == 0 && t.seeds_run != last_reported)) {
       last_reported = t.seeds_run;
-      const double secs = std::chrono::duration<double>(Clock::now() - start).count();  // tidy: allow runner timing
+      const double secs = std::chrono::duration<double>(Clock::now() - start)
+                              .count();  // tidy: allow runner timing
       std::fprintf(stderr, "\rsweep: %llu/%llu seeds, %llu failed, %.1f s",
                    static_cast<unsigned long long>(t.seeds_run),
                    static_cast<unsigned long long>(t.seeds_total),
@@ -194,17 +201,20 @@ int RunJobs(int jobs, int argc, char** argv) {
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) child_failed = true;
   }
-  const double secs = std::chrono::duration<double>(Clock::now() - start).count();  // tidy: allow runner timing
+  const double secs = std::chrono::duration<double>(Clock::now() - start)
+                          .count();  // tidy: allow runner timing
   std::printf("sweep: %llu seeds in %.2f s over %d processes (%.0f seeds/s)\n",
               static_cast<unsigned long long>(t.seeds_run), secs, jobs,
               secs > 0 ? static_cast<double>(t.seeds_run) / secs : 0.0);
   std::printf("failures: %llu\n", static_cast<unsigned long long>(t.failures));
-  for (const std::string& line : t.failure_lines) std::printf("  %s\n", line.c_str());
+  for (const std::string& line : t.failure_lines)
+    std::printf("  %s\n", line.c_str());
   std::printf("faults injected:");
   if (t.faults.empty()) std::printf(" none");
   bool first = true;
   for (const auto& [kind, n] : t.faults) {
-    std::printf("%s %s %s", first ? "" : ",", kind.c_str(), WithCommas(n).c_str());
+    std::printf("%s %s %s", first ? "" : ",", kind.c_str(),
+                WithCommas(n).c_str());
     first = false;
   }
   std::printf("\nevents: %s (%.0f per second)\n", WithCommas(t.events).c_str(),
@@ -225,7 +235,8 @@ int main(int argc, char** argv) {
   int jobs = 1;
   if (const char* env = std::getenv("EMBER_JOBS")) jobs = std::atoi(env);
   for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--ember_jobs=", 13) == 0) jobs = std::atoi(argv[i] + 13);
+    if (std::strncmp(argv[i], "--ember_jobs=", 13) == 0)
+      jobs = std::atoi(argv[i] + 13);
   }
   if (jobs > 1 && std::getenv("EMBER_JOB_INDEX") == nullptr) {
     // Touch Bazel's shard status file: the jobs read the shard themselves.

@@ -80,10 +80,18 @@ TEST(HostileTest, HostileRunsInjectEveryStreamFault) {
   // Crashes are drawn per 512-byte block delivered to a host with a
   // restart hook, at 0.1%: the echo workload meets one within a few dozen
   // seeds.
-  const char* const kinds[] = {
-      "reset", "clog", "partition", "crash", "restart", "split",
-      "short_write", "accept_no_resources", "datagram_loss",
-      "datagram_duplicate", "datagram_reorder", "resolve_failure"};
+  const char* const kinds[] = {"reset",
+                               "clog",
+                               "partition",
+                               "crash",
+                               "restart",
+                               "split",
+                               "short_write",
+                               "accept_no_resources",
+                               "datagram_loss",
+                               "datagram_duplicate",
+                               "datagram_reorder",
+                               "resolve_failure"};
   std::map<std::string, uint64_t> faults;
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     SimNetwork net(Options(seed, FaultPlan::Hostile()));

@@ -4,8 +4,6 @@
 // the filter and the byte source behave as documented; and the shrinker
 // reduces a run to a 1-minimal set of faults.
 
-#include "sim/fault_schedule.h"
-
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -16,6 +14,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "io/address.h"
+#include "sim/fault_schedule.h"
 #include "sim/harness/scenario.h"
 #include "sim/harness/shrink.h"
 #include "sim/sim_network.h"
@@ -66,7 +65,8 @@ std::vector<FaultRecord> Transfer(const SimOptions& base,
   };
   std::vector<Side> sides(clients.size());
   for (size_t k = 0; k < clients.size(); ++k) {
-    const io::Address bind = Ip(("10.0.1." + std::to_string(clients[k])).c_str());
+    const io::Address bind =
+        Ip(("10.0.1." + std::to_string(clients[k])).c_str());
     io::ConnectOptions co;
     co.bind = &bind;
     auto c = net.Connect(Ip("10.0.0.1", 80), co);

@@ -25,7 +25,6 @@ constexpr uint16_t kPort = 8080;
 constexpr int kClients = 3;
 constexpr int kRequestsPerClient = 24;
 
-
 // What request `id` is: its method and body, derived from the id alone.
 std::string MethodOf(int id) {
   switch (id % 5) {

@@ -78,12 +78,14 @@ TEST(SeedsTest, ShardsCoverEverySeedOnce) {
 
 // Every shard of `count` (set up by `enter(i)`) together runs each seed of
 // [first, first + seeds) exactly once.
-void ExpectPartition(int count, uint64_t seeds,
-                     const std::function<std::vector<std::unique_ptr<EnvVar>>(int)>& enter) {
+void ExpectPartition(
+    int count, uint64_t seeds,
+    const std::function<std::vector<std::unique_ptr<EnvVar>>(int)>& enter) {
   std::multiset<uint64_t> all;
   for (int i = 0; i < count; ++i) {
     const auto vars = enter(i);
-    absl::StatusOr<std::vector<uint64_t>> got = SeedsFromEnvironment(100, seeds);
+    absl::StatusOr<std::vector<uint64_t>> got =
+        SeedsFromEnvironment(100, seeds);
     ASSERT_TRUE(got.ok()) << got.status();
     for (uint64_t s : *got) all.insert(s);
   }
@@ -135,13 +137,14 @@ TEST(SeedsTest, KubernetesIndexedJobsAndSlurmArraysPartitionTheSeeds) {
     EnvVar index("JOB_COMPLETION_INDEX", "1");
     EXPECT_EQ(SeedsFromEnvironment(0, 10).status().code(),
               absl::StatusCode::kInvalidArgument);  // no EMBER_TOTAL_SHARDS
-    EnvVar slurm("SLURM_ARRAY_TASK_ID", "0"), count("SLURM_ARRAY_TASK_COUNT", "2"),
-        total("EMBER_TOTAL_SHARDS", "2");
+    EnvVar slurm("SLURM_ARRAY_TASK_ID", "0"),
+        count("SLURM_ARRAY_TASK_COUNT", "2"), total("EMBER_TOTAL_SHARDS", "2");
     EXPECT_EQ(SeedsFromEnvironment(0, 10).status().code(),
               absl::StatusCode::kInvalidArgument);  // two sources at once
   }
   {
-    EnvVar slurm("SLURM_ARRAY_TASK_ID", "4"), count("SLURM_ARRAY_TASK_COUNT", "4");
+    EnvVar slurm("SLURM_ARRAY_TASK_ID", "4"),
+        count("SLURM_ARRAY_TASK_COUNT", "4");
     EXPECT_EQ(SeedsFromEnvironment(0, 10).status().code(),
               absl::StatusCode::kInvalidArgument);  // out of range
   }

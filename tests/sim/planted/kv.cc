@@ -172,9 +172,8 @@ class KvClient {
     absl::StatusOr<Connection*> c =
         reactor_.BindConnect(bind_, 0, "10.0.0.1", 7000, std::move(conn));
     if (!c.ok()) {
-      Fail(absl::InternalError(absl::StrCat("client ", index_,
-                                            " cannot connect: ",
-                                            c.status().ToString())));
+      Fail(absl::InternalError(absl::StrCat(
+          "client ", index_, " cannot connect: ", c.status().ToString())));
       return;
     }
     conn_ = raw;
@@ -262,8 +261,10 @@ class KvClient {
     const std::string key = absl::StrCat("c", index_, "k", choose_(4));
     if (choose_(2) == 0) {
       std::string value = absl::StrCat(index_, ":", op, ":");
-      const size_t size = 1 + choose_(static_cast<uint64_t>(w_.value_bytes_max));
-      while (value.size() < size) value.push_back(static_cast<char>('a' + value.size() % 26));
+      const size_t size =
+          1 + choose_(static_cast<uint64_t>(w_.value_bytes_max));
+      while (value.size() < size)
+        value.push_back(static_cast<char>('a' + value.size() % 26));
       model_[key] = value;
       history_[key].insert(value);
       return {absl::StrCat("PUT ", key, " ", value, "\n"),
@@ -297,10 +298,10 @@ class KvClient {
     }
     const Request& r = pending_.front();
     if (!Matches(r, line)) {
-      Fail(absl::DataLossError(absl::StrCat(
-          "client ", index_, ": request \"", r.line.substr(0, 24),
-          "...\" got \"", std::string(line.substr(0, 40)), "\", expected \"",
-          r.expect.substr(0, 40), "\"")));
+      Fail(absl::DataLossError(
+          absl::StrCat("client ", index_, ": request \"", r.line.substr(0, 24),
+                       "...\" got \"", std::string(line.substr(0, 40)),
+                       "\", expected \"", r.expect.substr(0, 40), "\"")));
       return;
     }
     pending_.pop_front();
@@ -323,9 +324,8 @@ class KvClient {
     timer_armed_ = true;
     const absl::Duration limit =
         w_.bug == KvBug::kShortTimeout ? kShortTimeout : kPatientTimeout;
-    const absl::Duration wait =
-        std::max(absl::Milliseconds(1),
-                 limit - (reactor_.Now() - last_progress_));
+    const absl::Duration wait = std::max(
+        absl::Milliseconds(1), limit - (reactor_.Now() - last_progress_));
     (void)reactor_.AddTimer(wait, [this, limit] {
       timer_armed_ = false;
       if (stopping_ || done_ || !error_.ok() || conn_ == nullptr ||
@@ -361,7 +361,7 @@ class KvClient {
   std::function<uint64_t(uint64_t)> choose_;
   const std::string bind_;
   KvClientConnection* conn_ = nullptr;
-  std::deque<Request> pending_;  // sent, not answered, in order
+  std::deque<Request> pending_;               // sent, not answered, in order
   std::map<std::string, std::string> model_;  // key -> last value PUT
   std::map<std::string, std::set<std::string>> history_;  // every value PUT
   std::string in_;
@@ -379,7 +379,9 @@ class KvClient {
 
 void KvClientConnection::ConnectionCompleted() { c_.Connected(); }
 void KvClientConnection::ReceiveData(std::string_view data) { c_.Data(data); }
-void KvClientConnection::Unbind(const UnbindReason& reason) { c_.Ended(reason); }
+void KvClientConnection::Unbind(const UnbindReason& reason) {
+  c_.Ended(reason);
+}
 
 }  // namespace
 
@@ -445,15 +447,15 @@ absl::Status RunKv(Reactor& reactor, sim::SimNetwork& net,
     if (status.ok() && !c->error().ok()) status = c->error();
   }
   if (status.ok() && server.overflow_drops > 0) {
-    status = absl::ResourceExhaustedError(absl::StrCat(
-        "the server dropped ", server.overflow_drops,
-        " client(s) at its outbound limit of ", kServerOutboundMaxBytes,
-        " bytes"));
+    status = absl::ResourceExhaustedError(
+        absl::StrCat("the server dropped ", server.overflow_drops,
+                     " client(s) at its outbound limit of ",
+                     kServerOutboundMaxBytes, " bytes"));
   }
   if (status.ok() && !server.sessions.empty()) {
-    status = absl::InternalError(absl::StrCat(
-        "every client left, but the server still holds ",
-        server.sessions.size(), " session(s)"));
+    status = absl::InternalError(
+        absl::StrCat("every client left, but the server still holds ",
+                     server.sessions.size(), " session(s)"));
   }
   // Tear down: no more reconnects; the reactor closes what is left.
   for (auto& c : clients) c->Stop();

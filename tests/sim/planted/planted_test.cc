@@ -104,12 +104,14 @@ Finding SweepFor(const KvWorkload& w, std::function<FaultPlan(uint64_t)> plan,
   for (const FaultRecord& r : f.kept) ids.insert(r.id);
   replay.fault_filter = sim::FaultFilter::Only(ids);
   f.replayed = sim::RunScenario(replay, KvScenario(w)).status;
-  std::printf("  %s: found at run %d (seed %llu): %s\n    kept %zu of %d faults%s:\n    %s\n    replay: %s\n",
-              std::string(KvBugName(w.bug)).c_str(), f.runs,
-              static_cast<unsigned long long>(failure.seed),
-              f.status.ToString().c_str(), f.kept.size(), f.faults_before,
-              f.minimal ? " (1-minimal)" : "", Describe(f.kept).c_str(),
-              failure.replay.c_str());
+  std::printf(
+      "  %s: found at run %d (seed %llu): %s\n    kept %zu of %d faults%s:\n   "
+      " %s\n    replay: %s\n",
+      std::string(KvBugName(w.bug)).c_str(), f.runs,
+      static_cast<unsigned long long>(failure.seed),
+      f.status.ToString().c_str(), f.kept.size(), f.faults_before,
+      f.minimal ? " (1-minimal)" : "", Describe(f.kept).c_str(),
+      failure.replay.c_str());
   return f;
 }
 
@@ -126,8 +128,8 @@ Finding FuzzFor(KvWorkload w, uint64_t first, int budget) {
     std::vector<uint8_t> input(8192);
     for (size_t k = 0; k < input.size(); ++k) {
       const bool sparse = k < input.size() / 2;
-      input[k] = sparse && gen.Below(8) != 0 ? 0xff
-                                             : static_cast<uint8_t>(gen.Next());
+      input[k] =
+          sparse && gen.Below(8) != 0 ? 0xff : static_cast<uint8_t>(gen.Next());
     }
     sim::ByteDecisions bytes(input.data(), input.size());
     w.choices = &bytes;
@@ -135,8 +137,7 @@ Finding FuzzFor(KvWorkload w, uint64_t first, int budget) {
     options.seed = 1;
     options.plan = FuzzPlan();
     options.decisions = &bytes;
-    const sim::Scenario scenario = [&](Reactor& reactor,
-                                       sim::SimNetwork& net) {
+    const sim::Scenario scenario = [&](Reactor& reactor, sim::SimNetwork& net) {
       bytes.Rewind();
       return RunKv(reactor, net, w);
     };
@@ -169,15 +170,16 @@ FaultPlan SwarmPlan(uint64_t seed) { return FaultPlan::Swarm(seed); }
 // at most `kept_max` faults of the allowed kinds, 1-minimal, and the shrunk
 // run replays the failure.
 void ExpectFound(const Finding& f, absl::StatusCode code,
-                 const std::set<std::string>& kinds_allowed,
-                 size_t kept_min, size_t kept_max) {
+                 const std::set<std::string>& kinds_allowed, size_t kept_min,
+                 size_t kept_max) {
   ASSERT_TRUE(f.found) << "not found within " << f.runs << " runs";
   EXPECT_EQ(f.status.code(), code) << f.status;
   EXPECT_TRUE(f.minimal);
   EXPECT_GE(f.kept.size(), kept_min) << Describe(f.kept);
   EXPECT_LE(f.kept.size(), kept_max) << Describe(f.kept);
   for (const std::string& kind : KindsOf(f.kept)) {
-    EXPECT_TRUE(kinds_allowed.count(kind)) << kind << " kept:\n" << Describe(f.kept);
+    EXPECT_TRUE(kinds_allowed.count(kind)) << kind << " kept:\n"
+                                           << Describe(f.kept);
   }
   EXPECT_EQ(f.replayed.code(), code) << f.replayed;
 }
@@ -226,7 +228,8 @@ void ExpectEveryWayFinds(KvBug bug, const Expectation& e) {
     ExpectFound(f, e.code, e.allowed, 0, e.kept_max);
     if (!e.required.empty() && f.found) {
       bool has = false;
-      for (const std::string& kind : KindsOf(f.kept)) has |= e.required.count(kind) > 0;
+      for (const std::string& kind : KindsOf(f.kept))
+        has |= e.required.count(kind) > 0;
       EXPECT_TRUE(has) << "the shrunk run must keep one of "
                        << absl::StrJoin(e.required, ", ") << "; kept:\n    "
                        << Describe(f.kept);
@@ -238,8 +241,9 @@ TEST(PlantedKvTest, A_WholeMessagePerReadIsFoundAndShrunkToOneCut) {
   // Only a request cut between two reads shows it: a split delivery or a
   // short write, or a small receive window (swarm plans) that cuts writes
   // without any injected fault.
-  ExpectEveryWayFinds(KvBug::kWholeMessagePerRead,
-                      {absl::StatusCode::kDataLoss, {"split", "short_write"}, {}, 1});
+  ExpectEveryWayFinds(
+      KvBug::kWholeMessagePerRead,
+      {absl::StatusCode::kDataLoss, {"split", "short_write"}, {}, 1});
 }
 
 TEST(PlantedKvTest, B_ResendWithoutClearingIsFoundAndShrunkToOneReset) {
@@ -268,7 +272,8 @@ TEST(PlantedKvTest, D_ShortTimeoutIsFoundAndShrunkToOneStall) {
                        {"clog", "partition", "reset", "split", "short_write"},
                        {},
                        2});
-  const Finding wan = SweepFor(With(KvBug::kShortTimeout), WanPlan, 1, kSeedBudget);
+  const Finding wan =
+      SweepFor(With(KvBug::kShortTimeout), WanPlan, 1, kSeedBudget);
   ASSERT_TRUE(wan.found);
   const std::set<std::string> kinds = KindsOf(wan.kept);
   EXPECT_TRUE(kinds.count("clog") || kinds.count("partition"))
@@ -291,7 +296,8 @@ TEST(PlantedKvTest, IdealPlanHidesTheFaultDrivenBugs) {
   // server that ignores backpressure overflows on any network.
   for (KvBug bug : {KvBug::kWholeMessagePerRead, KvBug::kResendWithoutClearing,
                     KvBug::kLeakOnReset, KvBug::kShortTimeout}) {
-    const Finding f = SweepFor(With(bug), [](uint64_t) { return FaultPlan::Ideal(); }, 1, 5);
+    const Finding f = SweepFor(
+        With(bug), [](uint64_t) { return FaultPlan::Ideal(); }, 1, 5);
     EXPECT_FALSE(f.found) << KvBugName(bug) << ": " << f.status;
   }
 }
