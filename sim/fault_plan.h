@@ -30,9 +30,12 @@
 //    faults out reaches states an everything-on plan drowns out).
 //
 // Rates are per occurrence, not per second: a fault is drawn when the thing
-// it hits happens (a segment is sent or delivered, a connect attempt is
-// made, an accept is called). An idle world therefore stays idle, and the
-// amount of chaos follows the amount of traffic.
+// it hits happens (a write is made, a 512-byte block of a stream is sent or
+// delivered, a connect attempt is made, an accept is called). An idle world
+// therefore stays idle, and the amount of chaos follows the amount of
+// traffic. Each draw is made at a stable decision point (see
+// sim/fault_schedule.h): changing one rate, or switching a kind off, moves
+// no other decision.
 
 #ifndef EMBER_SIM_FAULT_PLAN_H_
 #define EMBER_SIM_FAULT_PLAN_H_
@@ -91,26 +94,30 @@ struct FaultPlan {
   double short_write_probability = 0;
 
   // --- Stream faults ---
-  // Chance, per segment delivered, that the connection is reset instead:
-  // both ends see kReset on their next read or write; bytes not yet read are
-  // discarded.
+  // Chance, per 512-byte block of a stream delivered (drawn when the
+  // block's first byte arrives, so however the bytes were cut), that the
+  // connection is reset then: both ends see kReset on their next read or
+  // write; bytes not yet read are discarded.
   double reset_probability = 0;
 
   // --- Link faults (a link joins two hosts, or a host to itself) ---
-  // Chance, per segment sent and per connect attempt, that the link clogs:
+  // Chance, per 512-byte block of a stream sent, per datagram and per
+  // connect attempt, that the link clogs:
   // everything on it stalls for up to `clog_duration_max`, then resumes.
   double clog_probability = 0;
   absl::Duration clog_duration_max = absl::ZeroDuration();
-  // Chance, per segment sent and per connect attempt, that the link
-  // partitions for up to `partition_duration_max`: connect attempts get no
+  // Chance, per 512-byte block of a stream sent, per datagram and per
+  // connect attempt, that the link partitions for up to
+  // `partition_duration_max`: connect attempts get no
   // answer (and are retried like SYNs, timing out after the kernel connect
   // timeout), stream bytes wait for the heal, datagrams are lost.
   double partition_probability = 0;
   absl::Duration partition_duration_max = absl::ZeroDuration();
 
   // --- Hosts ---
-  // Chance, per segment delivered to a host that has a restart hook, that
-  // the host crashes on receipt: every connection with an end on it is
+  // Chance, per 512-byte block of a stream delivered to a host that has a
+  // restart hook, that the host crashes on receipt: every connection with
+  // an end on it is
   // reset, its listeners and datagram sockets die. It restarts after up to
   // `crash_downtime_max` and its restart hook runs. Hosts without a hook
   // never crash at random, since nothing would bring their listeners back.

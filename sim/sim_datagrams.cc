@@ -39,6 +39,12 @@ absl::StatusOr<std::unique_ptr<io::DatagramSocket>> SimNetwork::OpenDatagram(
   EMBER_RETURN_IF_ERROR(
       TakeDescriptor(host, absl::StrCat("bind ", bound.ToString())));
   auto socket = std::make_unique<SimDatagram>(this, host, bound);
+  {
+    const uint64_t base = Mix64(
+        Mix64(io::HashBytes(HostRef(host).name) ^ 0x64677261'6d736f63ull) ^
+        io::HashBytes(bound.ToString()));
+    socket->fault_key_ = Mix64(base ^ NextOrdinal(base));
+  }
   socket->bound_ = true;
   datagram_binds_[{host, bound}] = socket.get();
   Fold(kTraceOpenDatagram, socket->id_, static_cast<uint32_t>(host),
@@ -91,20 +97,34 @@ IoResult SimNetwork::DatagramSend(SimDatagram* d, const io::Address& to,
   HostId dst;
   const bool known = FindOwner(to, &dst);
   Link* link = known ? LinkBetween(d->host_, dst) : nullptr;
-  MaybeLinkFaults(link);
+  const uint64_t subject = d->fault_key_;
+  auto label = [&] {
+    return absl::StrCat("datagram ", d->local_.ToString(), " -> ",
+                        to.ToString());
+  };
+  MaybeLinkFaults(link, subject, d->draws_[kDrawClog]++, label);
   if (!known || !HostRef(dst).up || LinkPartitioned(link)) {
     ++stats_.datagrams_lost;
     Fold(kTraceDatagramDrop, d->id_, len, 0);
     return IoResult::Ok(len);
   }
-  if (rng_.Chance(plan_.datagram_loss_probability)) {
+  Random params(0);
+  auto strikes = [&](int kind, int draw, double p) {
+    if (!(p > 0)) return false;
+    const uint64_t point = PointOf(kind, subject, d->draws_[draw]++);
+    if (!Strikes(point, p, &params)) return false;
+    if (logging()) RecordFault(kind, point, label(), "");
+    return true;
+  };
+  if (strikes(kFaultDatagramLoss, kDrawLoss, plan_.datagram_loss_probability)) {
     CountFault(kFaultDatagramLoss);
     ++stats_.datagrams_lost;
     Fold(kTraceDatagramDrop, d->id_, len, 1);
     return IoResult::Ok(len);
   }
   int copies = 1;
-  if (rng_.Chance(plan_.datagram_duplicate_probability)) {
+  if (strikes(kFaultDatagramDuplicate, kDrawDuplicate,
+              plan_.datagram_duplicate_probability)) {
     CountFault(kFaultDatagramDuplicate);
     ++stats_.datagrams_duplicated;
     copies = 2;
@@ -134,17 +154,19 @@ IoResult SimNetwork::DatagramSend(SimDatagram* d, const io::Address& to,
     g.sent_bytes = len;
     g.charged = true;
     d->in_flight_bytes_ += len;
-    if (len > 0 && rng_.Chance(plan_.datagram_truncate_probability)) {
+    if (len > 0 && strikes(kFaultDatagramTruncate, kDrawTruncate,
+                           plan_.datagram_truncate_probability)) {
       CountFault(kFaultDatagramTruncate);
       ++stats_.datagrams_truncated;
-      g.payload.resize(static_cast<size_t>(rng_.Below(len)));
+      g.payload.resize(static_cast<size_t>(params.Below(len)));
     }
-    int64_t due = now_ns_ + DrawLatencyNs();
-    if (rng_.Chance(plan_.datagram_reorder_probability)) {
+    int64_t due = now_ns_ + DrawLatencyNs(subject, d->draws_[kDrawLatency]++);
+    if (strikes(kFaultDatagramReorder, kDrawReorder,
+                plan_.datagram_reorder_probability)) {
       CountFault(kFaultDatagramReorder);
       ++stats_.datagrams_reordered;
-      due +=
-          rng_.BetweenSigned(0, std::max<int64_t>(kMsNs, 2 * latency_max_ns_));
+      due += params.BetweenSigned(
+          0, std::max<int64_t>(kMsNs, 2 * latency_max_ns_));
     }
     due = std::max(due, LinkBlockedUntil(link));
     Schedule(due, EventKind::kDatagram, slot, g.gen, 0);

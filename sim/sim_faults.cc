@@ -190,7 +190,7 @@ void SimNetwork::SetFamilyFault(io::Address::Family family,
   family_faults_[family == io::Address::Family::kIpv6 ? 1 : 0] = fault;
 }
 
-AddressFault SimNetwork::ReachabilityOf(const io::Address& remote) const {
+AddressFault SimNetwork::ReachabilityOf(const io::Address& remote) {
   auto it = address_faults_.find(IpOnly(remote));
   if (it != address_faults_.end()) return it->second;
   const bool v6 = remote.family() == io::Address::Family::kIpv6;
@@ -199,9 +199,21 @@ AddressFault SimNetwork::ReachabilityOf(const io::Address& remote) const {
   // The plan's draws: each from a generator of its own, keyed by the seed
   // and what it decides, so a draw is the same whenever it is made and
   // takes nothing from the network's main stream.
+  // A drawn fault is filtered and logged like the others; its point is
+  // the address (or IPv6 as a whole), since it is drawn once per run.
+  auto allowed = [&](int kind, uint64_t subject, const std::string& where) {
+    const uint64_t point = PointOf(kind, subject, 0);
+    if (!options_.fault_filter.Allows(point)) return false;
+    if (logging() && !address_faults_logged_[point]) {
+      address_faults_logged_[point] = true;
+      RecordFault(kind, point, where, "");
+    }
+    return true;
+  };
   if (v6 && plan_.ipv6_blackhole_probability > 0) {
     Random dead(Mix64(options_.seed ^ 0x6970'7636'6465'6164ull));
-    if (dead.Chance(plan_.ipv6_blackhole_probability)) {
+    if (dead.Chance(plan_.ipv6_blackhole_probability) &&
+        allowed(kFaultAddressBlackhole, 6, "all of IPv6")) {
       return AddressFault::BlackHole();
     }
   }
@@ -215,10 +227,14 @@ AddressFault SimNetwork::ReachabilityOf(const io::Address& remote) const {
       key = Mix64(key ^ word);
     }
     Random draw(key ^ static_cast<uint64_t>(remote.family()));
-    if (draw.Chance(plan_.address_blackhole_probability)) {
+    const std::string where =
+        absl::StrCat("address ", IpOnly(remote).ToString());
+    if (draw.Chance(plan_.address_blackhole_probability) &&
+        allowed(kFaultAddressBlackhole, key, where)) {
       return AddressFault::BlackHole();
     }
-    if (draw.Chance(plan_.address_refuse_probability)) {
+    if (draw.Chance(plan_.address_refuse_probability) &&
+        allowed(kFaultAddressRefuse, key, where)) {
       return AddressFault::Refuse();
     }
   }

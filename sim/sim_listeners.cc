@@ -70,6 +70,12 @@ absl::StatusOr<std::unique_ptr<io::Listener>> SimNetwork::Listen(
   auto listener = std::make_unique<SimListener>(this, host, bound,
                                                 std::max(1, options.backlog));
   listener->reuse_port_ = options.reuse_port;
+  {
+    const uint64_t base =
+        Mix64(Mix64(io::HashBytes(HostRef(host).name) ^ 0x6c697374656e21ull) ^
+              io::HashBytes(bound.ToString()));
+    listener->fault_key_ = Mix64(base ^ NextOrdinal(base));
+  }
   listener->bound_ = true;
   stream_binds_[{host, bound}].members.push_back(listener.get());
   Fold(kTraceListen, listener->id_, static_cast<uint32_t>(host), bound.port());
@@ -80,11 +86,22 @@ absl::StatusOr<std::unique_ptr<io::StreamSocket>> SimNetwork::ListenerAccept(
     SimListener* l) {
   if (!l->error_.ok()) return l->error_;
   if (l->queue_.empty()) return std::unique_ptr<io::StreamSocket>();
-  if (HostRef(l->host_).descriptors >= options_.descriptors_per_host_max ||
-      rng_.Chance(plan_.accept_no_resources_probability)) {
-    if (HostRef(l->host_).descriptors < options_.descriptors_per_host_max) {
+  bool no_resources =
+      HostRef(l->host_).descriptors >= options_.descriptors_per_host_max;
+  if (!no_resources && plan_.accept_no_resources_probability > 0) {
+    Random params(0);
+    const uint64_t point = PointOf(kFaultAcceptNoResources, l->fault_key_,
+                                   l->draws_[kDrawAccept]++);
+    if (Strikes(point, plan_.accept_no_resources_probability, &params)) {
+      no_resources = true;
       CountFault(kFaultAcceptNoResources);
+      if (logging()) {
+        RecordFault(kFaultAcceptNoResources, point,
+                    absl::StrCat("listener ", l->local_.ToString()), "");
+      }
     }
+  }
+  if (no_resources) {
     return MakeError(ErrorKind::kNoResources, "accept",
                      "too many open files (EMFILE)");
   }

@@ -30,6 +30,8 @@ SimNetwork::SimNetwork(SimOptions options)
     : options_(std::move(options)),
       plan_(options_.plan),
       rng_(options_.seed),
+      draw_salt_(Mix64(options_.seed ^ 0x64726177'73616c74ull)),
+      decide_salt_(Mix64(options_.seed ^ 0x66617565'6c747321ull)),
       wall_rng_(Mix64(options_.seed ^ 0x57414c4c'434c4f43ull)),
       seed_rng_(Mix64(options_.seed ^ 0x52454143'544f5221ull)),
       latency_min_ns_(Ns(options_.plan.latency_min)),
@@ -100,6 +102,56 @@ void SimNetwork::CountFault(int kind) {
        0);
 }
 
+bool SimNetwork::Strikes(uint64_t point, double probability, Random* params) {
+  if (!(probability > 0)) return false;
+  uint64_t param_seed = 0;
+  bool strikes;
+  if (probability >= 1) {
+    strikes = true;
+    param_seed = Mix64(point ^ decide_salt_ ^ 0x706172616d73ull);
+  } else if (options_.decisions != nullptr) {
+    strikes = options_.decisions->Decide(point, probability, &param_seed);
+  } else {
+    // Counter-based: the point and the seed alone decide, so no other
+    // decision of the run can move this one.
+    const uint64_t bits = Mix64(point ^ decide_salt_);
+    strikes = static_cast<double>(bits >> 11) * 0x1.0p-53 < probability;
+    param_seed = Mix64(bits ^ 0x706172616d73ull);
+  }
+  if (!strikes) return false;
+  if (!options_.fault_filter.Allows(point)) {
+    ++faults_suppressed_;
+    return false;
+  }
+  *params = Random(param_seed);
+  return true;
+}
+
+void SimNetwork::RecordFault(int kind, uint64_t point, std::string where,
+                             std::string detail) {
+  if (fault_log_.size() >= options_.fault_log_max) {
+    fault_log_truncated_ = true;
+    return;
+  }
+  fault_log_.push_back(FaultRecord{kFaultNames[kind], point,
+                                   absl::Nanoseconds(now_ns_), std::move(where),
+                                   std::move(detail)});
+}
+
+std::string SimNetwork::ConnLabel(const Conn* c, int dir) const {
+  const io::Address& client = c->ends[0].local;
+  const io::Address& server = c->remote;
+  return dir == 0 ? absl::StrCat("c", c->id, " ", client.ToString(), " -> ",
+                                 server.ToString())
+                  : absl::StrCat("c", c->id, " ", server.ToString(), " -> ",
+                                 client.ToString());
+}
+
+std::string SimNetwork::LinkLabel(const Link* link) const {
+  return absl::StrCat("link ", hosts_[link->host_a]->name, " <-> ",
+                      hosts_[link->host_b]->name);
+}
+
 namespace {
 struct EventLater {
   template <typename E>
@@ -122,9 +174,23 @@ void SimNetwork::AdvanceTo(int64_t time_ns) {
   now_ns_ = time_ns;
   while (next_wall_jump_ns_ <= now_ns_) {
     const int64_t max = Ns(plan_.wall_jump_max);
-    const int64_t jump = max > 0 ? wall_rng_.BetweenSigned(-max, max) : 0;
-    wall_jumps_ns_ += jump;
-    ++fault_counts_[kFaultWallJump];
+    int64_t jump = max > 0 ? wall_rng_.BetweenSigned(-max, max) : 0;
+    // Jumps come at drawn times, not per occurrence: the decision source
+    // is not asked, but the filter may suppress one (the draws above are
+    // made either way, so later jumps stay where they were).
+    const uint64_t point = PointOf(kFaultWallJump, 0, wall_jumps_drawn_++);
+    if (options_.fault_filter.Allows(point)) {
+      wall_jumps_ns_ += jump;
+      ++fault_counts_[kFaultWallJump];
+      if (logging()) {
+        RecordFault(
+            kFaultWallJump, point, "the wall clock",
+            absl::StrCat("by ", absl::FormatDuration(absl::Nanoseconds(jump))));
+      }
+    } else {
+      ++faults_suppressed_;
+      jump = 0;
+    }
     Fold(kTraceWallJump, static_cast<uint64_t>(next_wall_jump_ns_),
          static_cast<uint64_t>(jump), 0);
     const int64_t interval = Ns(plan_.wall_jump_interval);
@@ -391,7 +457,10 @@ SimNetwork::Link* SimNetwork::LinkBetween(HostId a, HostId b) {
   uint32_t x = static_cast<uint32_t>(a);
   uint32_t y = static_cast<uint32_t>(b);
   if (x > y) std::swap(x, y);
-  return &links_[{x, y}];
+  Link* link = &links_[{x, y}];
+  link->host_a = x;
+  link->host_b = y;
+  return link;
 }
 
 int64_t SimNetwork::LinkBlockedUntil(const Link* link) const {
@@ -404,20 +473,40 @@ bool SimNetwork::LinkPartitioned(const Link* link) const {
   return link != nullptr && link->partitioned_until_ns > now_ns_;
 }
 
-void SimNetwork::MaybeLinkFaults(Link* link) {
+void SimNetwork::MaybeLinkFaults(Link* link, uint64_t subject, uint64_t ordinal,
+                                 absl::FunctionRef<std::string()> via) {
   if (link == nullptr) return;
-  if (rng_.Chance(plan_.clog_probability)) {
-    const int64_t d =
-        Ns(rng_.DurationBetween(absl::ZeroDuration(), plan_.clog_duration_max));
-    link->clogged_until_ns = std::max(link->clogged_until_ns, now_ns_ + d);
-    CountFault(kFaultClog);
+  Random params(0);
+  if (plan_.clog_probability > 0) {
+    const uint64_t point = PointOf(kFaultClog, subject, ordinal);
+    if (Strikes(point, plan_.clog_probability, &params)) {
+      const int64_t d = Ns(params.DurationBetween(absl::ZeroDuration(),
+                                                  plan_.clog_duration_max));
+      link->clogged_until_ns = std::max(link->clogged_until_ns, now_ns_ + d);
+      CountFault(kFaultClog);
+      if (logging()) {
+        RecordFault(
+            kFaultClog, point, LinkLabel(link),
+            absl::StrCat("for ", absl::FormatDuration(absl::Nanoseconds(d)),
+                         ", drawn on ", via()));
+      }
+    }
   }
-  if (rng_.Chance(plan_.partition_probability)) {
-    const int64_t d = Ns(rng_.DurationBetween(absl::ZeroDuration(),
-                                              plan_.partition_duration_max));
-    link->partitioned_until_ns =
-        std::max(link->partitioned_until_ns, now_ns_ + d);
-    CountFault(kFaultPartition);
+  if (plan_.partition_probability > 0) {
+    const uint64_t point = PointOf(kFaultPartition, subject, ordinal);
+    if (Strikes(point, plan_.partition_probability, &params)) {
+      const int64_t d = Ns(params.DurationBetween(
+          absl::ZeroDuration(), plan_.partition_duration_max));
+      link->partitioned_until_ns =
+          std::max(link->partitioned_until_ns, now_ns_ + d);
+      CountFault(kFaultPartition);
+      if (logging()) {
+        RecordFault(
+            kFaultPartition, point, LinkLabel(link),
+            absl::StrCat("for ", absl::FormatDuration(absl::Nanoseconds(d)),
+                         ", drawn on ", via()));
+      }
+    }
   }
 }
 
@@ -488,14 +577,26 @@ void SimNetwork::Resolve(std::string_view host, io::ResolveCallback done) {
     result = *std::move(answer);
   } else {
     result = Lookup(host);
-    if (result.ok() && rng_.Chance(plan_.resolve_failure_probability)) {
-      CountFault(kFaultResolveFailure);
-      result = MakeError(ErrorKind::kNameLookupFailed,
-                         absl::StrCat("resolve \"", AbslView(host), "\""),
-                         "temporary failure in name resolution (EAI_AGAIN)");
+    const uint64_t subject =
+        io::HashBytes(absl::AsciiStrToLower(AbslView(host)));
+    const uint32_t ordinal = NextOrdinal(Mix64(subject ^ kFaultResolveFailure));
+    Random params(0);
+    if (result.ok() && plan_.resolve_failure_probability > 0) {
+      const uint64_t point = PointOf(kFaultResolveFailure, subject, ordinal);
+      if (Strikes(point, plan_.resolve_failure_probability, &params)) {
+        CountFault(kFaultResolveFailure);
+        if (logging()) {
+          RecordFault(kFaultResolveFailure, point,
+                      absl::StrCat("name \"", AbslView(host), "\""), "");
+        }
+        result = MakeError(ErrorKind::kNameLookupFailed,
+                           absl::StrCat("resolve \"", AbslView(host), "\""),
+                           "temporary failure in name resolution (EAI_AGAIN)");
+      }
     }
     due += Ns(
-        rng_.DurationBetween(absl::ZeroDuration(), plan_.resolve_latency_max));
+        DrawAt(PointOf(kPointLatency, subject, ordinal))
+            .DurationBetween(absl::ZeroDuration(), plan_.resolve_latency_max));
   }
   const uint64_t id = next_resolve_id_++;
   pending_resolves_.emplace(id,

@@ -69,7 +69,9 @@
 //    are simulated. TCP_NODELAY is recorded and has no effect (there is no
 //    Nagle delay to turn off).
 //
-// Determinism. All choices come from `SimOptions::seed` through `Random`;
+// Determinism. All choices come from `SimOptions::seed` through `Random`,
+// each fault decided at its own stable point (sim/fault_schedule.h), or
+// from `SimOptions::decisions` when a fuzzer supplies them;
 // readiness is dispatched in handle creation order, scheduled events of
 // equal time in the order they were scheduled, and nothing depends on a
 // pointer value or a hash table's order. Every simulator event (its time,
@@ -98,12 +100,14 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "io/address.h"
 #include "io/network.h"
 #include "sim/fault_plan.h"
+#include "sim/fault_schedule.h"
 #include "sim/random.h"
 
 namespace ember::sim {
@@ -164,6 +168,16 @@ struct SimOptions {
   // (ReactorOptions::trace_content), which is what a determinism check
   // compares; turn this on for code that drives io::Network directly.
   bool trace_bytes = false;
+  // Which of the plan's faults may strike (sim/fault_schedule.h): all by
+  // default; the shrinker and EMBER_KEEP_FAULTS keep only some.
+  FaultFilter fault_filter;
+  // Where the plan's fault decisions come from; null (the default) means
+  // from `seed`, point by point. Not owned; must outlive the network.
+  DecisionSource* decisions = nullptr;
+  // Keep a record of at most this many injected faults (`fault_log()`);
+  // 0, the default, keeps none and builds no text. Beyond the limit faults
+  // still strike, and `fault_log_truncated()` says the log is incomplete.
+  size_t fault_log_max = 0;
 };
 
 // Counters over a whole run. Two runs of one seed, plan and program have
@@ -301,6 +315,12 @@ class SimNetwork final : public io::Network {
   size_t open_handles() const { return handles_.size(); }
   // Runs the full invariant sweep now (it also runs periodically).
   void CheckInvariants();
+  // The plan's faults injected so far, in order (see
+  // SimOptions::fault_log_max). Scripted faults are not in it.
+  const std::vector<FaultRecord>& fault_log() const { return fault_log_; }
+  bool fault_log_truncated() const { return fault_log_truncated_; }
+  // Faults the decisions called for that the filter suppressed.
+  uint64_t faults_suppressed() const { return faults_suppressed_; }
 
  private:
   friend class internal::SimHandle;
@@ -318,6 +338,8 @@ class SimNetwork final : public io::Network {
   struct Link {
     int64_t clogged_until_ns = 0;
     int64_t partitioned_until_ns = 0;
+    uint32_t host_a = 0;  // the two hosts, lower id first
+    uint32_t host_b = 0;
   };
   // Listeners on one address: several with SO_REUSEPORT, in creation order;
   // connections go to them in turn.
@@ -366,13 +388,48 @@ class SimNetwork final : public io::Network {
   int Dispatch();
   bool HasWork() const;
   void Fold(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
-  // One-way latency for a segment or datagram, per the plan.
-  int64_t DrawLatencyNs() {
+  // One-way latency for a segment or datagram, per the plan, drawn at the
+  // latency point (`subject`, `ordinal`).
+  int64_t DrawLatencyNs(uint64_t subject, uint64_t ordinal) {
     return latency_min_ns_ == latency_max_ns_
                ? latency_min_ns_
-               : rng_.BetweenSigned(latency_min_ns_, latency_max_ns_);
+               : DrawAt(PointOf(kPointLatency, subject, ordinal))
+                     .BetweenSigned(latency_min_ns_, latency_max_ns_);
   }
   void CountFault(int kind);
+
+  // --- Decision points (sim/fault_schedule.h) ---
+  static constexpr uint64_t kPointLatency = 1000;
+  static constexpr uint64_t kPointConnectLatency = 1001;
+  // The identity of the `ordinal`-th point of `kind` on `subject`.
+  static uint64_t PointOf(uint64_t kind, uint64_t subject, uint64_t ordinal) {
+    return Mix64(Mix64(Mix64(kind * 0x9e3779b97f4a7c15ull) ^ subject) ^
+                 ordinal);
+  }
+  // A generator for a choice that is not a fault (a latency) at `point`,
+  // from the seed alone.
+  Random DrawAt(uint64_t point) const { return Random(point ^ draw_salt_); }
+  // Whether the plan's fault at `point`, of rate `probability`, strikes
+  // (asking the decision source, then the filter); `params` is then the
+  // generator for its parameters. A rate of 0 asks nobody.
+  bool Strikes(uint64_t point, double probability, Random* params);
+  bool logging() const { return options_.fault_log_max > 0; }
+  void RecordFault(int kind, uint64_t point, std::string where,
+                   std::string detail);
+  // The next ordinal for a subject counted outside connections.
+  uint32_t NextOrdinal(uint64_t key) { return ordinals_[key]++; }
+  // "c3 127.0.0.1:32768 -> 127.0.0.1:7000" for direction `dir` of `c`.
+  std::string ConnLabel(const Conn* c, int dir) const;
+  std::string LinkLabel(const Link* link) const;
+  // The subject of direction `dir` of a connection. Its points are
+  // numbered by stream offset (see Flow::queued).
+  static uint64_t FlowSubject(uint64_t conn_key, int dir) {
+    return Mix64(conn_key ^ static_cast<uint64_t>(dir + 1));
+  }
+  // The subject of a connection's SYNs, numbered by attempt.
+  static uint64_t SynSubject(uint64_t conn_key) {
+    return Mix64(conn_key ^ 0x73796e73'796e7321ull);
+  }
 
   // --- Hosts and links ---
   Host& HostRef(HostId host);
@@ -384,7 +441,11 @@ class SimNetwork final : public io::Network {
   // now when it is not.
   int64_t LinkBlockedUntil(const Link* link) const;
   bool LinkPartitioned(const Link* link) const;
-  void MaybeLinkFaults(Link* link);
+  // The plan's clog and partition draws for something sent on `link`, at
+  // the points (`subject`, `ordinal`) of each kind; `via` says, for the
+  // fault log, what was sent.
+  void MaybeLinkFaults(Link* link, uint64_t subject, uint64_t ordinal,
+                       absl::FunctionRef<std::string()> via);
   uint16_t EphemeralPort(HostId host);
   // Where a listener or datagram socket on `address` lives: the owning host
   // (which must be up) and the address with an ephemeral port for port 0.
@@ -445,11 +506,13 @@ class SimNetwork final : public io::Network {
   absl::StatusOr<std::vector<io::Address>> Lookup(std::string_view host) const;
   // What happens to connects to `remote`: the scripted fault of the address,
   // else of its family, else the plan's draws for this run.
-  AddressFault ReachabilityOf(const io::Address& remote) const;
+  AddressFault ReachabilityOf(const io::Address& remote);
 
   SimOptions options_;
   const FaultPlan& plan_;
-  Random rng_;       // the network's own choices
+  Random rng_;                  // offload latencies
+  const uint64_t draw_salt_;    // the seed, mixed, for DrawAt
+  const uint64_t decide_salt_;  // the seed, mixed, for seeded decisions
   Random wall_rng_;  // wall clock jumps, apart so reading it shifts nothing
   Random seed_rng_;  // values for RandomSeed()
 
@@ -507,6 +570,14 @@ class SimNetwork final : public io::Network {
 
   SimStats stats_;
   std::vector<uint64_t> fault_counts_;
+  std::map<uint64_t, uint32_t> ordinals_;
+  std::vector<FaultRecord> fault_log_;
+  bool fault_log_truncated_ = false;
+  uint64_t faults_suppressed_ = 0;
+  uint64_t wall_jumps_drawn_ = 0;
+  // Address faults drawn from the plan and logged already (the same draw
+  // is looked at again on every connect).
+  std::map<uint64_t, bool> address_faults_logged_;
   uint64_t trace_hash_ = 0xcbf29ce484222325ull;
   uint64_t events_since_sweep_ = 0;
 };

@@ -174,7 +174,17 @@ absl::StatusOr<std::unique_ptr<io::StreamSocket>> SimNetwork::Connect(
   }
   c->ends[1].local = remote;
   c->connect_start_ns = now_ns_;
-  c->rtt_ns = Ns(rng_.DurationBetween(plan_.connect_latency_min,
+  {
+    // The connection's identity: its client host, where it connects, and
+    // how many connections that host opened there before. A connection
+    // elsewhere, or from another host, never shifts it.
+    const uint64_t base = Mix64(
+        Mix64(io::HashBytes(HostRef(local_host).name) ^ 0x636f6e6e65637421ull) ^
+        io::HashBytes(remote.ToString()));
+    c->key = Mix64(base ^ NextOrdinal(base));
+  }
+  c->rtt_ns = Ns(DrawAt(PointOf(kPointConnectLatency, c->key, 0))
+                     .DurationBetween(plan_.connect_latency_min,
                                       plan_.connect_latency_max));
   if (remote.is_ip()) {
     const AddressFault reach = ReachabilityOf(remote);
@@ -192,7 +202,8 @@ absl::StatusOr<std::unique_ptr<io::StreamSocket>> SimNetwork::Connect(
 }
 
 void SimNetwork::SendSyn(Conn* c, int64_t at_ns) {
-  MaybeLinkFaults(c->link);
+  MaybeLinkFaults(c->link, SynSubject(c->key), c->syn_attempts++,
+                  [&] { return absl::StrCat("a SYN of ", ConnLabel(c, 0)); });
   Schedule(at_ns, EventKind::kSynArrive, c->slot, c->gen, 0);
 }
 
@@ -351,15 +362,27 @@ void SimNetwork::QueueSegment(Conn* c, int dir, uint32_t bytes, bool fin) {
     tx = static_cast<int64_t>(num / plan_.bandwidth_bytes_per_second);
   }
   f.busy_until_ns = start + tx;
-  const int64_t latency = DrawLatencyNs();
+  // A segment's points are numbered by its first byte's offset in the
+  // stream: a write delivered whole or cut in pieces starts at the same
+  // offset, so its first segment fares the same either way, and later
+  // writes are unaffected by how earlier ones were cut.
+  const uint64_t subject = FlowSubject(c->key, dir);
+  const uint64_t offset = f.queued;
+  f.queued += bytes;
+  const int64_t latency = DrawLatencyNs(subject, offset);
   const int64_t due = std::max(f.last_due_ns, f.busy_until_ns + latency);
   f.last_due_ns = due;
-  f.segments.push_back(Segment{due, bytes, fin});
+  f.segments.push_back(Segment{due, bytes, fin, offset});
   if (!fin) f.in_flight += bytes;
   // The front segment may be past due, held only by a clog or partition
   // (OnDeliver then armed the heal time); never arm a delivery in the past.
   ArmDelivery(c, dir, std::max(now_ns_, f.segments.front().due_ns));
-  MaybeLinkFaults(c->link);
+  // Clogs and partitions: per block of the stream sent, like resets.
+  for (; f.queued_blocks * kStreamBlockBytes < f.queued; ++f.queued_blocks) {
+    MaybeLinkFaults(c->link, subject, f.queued_blocks, [&] {
+      return absl::StrCat("a segment of ", ConnLabel(c, dir));
+    });
+  }
 }
 
 void SimNetwork::OnDeliver(Conn* c, int dir) {
@@ -390,21 +413,51 @@ void SimNetwork::OnDeliver(Conn* c, int dir) {
       MaybeFreeConn(c);
       return;
     }
-    if (rng_.Chance(plan_.reset_probability)) {
-      CountFault(kFaultReset);
-      ResetConn(c, "reset by the network");
-      return;
-    }
-    if (plan_.crash_probability > 0) {
-      Host& h = HostRef(reader.host);
-      if (h.restart_hook && rng_.Chance(plan_.crash_probability)) {
-        const HostId host = reader.host;
-        CrashHost(host);
-        const int64_t down = Ns(rng_.DurationBetween(absl::ZeroDuration(),
-                                                     plan_.crash_downtime_max));
-        Schedule(now_ns_ + down, EventKind::kRestart,
-                 static_cast<uint32_t>(host), HostRef(host).epoch, 0);
-        return;
+    // Resets and crashes are decided per block of the stream, when the
+    // block's first byte is delivered: the same bytes meet the same
+    // decisions however they were cut into segments.
+    const uint64_t subject = FlowSubject(c->key, dir);
+    Random params(0);
+    const uint64_t end_block =
+        (s.offset + s.bytes + kStreamBlockBytes - 1) / kStreamBlockBytes;
+    for (; f.delivered_blocks < end_block; ++f.delivered_blocks) {
+      const uint64_t block = f.delivered_blocks;
+      if (plan_.reset_probability > 0) {
+        const uint64_t point = PointOf(kFaultReset, subject, block);
+        if (Strikes(point, plan_.reset_probability, &params)) {
+          ++f.delivered_blocks;
+          CountFault(kFaultReset);
+          if (logging()) {
+            RecordFault(
+                kFaultReset, point, ConnLabel(c, dir),
+                absl::StrCat("after ", f.read + f.unread, " bytes delivered"));
+          }
+          ResetConn(c, "reset by the network");
+          return;
+        }
+      }
+      if (plan_.crash_probability > 0) {
+        Host& h = HostRef(reader.host);
+        const uint64_t point =
+            h.restart_hook ? PointOf(kFaultCrash, subject, block) : 0;
+        if (h.restart_hook &&
+            Strikes(point, plan_.crash_probability, &params)) {
+          ++f.delivered_blocks;
+          const HostId host = reader.host;
+          const int64_t down = Ns(params.DurationBetween(
+              absl::ZeroDuration(), plan_.crash_downtime_max));
+          if (logging()) {
+            RecordFault(
+                kFaultCrash, point, absl::StrCat("host ", h.name),
+                absl::StrCat("on a segment of ", ConnLabel(c, dir),
+                             ", down for ",
+                             absl::FormatDuration(absl::Nanoseconds(down))));
+          }
+          CrashHost(host);
+          Schedule(now_ns_ + down, EventKind::kRestart,
+                   static_cast<uint32_t>(host), HostRef(host).epoch, 0);
+          return;
+        }
       }
     }
   }
@@ -473,9 +526,19 @@ IoResult SimNetwork::StreamWrite(SimStream* s, const io::ConstBuffer* buffers,
   if (f.bytes.size() >= window) return IoResult::WouldBlock();
   size_t n =
       static_cast<size_t>(std::min<uint64_t>(total, window - f.bytes.size()));
-  if (n > 1 && rng_.Chance(plan_.short_write_probability)) {
-    n = static_cast<size_t>(rng_.Between(1, n - 1));
-    CountFault(kFaultShortWrite);
+  const uint64_t subject = FlowSubject(c->key, e);
+  Random params(0);
+  if (n > 1 && plan_.short_write_probability > 0) {
+    const uint64_t point = PointOf(kFaultShortWrite, subject, f.written);
+    if (Strikes(point, plan_.short_write_probability, &params)) {
+      const size_t asked = n;
+      n = static_cast<size_t>(params.Between(1, n - 1));
+      CountFault(kFaultShortWrite);
+      if (logging()) {
+        RecordFault(kFaultShortWrite, point, ConnLabel(c, e),
+                    absl::StrCat(n, " of ", asked, " bytes accepted"));
+      }
+    }
   }
   size_t left = n;
   uint64_t content = n;
@@ -492,15 +555,29 @@ IoResult SimNetwork::StreamWrite(SimStream* s, const io::ConstBuffer* buffers,
   stats_.bytes_written += n;
   // With trace_bytes, the bytes themselves, not only how many.
   Fold(kTraceWrite, c->id, static_cast<uint64_t>(e), content);
-  if (n > 1 && rng_.Chance(plan_.split_probability)) {
+  uint64_t split_point = 0;
+  if (n > 1 && plan_.split_probability > 0) {
+    split_point = PointOf(kFaultSplit, subject, f.written - n);
+  }
+  if (split_point != 0 &&
+      Strikes(split_point, plan_.split_probability, &params)) {
     CountFault(kFaultSplit);
     size_t rest = n;
+    int pieces = 0;
+    std::string sizes;
     for (int piece = 1; rest > 0; ++piece) {
       const size_t size = piece < FaultPlan::kSplitPiecesMax && rest > 1
-                              ? static_cast<size_t>(rng_.Between(1, rest))
+                              ? static_cast<size_t>(params.Between(1, rest))
                               : rest;
       QueueSegment(c, e, static_cast<uint32_t>(size), false);
       rest -= size;
+      ++pieces;
+      if (logging()) absl::StrAppend(&sizes, pieces > 1 ? "+" : "", size);
+    }
+    if (logging()) {
+      RecordFault(kFaultSplit, split_point, ConnLabel(c, e),
+                  absl::StrCat("a write of ", n, " bytes in ", pieces,
+                               " pieces: ", sizes));
     }
   } else {
     QueueSegment(c, e, static_cast<uint32_t>(n), false);

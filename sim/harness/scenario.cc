@@ -8,19 +8,20 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <utility>
-#include <cstdlib>
-#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "io/check.h"
 #include "io/absl_compat.h"
+#include "io/check.h"
+#include "sim/harness/shrink.h"
 
 extern char** environ;
 
@@ -61,19 +62,77 @@ absl::StatusOr<std::vector<uint64_t>> SeedsFromEnvironment(
   if (!offset.ok()) return offset.status();
   absl::StatusOr<uint64_t> count = EnvNumber("EMBER_SEEDS", default_count);
   if (!count.ok()) return count.status();
-  absl::StatusOr<uint64_t> shards = EnvNumber("TEST_TOTAL_SHARDS", 1);
-  if (!shards.ok()) return shards.status();
-  absl::StatusOr<uint64_t> index = EnvNumber("TEST_SHARD_INDEX", 0);
-  if (!index.ok()) return index.status();
-  if (*shards == 0 || *index >= *shards) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "shard index ", *index, " is not below the shard count ", *shards));
-  }
+  absl::StatusOr<SeedShard> shard = ShardFromEnvironment();
+  if (!shard.ok()) return shard.status();
   std::vector<uint64_t> seeds;
-  for (uint64_t i = *index; i < *count; i += *shards) {
+  for (uint64_t i = shard->index; i < *count; i += shard->count) {
     seeds.push_back(default_first + *offset + i);
   }
   return seeds;
+}
+
+absl::StatusOr<SeedShard> ShardFromEnvironment() {
+  struct Source {
+    const char* name;
+    const char* index;
+    const char* count;
+  };
+  // Bazel's test sharding, a Kubernetes Indexed Job (the Job's completions
+  // passed as EMBER_TOTAL_SHARDS), a Slurm job array.
+  constexpr Source kSources[] = {
+      {"Bazel", "TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS"},
+      {"Kubernetes", "JOB_COMPLETION_INDEX", "EMBER_TOTAL_SHARDS"},
+      {"Slurm", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"},
+  };
+  SeedShard shard;
+  const Source* found = nullptr;
+  for (const Source& source : kSources) {
+    if (std::getenv(source.index) == nullptr) continue;
+    if (found != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "both ", found->index, " (", found->name, ") and ", source.index,
+          " (", source.name, ") are set: which one splits the seeds?"));
+    }
+    found = &source;
+  }
+  if (found != nullptr) {
+    if (std::getenv(found->count) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(found->index, " is set but ", found->count,
+                       " (the number of shards) is not"));
+    }
+    absl::StatusOr<uint64_t> index = EnvNumber(found->index, 0);
+    if (!index.ok()) return index.status();
+    absl::StatusOr<uint64_t> count = EnvNumber(found->count, 1);
+    if (!count.ok()) return count.status();
+    uint64_t first = 0;
+    if (std::string_view(found->name) == "Slurm") {
+      // Array task ids start where --array says (SLURM_ARRAY_TASK_MIN).
+      absl::StatusOr<uint64_t> min = EnvNumber("SLURM_ARRAY_TASK_MIN", 0);
+      if (!min.ok()) return min.status();
+      first = *min;
+    }
+    if (*index < first || *count == 0 || *index - first >= *count) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(found->name, " shard index ", *index, " is not in [",
+                       first, ", ", first, " + ", *count, ")"));
+    }
+    shard = SeedShard{*index - first, *count, found->name};
+  }
+  // The sweep runner's processes split the machine's shard further.
+  if (std::getenv("EMBER_JOB_INDEX") != nullptr) {
+    absl::StatusOr<uint64_t> job = EnvNumber("EMBER_JOB_INDEX", 0);
+    if (!job.ok()) return job.status();
+    absl::StatusOr<uint64_t> jobs = EnvNumber("EMBER_JOB_COUNT", 1);
+    if (!jobs.ok()) return jobs.status();
+    if (*jobs == 0 || *job >= *jobs) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "EMBER_JOB_INDEX ", *job, " is not below EMBER_JOB_COUNT ", *jobs));
+    }
+    shard.index = shard.index * *jobs + *job;
+    shard.count *= *jobs;
+  }
+  return shard;
 }
 
 absl::StatusOr<FaultPlan> PlanFromEnvironment(const FaultPlan& fallback) {
@@ -162,41 +221,149 @@ absl::Status RunUntil(Reactor& reactor, const std::function<bool()>& done,
   return absl::OkStatus();
 }
 
+namespace {
+
+// Where SweepSeeds reports each seed for the sweep runner, or -1.
+int ProgressFd() {
+  const char* text = std::getenv("EMBER_SWEEP_PROGRESS_FD");
+  int fd = -1;
+  if (text == nullptr || !absl::SimpleAtoi(text, &fd) || fd < 0) return -1;
+  return fd;
+}
+
+void WriteProgress(int fd, const std::string& line) {
+  if (fd < 0) return;
+  size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = write(fd, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+// Newlines would break the runner's line protocol.
+std::string OneLine(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+}  // namespace
+
+SweepSummary SweepSeeds(std::string_view plan_name,
+                        const std::vector<uint64_t>& seeds,
+                        const Scenario& scenario, const SweepOptions& options) {
+  SweepSummary summary;
+  const int progress = ProgressFd();
+  WriteProgress(progress, absl::StrCat("total ", seeds.size(), "\n"));
+  absl::StatusOr<FaultFilter> filter = FaultFilterFromEnvironment();
+  if (!filter.ok()) {
+    if (options.report_failures) ADD_FAILURE() << filter.status();
+    WriteProgress(
+        progress,
+        absl::StrCat("error ", OneLine(filter.status().ToString()), "\n"));
+    return summary;
+  }
+  for (uint64_t seed : seeds) {
+    ++summary.runs;
+    FaultPlan named;
+    if (options.plan) {
+      named = options.plan(seed);
+    } else {
+      absl::StatusOr<FaultPlan> by_name = FaultPlan::ByName(plan_name, seed);
+      if (!by_name.ok()) {
+        if (options.report_failures) ADD_FAILURE() << by_name.status();
+        return summary;
+      }
+      named = *by_name;
+    }
+    absl::StatusOr<FaultPlan> plan = PlanFromEnvironment(named);
+    if (!plan.ok()) {
+      if (options.report_failures) ADD_FAILURE() << plan.status();
+      return summary;
+    }
+    SimOptions sim_options = options.sim;
+    sim_options.seed = seed;
+    sim_options.plan = *plan;
+    sim_options.fault_filter = *filter;
+    const ScenarioResult result =
+        RunScenario(sim_options, scenario, options.scenario);
+    const uint64_t events =
+        result.stats.events_processed + result.reactor_events;
+    summary.events += events;
+    std::string fault_text;
+    for (const auto& [kind, n] : result.stats.faults) {
+      summary.faults[kind] += n;
+      absl::StrAppend(&fault_text, " ", kind, "=", n);
+    }
+    if (result.status.ok()) {
+      WriteProgress(progress, absl::StrCat("seed ", seed, " ok ", events,
+                                           fault_text, "\n"));
+      continue;
+    }
+    ++summary.failures;
+    SweepFailure failure;
+    failure.seed = seed;
+    failure.plan = *plan;
+    failure.status = result.status;
+    ReplayOptions replay;
+    if (*plan != named) replay.plan = *plan;
+    if (summary.failures <= options.shrink_failures_max) {
+      ShrinkOptions shrink;
+      shrink.runs_max = options.shrink_runs_max;
+      shrink.scenario = options.scenario;
+      absl::StatusOr<ShrinkResult> shrunk =
+          ShrinkFaults(sim_options, scenario, shrink);
+      if (shrunk.ok()) {
+        failure.shrunk = true;
+        failure.kept = shrunk->kept;
+        failure.faults_before_shrinking =
+            static_cast<int>(shrunk->original.size());
+        failure.shrink_report = shrunk->Report();
+        replay.extra_env.push_back(
+            absl::StrCat("EMBER_KEEP_FAULTS=", shrunk->KeepList()));
+      } else {
+        failure.shrink_report =
+            absl::StrCat("not shrunk: ", shrunk.status().ToString());
+      }
+    } else if (filter->mode == FaultFilter::Mode::kOnly) {
+      replay.extra_env.push_back(
+          absl::StrCat("EMBER_KEEP_FAULTS=", filter->KeepList()));
+    }
+    failure.replay = ReplayCommand(seed, replay);
+    WriteProgress(progress, absl::StrCat("seed ", seed, " fail ", events,
+                                         fault_text, "\n"));
+    WriteProgress(progress,
+                  absl::StrCat("failure seed ", seed, ": ",
+                               OneLine(result.status.ToString()), "\n"));
+    WriteProgress(progress, absl::StrCat("replay ", failure.replay, "\n"));
+    if (options.report_failures) {
+      ADD_FAILURE() << "plan " << plan_name << " seed " << seed << ": "
+                    << result.status << "\n  " << plan->ToString() << "\n  "
+                    << result.stats.ToString()
+                    << "\n  faults: " << failure.shrink_report
+                    << "\n  replay: " << failure.replay;
+    }
+    summary.failed.push_back(std::move(failure));
+    if (options.stop_after_failures > 0 &&
+        summary.failures >= options.stop_after_failures) {
+      break;
+    }
+  }
+  return summary;
+}
+
 SweepSummary Sweep(std::string_view plan_name, uint64_t first, uint64_t count,
                    const Scenario& scenario, const ScenarioOptions& options) {
-  SweepSummary summary;
   absl::StatusOr<std::vector<uint64_t>> seeds =
       SeedsFromEnvironment(first, count);
   if (!seeds.ok()) {
     ADD_FAILURE() << seeds.status();
-    return summary;
+    return SweepSummary();
   }
-  for (uint64_t seed : *seeds) {
-    ++summary.runs;
-    absl::StatusOr<FaultPlan> named = FaultPlan::ByName(plan_name, seed);
-    if (!named.ok()) {
-      ADD_FAILURE() << named.status();
-      return summary;
-    }
-    absl::StatusOr<FaultPlan> plan = PlanFromEnvironment(*named);
-    if (!plan.ok()) {
-      ADD_FAILURE() << plan.status();
-      return summary;
-    }
-    SimOptions sim_options;
-    sim_options.seed = seed;
-    sim_options.plan = *plan;
-    const ScenarioResult result = RunScenario(sim_options, scenario, options);
-    if (result.status.ok()) continue;
-    ++summary.failures;
-    ReplayOptions replay;
-    if (*plan != *named) replay.plan = *plan;
-    ADD_FAILURE() << "plan " << plan_name << " seed " << seed << ": "
-                  << result.status << "\n  " << plan->ToString() << "\n  "
-                  << result.stats.ToString()
-                  << "\n  replay: " << ReplayCommand(seed, replay);
-  }
-  return summary;
+  SweepOptions sweep;
+  sweep.scenario = options;
+  return SweepSeeds(plan_name, *seeds, scenario, sweep);
 }
 
 namespace {

@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,23 @@ namespace ember::sim {
 // same first seed; EMBER_SEED_OFFSET replaces it.
 absl::StatusOr<std::vector<uint64_t>> SeedsFromEnvironment(
     uint64_t default_first, uint64_t default_count);
+
+// Which part of a sweep's seeds this process runs: seed number i (counting
+// from the first) belongs to shard i % count. Read from, at most one of:
+//  - Bazel's test sharding: TEST_SHARD_INDEX, TEST_TOTAL_SHARDS;
+//  - a Kubernetes Indexed Job: JOB_COMPLETION_INDEX, with the Job's
+//    `completions` passed as EMBER_TOTAL_SHARDS;
+//  - a Slurm job array: SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT (and
+//    SLURM_ARRAY_TASK_MIN, the first id, 0 when unset);
+// then split again by the sweep runner's processes (EMBER_JOB_INDEX of
+// EMBER_JOB_COUNT). None set: one shard, everything. kInvalidArgument when
+// two sources are set, a count is missing, or an index is out of range.
+struct SeedShard {
+  uint64_t index = 0;
+  uint64_t count = 1;
+  std::string source = "none";
+};
+absl::StatusOr<SeedShard> ShardFromEnvironment();
 
 // `fallback`, or the plan in EMBER_PLAN when it is set (kInvalidArgument if
 // it does not parse).
@@ -111,10 +129,50 @@ ScenarioResult RunScenario(const SimOptions& sim_options,
 absl::Status RunUntil(Reactor& reactor, const std::function<bool()>& done,
                       absl::Duration budget);
 
+// One failing seed of a sweep.
+struct SweepFailure {
+  uint64_t seed = 0;
+  FaultPlan plan;
+  absl::Status status;
+  // The faults the shrinker kept (sim/harness/shrink.h), when it ran and
+  // succeeded; `shrunk` says whether it did.
+  bool shrunk = false;
+  std::vector<FaultRecord> kept;
+  int faults_before_shrinking = 0;
+  // The shrinker's report, or why it could not shrink.
+  std::string shrink_report;
+  // The command that replays the failure (the reduced run when shrunk).
+  std::string replay;
+};
+
 // The outcome of a Sweep.
 struct SweepSummary {
   int runs = 0;
   int failures = 0;
+  std::vector<SweepFailure> failed;
+  // Faults injected over all runs, by kind; events (simulator and reactor)
+  // over all runs.
+  std::map<std::string, uint64_t> faults;
+  uint64_t events = 0;
+};
+
+struct SweepOptions {
+  ScenarioOptions scenario;
+  // Report each failure as a GoogleTest failure (what a sweep test wants);
+  // off for tests that expect failures (a planted bug) and look at them.
+  bool report_failures = true;
+  // Shrink the faults of the first this many failures (0: none).
+  int shrink_failures_max = 1;
+  // Replays the shrinker may make per failure.
+  int shrink_runs_max = 400;
+  // Stop after this many failures (0: run every seed).
+  int stop_after_failures = 0;
+  // The plan for a seed; empty means FaultPlan::ByName(plan name, seed).
+  // EMBER_PLAN still overrides it.
+  std::function<FaultPlan(uint64_t seed)> plan;
+  // Options for each run's simulator (seed, plan and fault filter are set
+  // by the sweep).
+  SimOptions sim;
 };
 
 // Runs `scenario` for each seed of SeedsFromEnvironment(first, count) under
@@ -122,9 +180,19 @@ struct SweepSummary {
 // seed; EMBER_PLAN overrides it). Each failing seed is a GoogleTest failure
 // naming the plan, the seed, the scenario's status, the simulator's
 // statistics and the replay command.
+// The faults injected are those EMBER_KEEP_FAULTS keeps, when it is set;
+// the first failure is shrunk to the faults that matter, and its replay
+// command keeps only those.
 SweepSummary Sweep(std::string_view plan_name, uint64_t first, uint64_t count,
                    const Scenario& scenario,
                    const ScenarioOptions& options = {});
+
+// The same over the given seeds, with more control (see SweepOptions).
+// When EMBER_SWEEP_PROGRESS_FD names a file descriptor, one line per seed
+// goes to it for the sweep runner (sim/harness/sweep_main.cc).
+SweepSummary SweepSeeds(std::string_view plan_name,
+                        const std::vector<uint64_t>& seeds,
+                        const Scenario& scenario, const SweepOptions& options);
 
 // Runs `scenario` twice from the same options: once in this process and
 // once in a child process (this test binary run again with only the

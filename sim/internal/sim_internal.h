@@ -40,6 +40,10 @@ inline constexpr uint16_t kPortLast = 60999;
 // RTO doubling each time.
 inline constexpr int64_t kSynRetrySeconds[] = {1, 3, 7, 15, 31, 63};
 inline constexpr int kSynRetries = 6;
+// Stream faults that strike "per segment" (resets, crashes, clogs and
+// partitions) are decided once per block of this many bytes of the stream,
+// so that how the bytes were cut into segments does not move them.
+inline constexpr uint64_t kStreamBlockBytes = 512;
 
 enum FaultKind : int {
   kFaultAcceptNoResources,
@@ -158,6 +162,7 @@ struct Segment {
   int64_t due_ns;
   uint32_t bytes;
   bool fin;
+  uint64_t offset;  // of its first byte in the stream
 };
 
 enum class EndState : uint8_t {
@@ -165,6 +170,20 @@ enum class EndState : uint8_t {
   kConnecting,  // client end before the answer
   kOpen,
   kFailed,  // client end whose connect failed
+};
+
+// The decision points counted per datagram socket and listener: each kind
+// has its own ordinal, so one kind's points are numbered the same whatever
+// the others do. (A stream's points are numbered by stream offset.)
+enum DrawKind : int {
+  kDrawLatency,
+  kDrawClog,
+  kDrawLoss,
+  kDrawDuplicate,
+  kDrawTruncate,
+  kDrawReorder,
+  kDrawAccept,
+  kDrawKinds,
 };
 
 // One direction of a connection: bytes from ends[d] to ends[1 - d].
@@ -181,8 +200,16 @@ struct SimNetwork::Flow {
   int64_t armed_ns = INT64_MAX;  // earliest delivery event scheduled
   bool fin_queued = false;
   bool fin_delivered = false;
+  // Bytes put into segments so far: the next segment's offset in the
+  // stream, which numbers its decision points.
+  uint64_t queued = 0;
+  // Blocks of kStreamBlockBytes whose link-fault points (queued_blocks)
+  // and reset and crash points (delivered_blocks) were decided.
+  uint64_t queued_blocks = 0;
+  uint64_t delivered_blocks = 0;
 
   void Reinit() {
+    queued = queued_blocks = delivered_blocks = 0;
     bytes.Clear();
     segments.clear();
     unread = in_flight = written = read = discarded = 0;
@@ -210,6 +237,11 @@ struct SimNetwork::Conn {
   uint32_t gen = 0;
   bool live = false;
   uint64_t id = 0;
+  // The connection's identity for fault decisions: the client's host, the
+  // address it connects to, and how many connections that host opened to
+  // that address before (sim/fault_schedule.h).
+  uint64_t key = 0;
+  uint32_t syn_attempts = 0;  // SYNs sent, numbering their points
   End ends[2];           // 0: client, 1: server
   Flow flows[2];         // flows[d] carries ends[d]'s writes
   Link* link = nullptr;  // null when no host owns the server address
@@ -229,6 +261,8 @@ struct SimNetwork::Conn {
     remote = io::Address();
     established = dead = syn_timer = false;
     connect_start_ns = rtt_ns = 0;
+    key = 0;
+    syn_attempts = 0;
   }
 };
 
@@ -269,6 +303,10 @@ class SimHandle {
 
   SimNetwork* const net_;
   const HostId host_;
+  // Listeners and datagram sockets: identity and decision points for the
+  // faults that hit them (see Conn::key).
+  uint64_t fault_key_ = 0;
+  uint32_t draws_[kDrawKinds] = {};
   uint64_t id_ = 0;
   io::IoWatcher* watcher_ = nullptr;
   uint32_t interest_ = 0;

@@ -42,9 +42,9 @@ class DeterminismTest : public ::testing::TestWithParam<const char*> {};
 TEST_P(DeterminismTest, SameSeedSamePlanReplaysExactly) {
   // Goal: two runs of one seed and plan agree on the trace hash, every
   // statistic and the workload's outcome.
-  const FaultPlan plan = *FaultPlan::ByName(GetParam(), 42);
-  const RunOutcome a = RunOnce(42, plan);
-  const RunOutcome b = RunOnce(42, plan);
+  const FaultPlan plan = *FaultPlan::ByName(GetParam(), 43);
+  const RunOutcome a = RunOnce(43, plan);
+  const RunOutcome b = RunOnce(43, plan);
   EXPECT_EQ(a.trace_hash, b.trace_hash);
   EXPECT_EQ(a.stats, b.stats) << a.stats.ToString() << "\n"
                               << b.stats.ToString();

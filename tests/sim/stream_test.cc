@@ -545,10 +545,11 @@ TEST(StreamTest, PartitionHoldsStreamBytesUntilItHeals) {
   EXPECT_EQ(net.Now() - start, absl::Seconds(10));
 }
 
-TEST(StreamTest, PlannedClogsAndPartitionsAreDrawnPerSegment) {
+TEST(StreamTest, PlannedClogsAndPartitionsAreDrawnPerBlockSent) {
   // Goal: clogs and partitions are drawn per connect attempt and per
-  // segment sent; a lost SYN is retransmitted, and stream bytes held by a
-  // partition still arrive, in order.
+  // 512-byte block of a stream sent (so the same bytes meet the same draws
+  // however they are cut); a lost SYN is retransmitted, and stream bytes
+  // held by a partition still arrive, in order.
   FaultPlan plan;
   plan.clog_probability = 0.5;
   plan.clog_duration_max = absl::Milliseconds(100);
@@ -557,8 +558,10 @@ TEST(StreamTest, PlannedClogsAndPartitionsAreDrawnPerSegment) {
   SimNetwork net(Options(4, plan));
   Pair pair;
   ASSERT_NO_FATAL_FAILURE(MakePair(net, Address::Loopback4(0), &pair));
-  const std::string data = Pattern(20);
-  for (char c : data) ASSERT_EQ(WriteNow(*pair.client, std::string(1, c)), 1u);
+  const std::string data = Pattern(20 * 512);
+  for (size_t i = 0; i < data.size(); i += 512) {
+    ASSERT_EQ(WriteNow(*pair.client, data.substr(i, 512)), 512u);
+  }
   EXPECT_EQ(ReadFor(net, *pair.server, data.size()), data);
   const SimStats stats = net.stats();
   EXPECT_GE(stats.faults.at("clog"), 5u);

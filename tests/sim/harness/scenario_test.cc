@@ -76,6 +76,80 @@ TEST(SeedsTest, ShardsCoverEverySeedOnce) {
   for (uint64_t s = 5000; s < 5100; ++s) EXPECT_EQ(all.count(s), 1u) << s;
 }
 
+// Every shard of `count` (set up by `enter(i)`) together runs each seed of
+// [first, first + seeds) exactly once.
+void ExpectPartition(
+    int count, uint64_t seeds,
+    const std::function<std::vector<std::unique_ptr<EnvVar>>(int)>& enter) {
+  std::multiset<uint64_t> all;
+  for (int i = 0; i < count; ++i) {
+    const auto vars = enter(i);
+    absl::StatusOr<std::vector<uint64_t>> got =
+        SeedsFromEnvironment(100, seeds);
+    ASSERT_TRUE(got.ok()) << got.status();
+    for (uint64_t s : *got) all.insert(s);
+  }
+  ASSERT_EQ(all.size(), seeds);
+  for (uint64_t s = 100; s < 100 + seeds; ++s) EXPECT_EQ(all.count(s), 1u) << s;
+}
+
+TEST(SeedsTest, KubernetesIndexedJobsAndSlurmArraysPartitionTheSeeds) {
+  // Goal: the same sweep splits over a Kubernetes Indexed Job
+  // (JOB_COMPLETION_INDEX of EMBER_TOTAL_SHARDS), a Slurm job array
+  // (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT, ids from
+  // SLURM_ARRAY_TASK_MIN) and, inside each, the sweep runner's processes
+  // (EMBER_JOB_INDEX of EMBER_JOB_COUNT): no seed twice, none left out.
+  EnvVar a("EMBER_SEED", nullptr), b("EMBER_SEEDS", nullptr),
+      c("EMBER_SEED_OFFSET", nullptr), d("TEST_TOTAL_SHARDS", nullptr),
+      e("TEST_SHARD_INDEX", nullptr), f("EMBER_SEED_FIRST", nullptr),
+      g("JOB_COMPLETION_INDEX", nullptr), h("EMBER_TOTAL_SHARDS", nullptr),
+      i("SLURM_ARRAY_TASK_ID", nullptr), j("SLURM_ARRAY_TASK_COUNT", nullptr),
+      k("SLURM_ARRAY_TASK_MIN", nullptr), l("EMBER_JOB_INDEX", nullptr),
+      m("EMBER_JOB_COUNT", nullptr);
+  using Vars = std::vector<std::unique_ptr<EnvVar>>;
+  auto set = [](Vars& v, const char* name, const std::string& value) {
+    v.push_back(std::make_unique<EnvVar>(name, value.c_str()));
+  };
+  ExpectPartition(5, 103, [&](int shard) {
+    Vars v;
+    set(v, "JOB_COMPLETION_INDEX", std::to_string(shard));
+    set(v, "EMBER_TOTAL_SHARDS", "5");
+    return v;
+  });
+  ExpectPartition(4, 97, [&](int shard) {
+    Vars v;
+    set(v, "SLURM_ARRAY_TASK_ID", std::to_string(shard + 1));
+    set(v, "SLURM_ARRAY_TASK_COUNT", "4");
+    set(v, "SLURM_ARRAY_TASK_MIN", "1");
+    return v;
+  });
+  // Three Bazel shards, each split over two runner processes.
+  ExpectPartition(6, 100, [&](int n) {
+    Vars v;
+    set(v, "TEST_SHARD_INDEX", std::to_string(n / 2));
+    set(v, "TEST_TOTAL_SHARDS", "3");
+    set(v, "EMBER_JOB_INDEX", std::to_string(n % 2));
+    set(v, "EMBER_JOB_COUNT", "2");
+    return v;
+  });
+  // Mistakes are refused, not guessed at.
+  {
+    EnvVar index("JOB_COMPLETION_INDEX", "1");
+    EXPECT_EQ(SeedsFromEnvironment(0, 10).status().code(),
+              absl::StatusCode::kInvalidArgument);  // no EMBER_TOTAL_SHARDS
+    EnvVar slurm("SLURM_ARRAY_TASK_ID", "0"),
+        count("SLURM_ARRAY_TASK_COUNT", "2"), total("EMBER_TOTAL_SHARDS", "2");
+    EXPECT_EQ(SeedsFromEnvironment(0, 10).status().code(),
+              absl::StatusCode::kInvalidArgument);  // two sources at once
+  }
+  {
+    EnvVar slurm("SLURM_ARRAY_TASK_ID", "4"),
+        count("SLURM_ARRAY_TASK_COUNT", "4");
+    EXPECT_EQ(SeedsFromEnvironment(0, 10).status().code(),
+              absl::StatusCode::kInvalidArgument);  // out of range
+  }
+}
+
 TEST(SeedsTest, AnOffsetKeepsEveryCaseOnItsOwnSeeds) {
   // Goal: EMBER_SEED_OFFSET moves each case's own range (cases that started
   // apart stay apart); EMBER_SEED_FIRST, which gave every case the same
