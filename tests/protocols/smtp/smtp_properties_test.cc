@@ -94,6 +94,10 @@ RC_GTEST_PROP(SmtpProperties, AnyContentSurvivesUpToLineEndings, ()) {
   const std::string content = *rc::gen::container<std::string>(
       rc::gen::element('a', '.', '\n', '\r', 'x'));
   const std::string stuffed = DotStuff(content);
+  // What a client sends never holds a bare LF.
+  for (size_t i = 0; i < stuffed.size(); ++i) {
+    RC_ASSERT(stuffed[i] != '\n' || (i > 0 && stuffed[i - 1] == '\r'));
+  }
   const Run run = Feed("HELO c\r\nMAIL FROM:<>\r\nRCPT TO:<b@y>\r\nDATA\r\n" +
                            stuffed,
                        {});
