@@ -7,7 +7,11 @@
 // which the bytes of the same read are dropped); every reply line is a code
 // and a separator; every message handed over is canonical (CRLF lines) and
 // within the size limit, with at most the recipient limit; nothing is sent
-// after the session closed.
+// after the session closed. Against SMTP smuggling: no more messages
+// complete than the input holds <CRLF>.<CRLF>; a "521" (bare LF) is the
+// last reply and closes the session; and nothing after the first bare LF
+// is acted on (the input cut right after it gives the same replies and
+// events as the whole input).
 
 #include <cstdint>
 #include <string>
@@ -133,6 +137,15 @@ void CheckReplies(std::string_view out) {
   }
 }
 
+bool EndsWithBareLfReply(std::string_view out) {
+  constexpr std::string_view kReply =
+      "521 5.5.2 Bare <LF> received, closing connection\r\n";
+  return out.size() >= kReply.size() &&
+         out.substr(out.size() - kReply.size()) == kReply &&
+         (out.size() == kReply.size() ||
+          out[out.size() - kReply.size() - 1] == '\n');
+}
+
 Record Run(std::string_view input, const std::vector<std::string_view>& cut,
            const SmtpSessionOptions& options, bool async) {
   Record record;
@@ -152,6 +165,16 @@ Record Run(std::string_view input, const std::vector<std::string_view>& cut,
   }
   session.Finish();
   CheckReplies(record.out);
+  // A 521 (the only one is for a bare LF) is the last reply, and closes.
+  // Searched at reply starts only: an EHLO reply echoes the client's text.
+  for (size_t at = 0; at < record.out.size();
+       at = record.out.find("\r\n", at) + 2) {
+    if (record.out.compare(at, 4, "521 ") == 0) {
+      EMBER_CHECK_MSG(record.out.find("\r\n", at) + 2 == record.out.size(),
+                      "reply after 521");
+      EMBER_CHECK_MSG(record.closed, "521 without close");
+    }
+  }
   return record;
 }
 
@@ -195,6 +218,34 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (char c : input.substr(0, 8)) seed = seed * 131 + static_cast<uint8_t>(c);
   const auto cuts = Cuts(input, seed);
   const Record whole = Run(input, cuts[0], options, async);
+
+  // Every message needs a real end of data: count (overlapping) <CRLF>.<CRLF>.
+  size_t ends = 0;
+  for (size_t at = input.find("\r\n.\r\n"); at != std::string_view::npos;
+       at = input.find("\r\n.\r\n", at + 1)) {
+    ++ends;
+  }
+  size_t messages = 0;
+  for (const std::string& event : whole.events) {
+    if (event.rfind("message from ", 0) == 0) ++messages;
+  }
+  EMBER_CHECK_MSG(messages <= ends, "a message ended without <CRLF>.<CRLF>");
+
+  // The first bare LF: when the session answers it with 521, nothing after
+  // it in the input changes anything.
+  size_t lf = 0;
+  while (lf < input.size() &&
+         !(input[lf] == '\n' && (lf == 0 || input[lf - 1] != '\r'))) {
+    ++lf;
+  }
+  if (lf < input.size()) {
+    const std::vector<std::string_view> head_cut = {input.substr(0, lf + 1)};
+    const Record head = Run(input.substr(0, lf + 1), head_cut, options, async);
+    if (EndsWithBareLfReply(head.out)) {
+      EMBER_CHECK_MSG(whole.out == head.out, "replies after a bare LF");
+      EMBER_CHECK_MSG(whole.events == head.events, "events after a bare LF");
+    }
+  }
   for (size_t i = 1; i < cuts.size(); ++i) {
     Record other = Run(input, cuts[i], options, async);
     EMBER_CHECK_MSG(other.tls_out == whole.tls_out, "STARTTLS depends on the cut");

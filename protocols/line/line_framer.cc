@@ -240,8 +240,12 @@ size_t LineFramer::StepLine(std::string_view in) {
 }
 
 void LineFramer::DeliverLine(std::string_view line) {
-  if (strip_cr_ && !line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (line.size() > options_.line_bytes_max) {
+  size_t counted = line.size();
+  if (strip_cr_ && !line.empty() && line.back() == '\r') {
+    --counted;
+    if (options_.strip_cr) line.remove_suffix(1);
+  }
+  if (counted > options_.line_bytes_max) {
     Fail(absl::ResourceExhaustedError(
         absl::StrCat("line exceeds ", options_.line_bytes_max, " bytes")));
     return;

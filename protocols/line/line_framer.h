@@ -78,6 +78,11 @@ class LineFramer {
     // Line delimiter at the start; must not be empty. "\n" also strips one
     // trailing "\r" from each line.
     std::string delimiter = "\n";
+    // With the delimiter "\n": strip one trailing "\r" from each line. False
+    // delivers the line exactly as it came (a "\r" before the "\n" stays),
+    // so a caller can tell CRLF from a bare LF. That "\r" does not count
+    // towards line_bytes_max either way.
+    bool strip_cr = true;
     // The most bytes a delivered line may hold, not counting its delimiter
     // (nor the "\r" stripped with the default delimiter). A longer line is
     // an error (kResourceExhausted); the framer never buffers more than
@@ -203,7 +208,9 @@ class LineFramer {
 
   Mode mode_ = Mode::kLine;
   std::string delimiter_;
-  bool strip_cr_ = true;  // Delimiter is exactly "\n".
+  // Delimiter is exactly "\n": a "\r" before it is not counted, and is
+  // stripped unless Options::strip_cr is false.
+  bool strip_cr_ = true;
   // Sized mode: bytes still to come in the current block.
   uint64_t block_remaining_ = 0;
 

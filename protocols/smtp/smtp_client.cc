@@ -521,6 +521,10 @@ absl::Status SendMail(Reactor& reactor, std::string_view host, uint16_t port,
   if (message.to.empty()) {
     return absl::InvalidArgumentError("a message needs a recipient");
   }
+  if (options.helo_name.empty() ||
+      options.helo_name.find_first_of("\r\n") != std::string::npos) {
+    return absl::InvalidArgumentError("invalid HELO name");
+  }
   if (!ValidAddress(message.from)) {
     return absl::InvalidArgumentError("invalid sender address");
   }

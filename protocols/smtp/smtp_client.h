@@ -69,7 +69,9 @@ struct SmtpMessage {
   std::string from;             // Reverse path; empty for the null sender.
   std::vector<std::string> to;  // At least one.
   // Headers, a blank line, the body (RFC 5322); line ends are normalised to
-  // CRLF on the wire (see DotStuff).
+  // CRLF on the wire (see DotStuff): a bare LF is sent as CRLF, never alone
+  // (servers refuse it, see smtp_server_session.h), and a bare CR stays
+  // data.
   std::string content;
 };
 
@@ -85,6 +87,7 @@ enum class SmtpTlsMode {
 };
 
 struct SmtpClientOptions {
+  // No CR or LF (SendMail returns kInvalidArgument).
   std::string helo_name = "localhost";
   SmtpTlsMode tls_mode = SmtpTlsMode::kIfOffered;
   // A client TLS context for STARTTLS; its verification applies, against

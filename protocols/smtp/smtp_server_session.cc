@@ -29,7 +29,10 @@ SmtpServerSession::SmtpServerSession(SmtpServerTransport* transport,
     : transport_(transport), handler_(handler), options_(std::move(options)) {
   EMBER_CHECK(transport_ != nullptr && handler_ != nullptr);
   EMBER_CHECK(options_.line_bytes_max > 0);
+  // Lines end at LF with their CR kept (not counted in the limit), so that
+  // OnLine can tell CRLF from a bare LF.
   framer_options_.delimiter = "\n";
+  framer_options_.strip_cr = false;
   framer_options_.line_bytes_max = options_.line_bytes_max;
   framer_ = NewFramer();
 }
@@ -122,6 +125,19 @@ void SmtpServerSession::OnError(const absl::Status& status) {
 }
 
 void SmtpServerSession::OnLine(std::string_view line) {
+  if (state_ == State::kClosed) return;
+  if (line.empty() || line.back() != '\r') {
+    // A bare LF. Taken as a line end it would let "<LF>.<LF>" end message
+    // data here while a relay before or after this server reads on, so
+    // that commands hidden in one message's text run as a second message
+    // (SMTP smuggling). Nothing read after it can be trusted: refuse, drop
+    // the message in progress and close.
+    Reply(521, "5.5.2 Bare <LF> received, closing connection");
+    AbortMessage();
+    CloseSession();
+    return;
+  }
+  line.remove_suffix(1);
   switch (state_) {
     case State::kCommand:
       HandleCommand(line);

@@ -26,6 +26,15 @@
 //     5.7.0 Authentication required" to MAIL (RFC 4954).
 //   - AUTH over plaintext with auth_requires_tls: "538 5.7.11 Encryption
 //     required for requested authentication mechanism" (RFC 4954).
+//   - A bare LF (an LF not right after a CR) anywhere, in a command, an
+//     AUTH response or message text: "521 5.5.2 Bare <LF> received", the
+//     message in progress is aborted (never handed over as complete) and
+//     the connection closes. So the only end of message data is
+//     <CRLF>.<CRLF>, and no "<LF>.<LF>" (or "<CR>.<LF>", "<LF>.<CRLF>")
+//     can end one message early and smuggle the commands after it. A bare
+//     CR never ends a line: in message text it is kept as data (a line
+//     "\r.\r" is not the final dot), in a command it is part of the
+//     command's text.
 //   - Input held while the application answers a message (pipelined
 //     commands): at most LineFramer's paused_bytes_max (1 MiB); beyond it
 //     "500 5.5.0 Too much pipelined input", then the connection closes. The

@@ -365,6 +365,19 @@ TEST(LineFramerTest, LineLimit) {
   EXPECT_EQ(r.error.message(), "line exceeds 8 bytes");
 }
 
+// With strip_cr false a line keeps the "\r" before its "\n", so CRLF and a
+// bare LF can be told apart; that "\r" still does not count towards the
+// limit, however the bytes are cut.
+TEST(LineFramerTest, KeepsCarriageReturnWhenAsked) {
+  Scenario s;
+  s.options.line_bytes_max = 8;
+  s.options.strip_cr = false;
+  s.input = "12345678\r\nbare\nx\ry\r\r\n123456789\r\nnever\n";
+  EXPECT_THAT(JoinedUnderAllCuts(s),
+              ElementsAre("line:12345678\r", "line:bare", "line:x\ry\r\r",
+                          "error:RESOURCE_EXHAUSTED"));
+}
+
 // An endless line without a delimiter fails as soon as it is known to be too
 // long, holding no more than the limit.
 TEST(LineFramerTest, LineLimitWithoutDelimiter) {

@@ -63,6 +63,11 @@ TEST(SmtpCommandTest, DotStuffing) {
   EXPECT_EQ(DotStuff("a"), "a\r\n.\r\n");
   EXPECT_EQ(DotStuff(".\r\n..x\nb\r\n"), "..\r\n...x\r\nb\r\n.\r\n");
   EXPECT_EQ(DotStuff("\n"), "\r\n.\r\n");
+  // No bare LF ever reaches the wire, so a fake end of data in the content
+  // becomes text; a bare CR stays data.
+  EXPECT_EQ(DotStuff("a\n.\nMAIL FROM:<x@y>\n"),
+            "a\r\n..\r\nMAIL FROM:<x@y>\r\n.\r\n");
+  EXPECT_EQ(DotStuff("a\r.\r\n.\r\n"), "a\r.\r\n..\r\n.\r\n");
   EXPECT_TRUE(IsCanonicalMessage("a\r\nb\r\n"));
   EXPECT_TRUE(IsCanonicalMessage("a\rb\r\n"));
   EXPECT_FALSE(IsCanonicalMessage("a\nb\r\n"));

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "protocols/smtp/smtp_command.h"
 #include "protocols/smtp/smtp_server_session.h"
@@ -93,12 +94,74 @@ RC_GTEST_PROP(SmtpProperties, AnyContentSurvivesUpToLineEndings, ()) {
   const std::string content = *rc::gen::container<std::string>(
       rc::gen::element('a', '.', '\n', '\r', 'x'));
   const std::string stuffed = DotStuff(content);
+  // What a client sends never holds a bare LF.
+  for (size_t i = 0; i < stuffed.size(); ++i) {
+    RC_ASSERT(stuffed[i] != '\n' || (i > 0 && stuffed[i - 1] == '\r'));
+  }
   const Run run = Feed("HELO c\r\nMAIL FROM:<>\r\nRCPT TO:<b@y>\r\nDATA\r\n" +
                            stuffed,
                        {});
   RC_ASSERT(run.messages.size() == 1u);
   RC_ASSERT(IsCanonicalMessage(run.messages[0]));
   RC_ASSERT(DotStuff(run.messages[0]) == stuffed);
+}
+
+// Bodies with bare CRs and LFs, and fake ends of data in every shape, sent
+// as a client means them: each "." at the start of a CRLF line doubled, a
+// CRLF added when missing, then the real <CRLF>.<CRLF> and QUIT. The
+// session either refuses the message (a bare LF: 521, nothing stored) or
+// stores exactly that body; never two messages, and the same however the
+// bytes are cut.
+RC_GTEST_PROP(SmtpProperties, BareLineEndsNeverSplitOrSmuggleAMessage, ()) {
+  const std::vector<std::string> pieces = *rc::gen::container<
+      std::vector<std::string>>(rc::gen::oneOf(
+      rc::gen::element<std::string>(
+          "\r", "\n", "\r\n", ".", "\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n",
+          "\r.\n", ".\r\n", "\r\n.\r", "MAIL FROM:<evil@x>\r\n",
+          "RCPT TO:<victim@y>\r\n", "DATA\r\n", "QUIT\r\n"),
+      rc::gen::container<std::string>(
+          rc::gen::element('a', '.', '\r', '\n', ' '))));
+  std::string body;
+  for (const std::string& piece : pieces) body += piece;
+  if (!body.empty() && !absl::EndsWith(body, "\r\n")) body += "\r\n";
+  // The client's dot-stuffing, which leaves CR and LF as they are.
+  std::string wire;
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i] == '.' && (i == 0 || (i >= 2 && body[i - 1] == '\n' &&
+                                      body[i - 2] == '\r'))) {
+      wire += '.';
+    }
+    wire += body[i];
+  }
+  const std::string input =
+      "EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n" + wire +
+      ".\r\nQUIT\r\n";
+  bool bare_lf = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i] == '\n' && (i == 0 || body[i - 1] != '\r')) bare_lf = true;
+  }
+  const Run run = Feed(input, {});
+  RC_ASSERT(run.messages.size() <= 1u);
+  if (bare_lf) {
+    RC_ASSERT(run.messages.empty());
+    RC_ASSERT(run.aborted == 1);
+    RC_ASSERT(absl::EndsWith(run.replies, "521 5.5.2 Bare <LF> received, "
+                                          "closing connection\r\n"));
+  } else {
+    RC_ASSERT(run.messages.size() == 1u);
+    RC_ASSERT(run.messages[0] == body);
+    RC_ASSERT(absl::EndsWith(run.replies, "221 2.0.0 localhost closing\r\n"));
+  }
+  // One DATA answered, whatever the body held.
+  const size_t first = run.replies.find("354 ");
+  RC_ASSERT(first != std::string::npos);
+  RC_ASSERT(run.replies.find("354 ", first + 1) == std::string::npos);
+
+  const auto cuts = *rc::gen::container<std::vector<size_t>>(
+      rc::gen::inRange<size_t>(0, input.size() + 1));
+  const Run cut = Feed(input, cuts);
+  RC_ASSERT(cut.replies == run.replies);
+  RC_ASSERT(cut.messages == run.messages);
 }
 
 RC_GTEST_PROP(SmtpProperties, EventsDoNotDependOnHowInputIsCut, ()) {

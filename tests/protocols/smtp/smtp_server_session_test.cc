@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/protocols/smtp/smtp_test_util.h"
@@ -88,8 +89,20 @@ TEST_F(SessionTest, OtherCommands) {
               ElementsAre(250, 502, 502, 500, 214));
   EXPECT_THAT(Send("EHLO\r\nMAIL FROM:bad\r\nQUIT now\r\n"),
               ElementsAre(501, 501, 501));
-  // Lower case and LF-only lines are understood.
-  EXPECT_THAT(Send("ehlo c\nmail from: <a@x>\n"), ElementsAre(250, 250));
+  // Lower case is understood.
+  EXPECT_THAT(Send("ehlo c\r\nmail from: <a@x>\r\n"), ElementsAre(250, 250));
+}
+
+// A command ending in a bare LF is refused and the connection closes: the
+// client's idea of a line end is not the server's, so nothing after it is
+// trusted.
+TEST_F(SessionTest, BareLfInCommandGets521AndCloses) {
+  Make();
+  EXPECT_THAT(Send("EHLO c\r\nNOOP\nNOOP\r\n"), ElementsAre(250, 521));
+  EXPECT_NE(transport_.out.find("521 5.5.2 Bare <LF> received"),
+            std::string::npos);
+  EXPECT_TRUE(transport_.closed);
+  EXPECT_EQ(session_->stage(), SmtpStage::kClosed);
 }
 
 TEST_F(SessionTest, CommandsOutOfOrderGet503) {
@@ -176,6 +189,108 @@ TEST_F(SessionTest, TooManyRecipientsGet452) {
               ElementsAre(250, 250, 250, 452, 354, 250));
   EXPECT_THAT(handler_.envelopes[0].recipients, ElementsAre("1@y", "2@y"));
 }
+
+// SMTP smuggling: a client (or a relay in front) hides a second
+// transaction in the text of the first behind an end of data that is not
+// <CRLF>.<CRLF>. None of these patterns may end the message, and the
+// commands after them never run: a bare LF closes the connection with the
+// message dropped; a bare CR is plain text, so everything up to the real
+// <CRLF>.<CRLF> is the one message.
+struct SmugglingCase {
+  std::string end;       // The fake end of data.
+  bool bare_lf;          // It holds a bare LF.
+};
+
+class SmugglingTest : public ::testing::TestWithParam<SmugglingCase> {};
+
+struct Outcome {
+  std::string out;
+  std::vector<std::string> messages;
+  std::vector<std::string> senders;
+  int aborted = 0;
+  bool closed = false;
+};
+
+// Feeds `input` in the pieces that `cuts` (ascending offsets) make.
+Outcome RunSession(const std::string& input, const std::vector<size_t>& cuts) {
+  RecordingTransport transport;
+  ScriptedHandler handler;
+  SmtpServerSession session(&transport, &handler, SmtpSessionOptions());
+  session.Start();
+  size_t pos = 0;
+  for (size_t cut : cuts) {
+    session.Feed(std::string_view(input).substr(pos, cut - pos));
+    pos = cut;
+  }
+  session.Feed(std::string_view(input).substr(pos));
+  session.Finish();
+  Outcome outcome;
+  outcome.out = transport.out;
+  outcome.messages = handler.messages;
+  for (const SmtpEnvelope& e : handler.envelopes) {
+    outcome.senders.push_back(e.from);
+  }
+  outcome.aborted = handler.aborted;
+  outcome.closed = transport.closed;
+  return outcome;
+}
+
+TEST_P(SmugglingTest, FakeEndOfDataNeitherEndsTheMessageNorRunsCommands) {
+  const SmugglingCase& c = GetParam();
+  const std::string smuggled =
+      "MAIL FROM:<evil@x>\r\nRCPT TO:<victim@y>\r\nDATA\r\n"
+      "From: someone trusted\r\n\r\nsmuggled\r\n.\r\n";
+  const std::string input = "EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\n"
+                            "DATA\r\nSubject: one\r\n\r\nbody" +
+                            c.end + smuggled + "QUIT\r\n";
+  const Outcome whole = RunSession(input, {});
+  if (c.bare_lf) {
+    EXPECT_TRUE(whole.messages.empty());
+    EXPECT_EQ(whole.aborted, 1);
+    EXPECT_TRUE(whole.closed);
+    EXPECT_TRUE(absl::EndsWith(whole.out,
+                               "521 5.5.2 Bare <LF> received, closing "
+                               "connection\r\n"))
+        << absl::CEscape(whole.out);
+  } else {
+    ASSERT_EQ(whole.messages.size(), 1u);
+    EXPECT_EQ(whole.messages[0], "Subject: one\r\n\r\nbody" + c.end +
+                                     smuggled.substr(0, smuggled.size() - 3));
+    EXPECT_EQ(whole.aborted, 0);
+    EXPECT_TRUE(absl::EndsWith(whole.out, "250 2.0.0 Stored\r\n221 2.0.0 localhost"
+                                          " closing\r\n"))
+        << absl::CEscape(whole.out);
+  }
+  // Only the first transaction's MAIL ever reached the application, and
+  // only one DATA was answered 354.
+  EXPECT_EQ(whole.out.find("354", whole.out.find("354") + 1), std::string::npos);
+  for (const std::string& from : whole.senders) EXPECT_EQ(from, "a@x");
+
+  // The same however the bytes arrive: cut once at every offset, and one
+  // byte at a time.
+  for (size_t cut = 0; cut <= input.size(); ++cut) {
+    const Outcome split = RunSession(input, {cut});
+    ASSERT_EQ(split.out, whole.out) << "cut at " << cut;
+    ASSERT_EQ(split.messages, whole.messages) << "cut at " << cut;
+    ASSERT_EQ(split.aborted, whole.aborted) << "cut at " << cut;
+  }
+  std::vector<size_t> every;
+  for (size_t i = 1; i < input.size(); ++i) every.push_back(i);
+  const Outcome bytewise = RunSession(input, every);
+  EXPECT_EQ(bytewise.out, whole.out);
+  EXPECT_EQ(bytewise.messages, whole.messages);
+  EXPECT_EQ(bytewise.senders, whole.senders);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Patterns, SmugglingTest,
+    ::testing::Values(SmugglingCase{"\n.\n", true},
+                      SmugglingCase{"\r.\r", false},
+                      SmugglingCase{"\n.\r\n", true},
+                      SmugglingCase{"\r\n.\n", true},
+                      SmugglingCase{"\r.\n", true},
+                      SmugglingCase{"\r.\r\n", false},
+                      SmugglingCase{"\n..\n", true}));
 
 TEST_F(SessionTest, CommandLineTooLongGets500AndCloses) {
   SmtpSessionOptions options;

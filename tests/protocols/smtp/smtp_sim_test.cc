@@ -473,6 +473,19 @@ TEST_F(SmtpSimTest, InvalidMessagesAreRefusedAtTheCall) {
   EXPECT_EQ(SendMail(reactor_, "localhost", kPort, m, {}, [](SmtpSendResult) {})
                 .code(),
             absl::StatusCode::kInvalidArgument);
+  // A HELO name with a line end would put a bare LF (or a second command)
+  // on the wire.
+  SmtpClientOptions options;
+  options.helo_name = "me\nMAIL FROM:<x@y>";
+  EXPECT_EQ(SendMail(reactor_, "localhost", kPort, Message(), options,
+                     [](SmtpSendResult) {})
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  options.helo_name = "me\r";
+  EXPECT_EQ(SendMail(reactor_, "localhost", kPort, Message(), options,
+                     [](SmtpSendResult) {})
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // A client pipelining two whole transactions while the application answers
