@@ -84,7 +84,7 @@ class SlotList {
 // connection may outlive its server: the options, a pool of response
 // slots, the scratch buffer responses are serialised into, and the Date
 // value of the current second.
-struct ServerShared {
+struct ServerShared : std::enable_shared_from_this<ServerShared> {
   explicit ServerShared(HttpServerOptions o) : options(std::move(o)) {}
   ~ServerShared() {
     while (free_slots != nullptr) delete std::exchange(free_slots, free_slots->next);
@@ -149,8 +149,8 @@ struct ServerShared {
   void LinkWait(HttpServerConnection* conn, int kind);
   void UnlinkWait(HttpServerConnection* conn, int kind);
   // Times out every connection whose deadline has passed, then re-arms.
-  void RunWaitTimer(const std::shared_ptr<ServerShared>& self);
-  void ArmWaitTimer(const std::shared_ptr<ServerShared>& self);
+  void RunWaitTimer();
+  void ArmWaitTimer();
   absl::Time EarliestDeadline() const;
   void CancelWaitTimer() {
     if (wait_timer != 0 && reactor != nullptr) reactor->CancelTimer(wait_timer);
@@ -161,7 +161,6 @@ struct ServerShared {
   WaitList waits[kWaitKinds];
   TimerId wait_timer = 0;
   absl::Time wait_timer_due = absl::InfiniteFuture();
-  std::weak_ptr<ServerShared> weak_self;
 
   const HttpServerOptions options;
   ResponseSlot* free_slots = nullptr;
@@ -996,10 +995,7 @@ void ServerShared::LinkWait(HttpServerConnection* conn, int kind) {
   conn->wait_next_link() = nullptr;
   (list.tail != nullptr ? list.tail->wait_next_link() : list.head) = conn;
   list.tail = conn;
-  if (conn->wait_deadline() < wait_timer_due) {
-    std::shared_ptr<ServerShared> self = weak_self.lock();
-    if (self != nullptr) ArmWaitTimer(self);
-  }
+  if (conn->wait_deadline() < wait_timer_due) ArmWaitTimer();
 }
 
 void ServerShared::UnlinkWait(HttpServerConnection* conn, int kind) {
@@ -1022,7 +1018,7 @@ absl::Time ServerShared::EarliestDeadline() const {
   return earliest;
 }
 
-void ServerShared::ArmWaitTimer(const std::shared_ptr<ServerShared>& self) {
+void ServerShared::ArmWaitTimer() {
   CancelWaitTimer();
   wait_timer_due = EarliestDeadline();
   if (reactor == nullptr || wait_timer_due == absl::InfiniteFuture()) return;
@@ -1030,9 +1026,9 @@ void ServerShared::ArmWaitTimer(const std::shared_ptr<ServerShared>& self) {
   // the server, and the block may go before a timer nobody cancelled.
   auto timer = reactor->AddTimer(
       wait_timer_due - reactor->Now(),
-      [weak = std::weak_ptr<ServerShared>(self)] {
+      [weak = weak_from_this()] {
         std::shared_ptr<ServerShared> shared = weak.lock();
-        if (shared != nullptr) shared->RunWaitTimer(shared);
+        if (shared != nullptr) shared->RunWaitTimer();
       });
   if (timer.ok()) {
     wait_timer = *timer;
@@ -1051,7 +1047,7 @@ void ServerShared::ArmWaitTimer(const std::shared_ptr<ServerShared>& self) {
   }
 }
 
-void ServerShared::RunWaitTimer(const std::shared_ptr<ServerShared>& self) {
+void ServerShared::RunWaitTimer() {
   wait_timer = 0;
   wait_timer_due = absl::InfiniteFuture();
   if (reactor == nullptr) return;
@@ -1066,7 +1062,7 @@ void ServerShared::RunWaitTimer(const std::shared_ptr<ServerShared>& self) {
       conn->OnWaitExpired();
     }
   }
-  if (wait_timer == 0) ArmWaitTimer(self);
+  if (wait_timer == 0) ArmWaitTimer();
 }
 
 }  // namespace http_internal
@@ -1161,7 +1157,6 @@ HttpServer::HttpServer(Reactor& reactor, HttpServerOptions options,
       shared_(std::make_shared<http_internal::ServerShared>(std::move(options))),
       handler_(std::move(handler)) {
   shared_->reactor = &reactor_;
-  shared_->weak_self = shared_;
   EMBER_CHECK(handler_ != nullptr);
   EMBER_CHECK(shared_->options.pipeline_depth_max > 0);
 }
