@@ -34,6 +34,7 @@
 #include "io/epoll/epoll_network.h"
 #include "protocols/smtp/smtp_client.h"
 #include "reactor/reactor.h"
+#include "sim/random.h"
 #include "tests/common/subprocess.h"
 
 namespace ember::protocols {
@@ -44,19 +45,7 @@ using testing_support::ChildProcess;
 constexpr int kRounds = 6;
 constexpr int kInFlight = 4;
 
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-
- private:
-  uint64_t state_;
-};
+using sim::SplitMix64;
 
 std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
