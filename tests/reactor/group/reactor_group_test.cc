@@ -10,7 +10,6 @@
 
 #include "reactor/group/reactor_group.h"
 
-#include <dirent.h>
 
 #include <array>
 #include <atomic>
@@ -33,9 +32,37 @@ namespace {
 
 constexpr size_t kThreadsMax = 4;
 
+// Which of the group's threads are still alive. Each thread arms a
+// thread-local guard from `thread_start`; its destructor runs as the thread
+// ends, before std::thread::join returns, so after a join the count is exact.
+// (/proc/self/task is not: the kernel lists a thread for a moment after the
+// join that waited for it has returned.)
+std::atomic<int> threads_started{0};
+std::atomic<int> threads_alive{0};
+
+struct AliveGuard {
+  bool armed = false;
+  ~AliveGuard() {
+    if (armed) threads_alive.fetch_sub(1);
+  }
+};
+thread_local AliveGuard alive_guard;
+
+// `inner` runs after the thread is counted, so a failing hook still counts.
+std::function<absl::Status(size_t)> Tracked(
+    std::function<absl::Status(size_t)> inner = nullptr) {
+  return [inner = std::move(inner)](size_t index) {
+    alive_guard.armed = true;
+    threads_alive.fetch_add(1);
+    threads_started.fetch_add(1);
+    return inner ? inner(index) : absl::OkStatus();
+  };
+}
+
 ReactorGroupOptions EpollOptions(size_t threads) {
   ReactorGroupOptions options;
   options.threads = threads;
+  options.thread_start = Tracked();
   options.network_factory =
       [](size_t) -> absl::StatusOr<std::unique_ptr<io::Network>> {
     absl::StatusOr<std::unique_ptr<io::EpollNetwork>> net =
@@ -151,18 +178,6 @@ void RunUntil(Reactor& client, const std::function<bool()>& done,
     ASSERT_LT(client.Now(), limit) << "timed out waiting for " << what;
     ASSERT_TRUE(client.RunOnce(client.Now() + absl::Milliseconds(10)).ok());
   }
-}
-
-// The threads of this process, from /proc/self/task.
-int ThreadCount() {
-  DIR* dir = opendir("/proc/self/task");
-  if (dir == nullptr) return -1;
-  int count = 0;
-  while (dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] != '.') ++count;
-  }
-  closedir(dir);
-  return count;
 }
 
 TEST(ReactorGroupTest, ConnectionsSpreadOverReactorsOnOnePort) {
@@ -346,8 +361,7 @@ class Kept : public ReactorLocal {
 };
 
 TEST(ReactorGroupTest, AFailingSetupFailsStartAndLeavesNoThread) {
-  const int threads_before = ThreadCount();
-  ASSERT_GT(threads_before, 0);
+  const int started_before = threads_started.load();
   std::atomic<int> setups{0};
   std::atomic<int> destroyed{0};
   std::atomic<int> wrong_thread{0};
@@ -371,11 +385,12 @@ TEST(ReactorGroupTest, AFailingSetupFailsStartAndLeavesNoThread) {
   EXPECT_EQ(setups.load(), 3);
   EXPECT_EQ(destroyed.load(), 2);
   EXPECT_EQ(wrong_thread.load(), 0);
-  EXPECT_EQ(ThreadCount(), threads_before);
+  EXPECT_EQ(threads_started.load() - started_before, 3);
+  EXPECT_EQ(threads_alive.load(), 0);
 }
 
 TEST(ReactorGroupTest, AFailingNetworkOrThreadStartFailsStart) {
-  const int threads_before = ThreadCount();
+  int started_before = threads_started.load();
   ReactorGroupOptions options = EpollOptions(3);
   auto epoll = std::move(options.network_factory);
   options.network_factory = [&](size_t index)
@@ -390,21 +405,24 @@ TEST(ReactorGroupTest, AFailingNetworkOrThreadStartFailsStart) {
   ASSERT_FALSE(group.ok());
   EXPECT_EQ(group.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(group.status().message(), "reactor 1: no descriptors");
-  EXPECT_EQ(ThreadCount(), threads_before);
+  EXPECT_EQ(threads_started.load() - started_before, 2);
+  EXPECT_EQ(threads_alive.load(), 0);
 
+  started_before = threads_started.load();
   options = EpollOptions(2);
-  options.thread_start = [](size_t index) {
+  options.thread_start = Tracked([](size_t index) {
     return index == 0 ? absl::PermissionDeniedError("no CPU for you")
                       : absl::OkStatus();
-  };
+  });
   group = ReactorGroup::Start(std::move(options), setup);
   ASSERT_FALSE(group.ok());
   EXPECT_EQ(group.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(ThreadCount(), threads_before);
+  EXPECT_EQ(threads_started.load() - started_before, 1);
+  EXPECT_EQ(threads_alive.load(), 0);
 }
 
 TEST(ReactorGroupTest, ASetupThatThrowsFailsStart) {
-  const int threads_before = ThreadCount();
+  const int started_before = threads_started.load();
   auto group = ReactorGroup::Start(
       EpollOptions(2),
       [](Reactor&, size_t index) -> ReactorGroup::SetupResult {
@@ -414,7 +432,8 @@ TEST(ReactorGroupTest, ASetupThatThrowsFailsStart) {
   ASSERT_FALSE(group.ok());
   EXPECT_EQ(group.status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(group.status().message(), "reactor 1: setup threw: boom");
-  EXPECT_EQ(ThreadCount(), threads_before);
+  EXPECT_EQ(threads_started.load() - started_before, 2);
+  EXPECT_EQ(threads_alive.load(), 0);
 }
 
 // An epoll network whose Poll fails once told to: the backend error that
@@ -496,7 +515,7 @@ TEST(ReactorGroupTest, RejectsZeroThreadsAndAMissingFactory) {
 
 // Destroying a running group stops and joins it.
 TEST(ReactorGroupTest, DestroyingARunningGroupStopsIt) {
-  const int threads_before = ThreadCount();
+  const int started_before = threads_started.load();
   std::atomic<int> destroyed{0};
   std::atomic<int> wrong_thread{0};
   {
@@ -506,11 +525,12 @@ TEST(ReactorGroupTest, DestroyingARunningGroupStopsIt) {
           return std::make_unique<Kept>(&destroyed, &wrong_thread);
         });
     ASSERT_TRUE(group.ok()) << group.status();
-    EXPECT_EQ(ThreadCount(), threads_before + 2);
+    EXPECT_EQ(threads_started.load() - started_before, 2);
+    EXPECT_EQ(threads_alive.load(), 2);
   }
   EXPECT_EQ(destroyed.load(), 2);
   EXPECT_EQ(wrong_thread.load(), 0);
-  EXPECT_EQ(ThreadCount(), threads_before);
+  EXPECT_EQ(threads_alive.load(), 0);
 }
 
 }  // namespace
