@@ -47,24 +47,43 @@ inline bool IsTargetChar(char c) {
 }
 inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
+// Length of the run of tchar at the start of [p, p + n): four table lookups
+// and one branch per four bytes, then byte by byte.
+inline size_t SpanTokenChars(const char* p, size_t n) {
+  const auto bits = [p](size_t i) {
+    return kCharTable[static_cast<uint8_t>(p[i])];
+  };
+  size_t i = 0;
+  while (i + 4 <= n &&
+         (bits(i) & bits(i + 1) & bits(i + 2) & bits(i + 3) & kTokenChar)) {
+    i += 4;
+  }
+  while (i < n && IsTokenChar(p[i])) ++i;
+  return i;
+}
+
 // Index of the first byte of [p, p + n) that is not allowed in a field value
 // (a control other than HTAB, or DEL), or n. Eight bytes at a time: a word
 // with no byte below 0x20 and none equal to 0x7f is all allowed (bytes from
 // 0x80 up, obs-text, are allowed and never trip the tests).
-inline size_t FindBadValueChar(const char* p, size_t n) {
+inline bool ValueWordClean(const char* p) {
   constexpr uint64_t kOnes = 0x0101010101010101ull;
   constexpr uint64_t kHighs = 0x8080808080808080ull;
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  const uint64_t below_space = (x - 0x20 * kOnes) & ~x & kHighs;
+  const uint64_t del = x ^ (0x7f * kOnes);
+  const uint64_t is_del = (del - kOnes) & ~del & kHighs;
+  return (below_space | is_del) == 0;
+}
+
+inline size_t FindBadValueChar(const char* p, size_t n) {
   size_t i = 0;
-  while (i + 8 <= n) {
-    uint64_t x;
-    std::memcpy(&x, p + i, 8);
-    const uint64_t below_space = (x - 0x20 * kOnes) & ~x & kHighs;
-    const uint64_t del = x ^ (0x7f * kOnes);
-    const uint64_t is_del = (del - kOnes) & ~del & kHighs;
-    if ((below_space | is_del) != 0) break;  // Look closer, byte by byte.
-    i += 8;
-  }
-  for (; i < n; ++i) {
+  while (i + 8 <= n && ValueWordClean(p + i)) i += 8;
+  // Every whole word was clean: the eight bytes ending at n (overlapping
+  // ones already seen) test the rest at once instead of a byte loop.
+  if (i + 8 > n && i < n && n >= 8 && ValueWordClean(p + n - 8)) return n;
+  for (; i < n; ++i) {  // Look closer, byte by byte.
     if (!IsValueChar(p[i])) return i;
   }
   return n;

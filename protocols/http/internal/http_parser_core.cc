@@ -279,8 +279,7 @@ HttpParserCore::LineResult HttpParserCore::ParseLine(const char* base,
 bool HttpParserCore::ParseRequestLine(const char* line, size_t size,
                                       size_t offset) {
   // request-line = method SP request-target SP HTTP-version
-  size_t i = 0;
-  while (i < size && IsTokenChar(line[i])) ++i;
+  size_t i = SpanTokenChars(line, size);
   if (i == 0 || i == size || line[i] != ' ') {
     Fail(400, absl::StatusCode::kInvalidArgument,
          "malformed request line: bad method");
@@ -367,8 +366,7 @@ bool HttpParserCore::ParseField(const char* line, size_t size, size_t offset) {
          "obsolete line folding in field line");
     return false;
   }
-  size_t i = 0;
-  while (i < size && IsTokenChar(line[i])) ++i;
+  size_t i = SpanTokenChars(line, size);
   if (i == size || line[i] != ':' || i == 0) {
     const char* what = i == size                  ? "field line without a colon"
                        : IsBlank(line[i])         ? "whitespace before colon"
