@@ -69,8 +69,12 @@ HttpHeaders::HttpHeaders(
 void HttpHeaders::Assign(HttpFieldsView fields) {
   fields_.resize(fields.size());
   for (size_t i = 0; i < fields.size(); ++i) {
-    fields_[i].name.assign(fields[i].name);
-    fields_[i].value.assign(fields[i].value);
+    // clear + append: into capacity the strings already have, this is a
+    // copy; assign's general replace costs about twice as much.
+    fields_[i].name.clear();
+    fields_[i].name.append(fields[i].name);
+    fields_[i].value.clear();
+    fields_[i].value.append(fields[i].value);
   }
 }
 
