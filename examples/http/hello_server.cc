@@ -36,10 +36,12 @@ void HandleHello(HttpRequest&& request, HttpResponder responder) {
   const bool get = request.method == "GET" || request.method == "HEAD";
   const std::string_view target = request.target;
   if (get && target == "/") {
-    // The one response most requests get: built once, sent as it is (the
-    // server adds Content-Length, Date and Connection to what it writes).
-    static const HttpResponse* const kHello =
-        new HttpResponse(Text(200, std::string(kHelloBody)));
+    // The one response most requests get: checked and serialised once; each
+    // send adds only Date and, when the connection ends, Connection.
+    static const protocols::HttpPreparedResponse* const kHello =
+        new protocols::HttpPreparedResponse(
+            *protocols::HttpPreparedResponse::Create(
+                Text(200, std::string(kHelloBody))));
     // Fails only when the connection is gone: nobody to tell.
     responder.Send(*kHello).IgnoreError();
     return;

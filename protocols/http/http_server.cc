@@ -219,6 +219,7 @@ void FormatHttpDate(absl::Time now, std::string* out) {
 
 // What the server needs to know of a handler's fields, found in one pass.
 struct FieldFacts {
+  FieldFacts() = default;
   explicit FieldFacts(const HttpHeaders& headers) {
     for (const HttpHeaders::Field& field : headers) {
       const std::string_view name = field.name;
@@ -244,6 +245,65 @@ struct FieldFacts {
 // Bodies up to this size are copied behind the head and queued with it in
 // one SendData; larger ones are queued from the response as they are.
 constexpr size_t kBodyJoinBytesMax = 4096;
+
+// What the server adds to a handler's response head: the reason phrase
+// and up to four fields, with room for the Content-Length digits.
+struct HeadExtras {
+  std::string_view reason;
+  HttpFieldView fields[4];
+  size_t count = 0;
+  char length[24];
+
+  void Add(std::string_view name, std::string_view value) {
+    EMBER_CHECK(count < std::size(fields));
+    fields[count++] = HttpFieldView{name, value};
+  }
+  void AddLength(uint64_t n) {
+    char* end = length + sizeof(length);
+    char* p = end;
+    do {
+      *--p = static_cast<char>('0' + n % 10);
+      n /= 10;
+    } while (n != 0);
+    Add("Content-Length", std::string_view(p, static_cast<size_t>(end - p)));
+  }
+  HttpFieldsView view() const {
+    return HttpFieldsView(std::span<const HttpFieldView>(fields, count));
+  }
+};
+
+// What Send refuses in a response, whether sent or prepared.
+absl::Status CheckSendable(const HttpResponse& response,
+                           const FieldFacts& facts) {
+  const int code = response.status_code;
+  if (code < 200 || code > 999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Send needs a final status (200..999), not ", code,
+                     "; interim responses are the server's"));
+  }
+  if (facts.transfer_encoding) {
+    return absl::InvalidArgumentError(
+        "Send frames by Content-Length; use StartChunked to stream");
+  }
+  if (!response.trailers.empty()) {
+    return absl::InvalidArgumentError("trailers need StartChunked");
+  }
+  if ((code == 204 || code == 304) && !response.body.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a ", code, " response has no body"));
+  }
+  return absl::OkStatus();
+}
+
+// The reason phrase sent: the response's, or the standard one when it has
+// none or kept the default "OK" with another status.
+std::string_view ReasonFor(const HttpResponse& response) {
+  if (response.reason.empty() ||
+      (response.reason == "OK" && response.status_code != 200)) {
+    return HttpReasonPhrase(response.status_code);
+  }
+  return response.reason;
+}
 
 }  // namespace
 
@@ -321,24 +381,9 @@ class HttpServerConnection : public Connection,
 
   absl::Status Send(ResponseSlot* slot, const HttpResponse& response) {
     const int code = response.status_code;
-    if (code < 200 || code > 999) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Send needs a final status (200..999), not ", code,
-                       "; interim responses are the server's"));
-    }
     const FieldFacts facts(response.headers);
-    if (facts.transfer_encoding) {
-      return absl::InvalidArgumentError(
-          "Send frames by Content-Length; use StartChunked to stream");
-    }
-    if (!response.trailers.empty()) {
-      return absl::InvalidArgumentError("trailers need StartChunked");
-    }
+    EMBER_RETURN_IF_ERROR(CheckSendable(response, facts));
     const bool no_body = code == 204 || code == 304;
-    if (no_body && !response.body.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("a ", code, " response has no body"));
-    }
     // The server's fields go after the handler's, serialised straight from
     // the handler's response (no copy), except that a Content-Length the
     // handler set is replaced by the body's size.
@@ -364,11 +409,60 @@ class HttpServerConnection : public Connection,
     const std::string_view body = !no_body && !slot->head_request
                                       ? std::string_view(response.body)
                                       : std::string_view();
+    return SendWhole(slot, out, body, close);
+  }
+
+  absl::Status Send(ResponseSlot* slot, const HttpPreparedResponse& response) {
+    FieldFacts facts;
+    facts.close = response.close_;
+    facts.keep_alive = response.keep_alive_;
+    facts.date = response.date_;
+    HeadExtras extras;
+    const bool close =
+        DecideConnection(slot, facts, /*force_close=*/false, &extras);
+    const std::string& head = response.head(slot->head_request);
+    const std::string_view body = slot->head_request
+                                      ? std::string_view()
+                                      : std::string_view(response.body_);
+    const bool join = body.size() <= kBodyJoinBytesMax;
+    // Sized first, then copied in: one resize, no per-piece checks.
+    size_t size = head.size() + 2 + (join ? body.size() : 0);
+    for (const HttpFieldView& field : extras.view()) {
+      size += field.name.size() + field.value.size() + 4;
+    }
+    std::string& out = shared_->scratch;
+    out.resize(size);
+    char* p = out.data();
+    auto put = [&p](std::string_view piece) {
+      // An empty view may have no data pointer, which memcpy must not get.
+      if (piece.empty()) return;
+      std::memcpy(p, piece.data(), piece.size());
+      p += piece.size();
+    };
+    put(head);
+    for (const HttpFieldView& field : extras.view()) {
+      put(field.name);
+      put(": ");
+      put(field.value);
+      put("\r\n");
+    }
+    put("\r\n");
+    if (join) put(body);
+    EMBER_CHECK(p == out.data() + out.size());
+    EMBER_RETURN_IF_ERROR(join ? Emit(slot, out) : Emit(slot, out, body));
+    slot->close_after = close;
+    Complete(slot);
+    return absl::OkStatus();
+  }
+
+  // Queues `head` (the scratch buffer) and `body` as one complete response.
+  absl::Status SendWhole(ResponseSlot* slot, std::string& head,
+                         std::string_view body, bool close) {
     if (body.size() <= kBodyJoinBytesMax) {
-      out.append(body);
-      EMBER_RETURN_IF_ERROR(Emit(slot, out));
+      head.append(body);
+      EMBER_RETURN_IF_ERROR(Emit(slot, head));
     } else {
-      EMBER_RETURN_IF_ERROR(Emit(slot, out, body));
+      EMBER_RETURN_IF_ERROR(Emit(slot, head, body));
     }
     slot->close_after = close;
     Complete(slot);
@@ -525,8 +619,12 @@ class HttpServerConnection : public Connection,
     slot->keep_alive = head.keep_alive;
     reading_slot_ = slot;
     if (request_ == nullptr) request_ = shared_->TakeRequest();
-    request_->method.assign(head.method);
-    request_->target.assign(head.target);
+    // clear + append copies into the pooled strings' capacity (cheaper
+    // than assign's general replace).
+    request_->method.clear();
+    request_->method.append(head.method);
+    request_->target.clear();
+    request_->target.append(head.target);
     request_->version = head.version;
     request_->headers.Assign(head.headers);
     request_->body.clear();
@@ -604,42 +702,20 @@ class HttpServerConnection : public Connection,
     }
   }
 
-  // What the server adds to a handler's response head: the reason phrase
-  // and up to four fields, with room for the Content-Length digits.
-  struct HeadExtras {
-    std::string_view reason;
-    HttpFieldView fields[4];
-    size_t count = 0;
-    char length[24];
-
-    void Add(std::string_view name, std::string_view value) {
-      EMBER_CHECK(count < std::size(fields));
-      fields[count++] = HttpFieldView{name, value};
-    }
-    void AddLength(uint64_t n) {
-      char* end = length + sizeof(length);
-      char* p = end;
-      do {
-        *--p = static_cast<char>('0' + n % 10);
-        n /= 10;
-      } while (n != 0);
-      Add("Content-Length", std::string_view(p, static_cast<size_t>(end - p)));
-    }
-    HttpFieldsView view() const {
-      return HttpFieldsView(std::span<const HttpFieldView>(fields, count));
-    }
-  };
-
   // Decides the reason phrase, Connection and Date for `response` (sent as
   // HTTP/1.1). Returns whether the connection ends after this response.
   bool PrepareHead(ResponseSlot* slot, const HttpResponse& response,
                    const FieldFacts& facts, bool force_close,
                    HeadExtras* extras) {
-    extras->reason = response.reason;
-    if (response.reason.empty() ||
-        (response.reason == "OK" && response.status_code != 200)) {
-      extras->reason = HttpReasonPhrase(response.status_code);
-    }
+    extras->reason = ReasonFor(response);
+    return DecideConnection(slot, facts, force_close, extras);
+  }
+
+  // Adds Connection and Date to `extras` as the connection's state and the
+  // handler's fields (`facts`) ask. Returns whether the connection ends
+  // after this response.
+  bool DecideConnection(ResponseSlot* slot, const FieldFacts& facts,
+                        bool force_close, HeadExtras* extras) {
     const bool last_while_draining = draining_ && reading_stopped_ &&
                                      !slots_.empty() &&
                                      slots_.back() == slot;
@@ -1069,6 +1145,10 @@ void ServerShared::RunWaitTimer() {
 
 using http_internal::HttpServerConnection;
 using http_internal::ResponseSlot;
+using http_internal::CheckSendable;
+using http_internal::FieldFacts;
+using http_internal::HeadExtras;
+using http_internal::ReasonFor;
 
 // ---------------------------------------------------------------- Responder
 
@@ -1123,6 +1203,55 @@ absl::Status HttpResponder::Send(const HttpResponse& response) {
     return absl::FailedPreconditionError("Send after StartChunked");
   }
   return slot_->conn->Send(slot_, response);
+}
+
+absl::Status HttpResponder::Send(const HttpPreparedResponse& response) {
+  if (slot_ == nullptr) return Inactive();
+  if (slot_->state != ResponseSlot::State::kWaiting) {
+    return absl::FailedPreconditionError("Send after StartChunked");
+  }
+  return slot_->conn->Send(slot_, response);
+}
+
+absl::StatusOr<HttpPreparedResponse> HttpPreparedResponse::Create(
+    const HttpResponse& response) {
+  const FieldFacts facts(response.headers);
+  EMBER_RETURN_IF_ERROR(CheckSendable(response, facts));
+  HttpPreparedResponse prepared;
+  prepared.status_code_ = response.status_code;
+  prepared.body_ = response.body;
+  prepared.close_ = facts.close;
+  prepared.keep_alive_ = facts.keep_alive;
+  prepared.date_ = facts.date;
+  const std::string_view reason = ReasonFor(response);
+  // Each head as Send(const HttpResponse&) writes it, less the fields that
+  // depend on the connection and the final CRLF.
+  auto head = [&](const HttpResponse& fields, HttpFieldsView extra,
+                  std::string* out) -> absl::Status {
+    EMBER_RETURN_IF_ERROR(
+        AppendResponseHeadWith(fields, HttpVersion{1, 1}, reason, extra, out));
+    out->resize(out->size() - 2);
+    return absl::OkStatus();
+  };
+  const int code = response.status_code;
+  if (code == 204 || code == 304) {
+    EMBER_RETURN_IF_ERROR(head(response, HttpFieldsView(), &prepared.head_));
+    return prepared;
+  }
+  HeadExtras extras;
+  extras.AddLength(response.body.size());
+  if (!facts.content_length) {
+    EMBER_RETURN_IF_ERROR(head(response, extras.view(), &prepared.head_));
+    return prepared;
+  }
+  // The handler's Content-Length gives way to the body's size, except in an
+  // answer to HEAD.
+  HttpResponse corrected = response;
+  corrected.headers.Remove("Content-Length");
+  EMBER_RETURN_IF_ERROR(head(corrected, extras.view(), &prepared.head_));
+  EMBER_RETURN_IF_ERROR(
+      head(response, HttpFieldsView(), &prepared.head_for_head_));
+  return prepared;
 }
 
 absl::Status HttpResponder::StartChunked(const HttpResponse& head) {

@@ -151,6 +151,43 @@ struct HttpServerStats {
 // A responder destroyed before its response is complete: if nothing was
 // sent, the server answers 500; if a stream was started, the connection is
 // closed after what was sent, so that the client sees an incomplete body.
+// A response validated and serialised once, to be sent many times: a
+// static page, a health check, a canned error. Sending one copies bytes and
+// adds only what depends on the connection (Connection, Date), so it costs
+// a fraction of Send(const HttpResponse&), which checks and formats every
+// field each time. The bytes on the wire are the same as Send would write
+// for the response `Create` was given.
+class HttpPreparedResponse {
+ public:
+  // Fails for what Send(const HttpResponse&) would refuse: a status outside
+  // 200..999, Transfer-Encoding, trailers, a body with 204 or 304, or a
+  // field that is not well formed.
+  static absl::StatusOr<HttpPreparedResponse> Create(
+      const HttpResponse& response);
+
+  int status_code() const { return status_code_; }
+  // The body; what a GET gets after the head.
+  const std::string& body() const { return body_; }
+
+ private:
+  friend class http_internal::HttpServerConnection;
+  HttpPreparedResponse() = default;
+
+  // The head without its final CRLF, for a GET and (when the handler set
+  // its own Content-Length, which an answer to HEAD keeps) for a HEAD.
+  const std::string& head(bool head_request) const {
+    return head_request && !head_for_head_.empty() ? head_for_head_ : head_;
+  }
+
+  int status_code_ = 200;
+  std::string head_;
+  std::string head_for_head_;
+  std::string body_;
+  bool close_ = false;       // A Connection field lists "close".
+  bool keep_alive_ = false;  // A Connection field lists "keep-alive".
+  bool date_ = false;        // The response sets its own Date.
+};
+
 class HttpResponder {
  public:
   HttpResponder() = default;
@@ -169,6 +206,9 @@ class HttpResponder {
   // The server serialises `response` as it is, adding its own fields after
   // the handler's, so a handler may keep a response and send it again.
   absl::Status Send(const HttpResponse& response);
+  // The same for a prepared response: the same bytes, at less cost. The
+  // responder does not keep a reference; `response` may go after the call.
+  absl::Status Send(const HttpPreparedResponse& response);
 
   // Starts a streamed response: `head`'s status line and fields now, and
   // its body, if any, as the first chunk. Status 200..999 except 204 and

@@ -207,6 +207,28 @@ TEST_P(SteadyStateAllocTest, KeepAliveHttpAllocatesNothingOnceWarm) {
   EXPECT_EQ(server.stats().requests, static_cast<uint64_t>(done));
 }
 
+// The same with a handler that sends an HttpResponse, which the server
+// checks and serialises on every send (HandleHello sends a prepared one).
+TEST_P(SteadyStateAllocTest, KeepAliveHttpWithAPlainResponseAllocatesNothing) {
+  auto network = io::EpollNetwork::Create();
+  ASSERT_TRUE(network.ok()) << network.status();
+  Reactor reactor(**network);
+  protocols::HttpResponse hello;
+  hello.headers.Set("Content-Type", "text/plain");
+  hello.body = std::string(examples::kHelloBody);
+  protocols::HttpServer server(
+      reactor, {},
+      [&hello](protocols::HttpRequest&&, protocols::HttpResponder responder) {
+        responder.Send(hello).IgnoreError();
+      });
+  auto address = server.Listen("127.0.0.1", 0);
+  ASSERT_TRUE(address.ok()) << address.status();
+  const int64_t done =
+      CountSteadyAllocations<HttpClient>(reactor, *address, GetParam());
+  ASSERT_GT(done, 0);
+  EXPECT_EQ(server.stats().requests, static_cast<uint64_t>(done));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Steady, SteadyStateAllocTest,
     ::testing::Values(Case{"PingPong", 1, 1}, Case{"Pipelined", 8, 16}),

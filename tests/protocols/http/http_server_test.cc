@@ -632,6 +632,118 @@ TEST_F(HttpServerTest, DestroyingTheServerClosesItsConnections) {
   EXPECT_EQ(kept.Send(HttpResponse()).code(), absl::StatusCode::kUnavailable);
 }
 
+TEST_F(HttpServerTest, PreparedResponsesSendTheSameBytesAsSend) {
+  // Goal: Send(HttpPreparedResponse) writes exactly the bytes that
+  // Send(HttpResponse) writes for the response it was made from, for every
+  // kind of response (set or replaced Content-Length, no-body statuses, the
+  // handler's own Connection or Date, reason phrases, bodies past the join
+  // limit) and every kind of request (HEAD, HTTP/1.0 with and without
+  // keep-alive, Connection: close).
+  std::vector<HttpResponse> responses;
+  auto add = [&](int code, std::string reason, std::string body,
+                 std::vector<std::pair<std::string, std::string>> fields) {
+    HttpResponse response;
+    response.status_code = code;
+    response.reason = std::move(reason);
+    response.body = std::move(body);
+    for (auto& [name, value] : fields) response.headers.Add(name, value);
+    responses.push_back(std::move(response));
+  };
+  add(200, "OK", "Hello, World!", {{"Content-Type", "text/plain"}});
+  add(200, "", "", {});
+  add(404, "OK", "gone", {});
+  add(418, "Short And Stout", "tea", {{"X-A", "1"}, {"X-B", " two "}});
+  add(200, "OK", "sized", {{"content-length", "99"}, {"X-After", "y"}});
+  add(204, "", "", {{"Content-Length", "7"}});
+  add(304, "", "", {{"ETag", "\"v1\""}});
+  add(200, "OK", "bye", {{"Connection", "close"}});
+  add(200, "OK", "stay", {{"Connection", "keep-alive"}});
+  add(200, "OK", "dated", {{"Date", "Thu, 01 Jan 1970 00:00:00 GMT"}});
+  add(200, "OK", std::string(5000, 'x'), {{"Content-Type", "a/b"}});
+  std::vector<HttpPreparedResponse> prepared;
+  for (const HttpResponse& response : responses) {
+    auto made = HttpPreparedResponse::Create(response);
+    ASSERT_TRUE(made.ok()) << made.status();
+    EXPECT_EQ(made->status_code(), response.status_code);
+    EXPECT_EQ(made->body(), response.body);
+    prepared.push_back(*std::move(made));
+  }
+  // "/r/<i>" is answered with Send(responses[i]), "/p/<i>" with
+  // Send(prepared[i]); the targets have the same length.
+  Start([&](HttpRequest&& request, HttpResponder responder) {
+    const size_t i = static_cast<size_t>(std::stoi(request.target.substr(3)));
+    ASSERT_LT(i, responses.size());
+    const absl::Status sent = request.target[1] == 'p'
+                                  ? responder.Send(prepared[i])
+                                  : responder.Send(responses[i]);
+    EXPECT_TRUE(sent.ok()) << sent;
+  });
+  struct Request {
+    std::string method;
+    std::string version;
+    std::string fields;
+  };
+  const std::vector<Request> requests = {
+      {"GET", "HTTP/1.1", ""},
+      {"HEAD", "HTTP/1.1", ""},
+      {"GET", "HTTP/1.0", ""},
+      {"GET", "HTTP/1.0", "Connection: keep-alive\r\n"},
+      {"HEAD", "HTTP/1.0", "Connection: keep-alive\r\n"},
+      {"GET", "HTTP/1.1", "Connection: close\r\n"},
+  };
+  for (size_t i = 0; i < responses.size(); ++i) {
+    for (const Request& request : requests) {
+      SCOPED_TRACE(absl::StrCat("response ", i, ", ", request.method, " ",
+                                request.version, " ", request.fields));
+      std::string received[2];
+      for (int way = 0; way < 2; ++way) {
+        RawRecord* record = Open(absl::StrCat(
+            request.method, " /", way == 0 ? "r" : "p", "/", i, " ",
+            request.version, "\r\nHost: a\r\n", request.fields, "\r\n"));
+        Await(record, 1, {request.method});
+        received[way] = record->received;
+      }
+      ASSERT_FALSE(received[0].empty());
+      EXPECT_EQ(received[1], received[0]);
+    }
+  }
+}
+
+TEST(HttpPreparedResponseTest, RefusesWhatSendRefuses) {
+  // Goal: a response Send would refuse cannot be prepared either, with the
+  // same error.
+  auto refused = [](HttpResponse response) {
+    auto made = HttpPreparedResponse::Create(response);
+    EXPECT_FALSE(made.ok());
+    return made.status();
+  };
+  HttpResponse interim;
+  interim.status_code = 100;
+  EXPECT_EQ(refused(interim).message(),
+            "Send needs a final status (200..999), not 100; interim "
+            "responses are the server's");
+  HttpResponse chunked;
+  chunked.headers.Add("Transfer-Encoding", "chunked");
+  EXPECT_EQ(refused(chunked).message(),
+            "Send frames by Content-Length; use StartChunked to stream");
+  HttpResponse trailers;
+  trailers.trailers.Add("X-T", "1");
+  EXPECT_EQ(refused(trailers).message(), "trailers need StartChunked");
+  HttpResponse no_content;
+  no_content.status_code = 204;
+  no_content.body = "x";
+  EXPECT_EQ(refused(no_content).message(), "a 204 response has no body");
+  HttpResponse bad_name;
+  bad_name.headers.Add("Bad Name", "v");
+  EXPECT_EQ(refused(bad_name).code(), absl::StatusCode::kInvalidArgument);
+  HttpResponse bad_value;
+  bad_value.headers.Add("X-V", "a\r\nInjected: yes");
+  EXPECT_EQ(refused(bad_value).code(), absl::StatusCode::kInvalidArgument);
+  HttpResponse bad_reason;
+  bad_reason.reason = "OK\r\nInjected: yes";
+  EXPECT_EQ(refused(bad_reason).code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace ember::protocols
 
