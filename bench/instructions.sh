@@ -1,0 +1,98 @@
+#!/bin/bash
+# Instructions a server spends per HTTP request, counted by callgrind: the
+# figure that says where CPU goes without the noise of a shared machine.
+#
+#   bench/instructions.sh                       # ember and epoll, 100,000 requests
+#   bench/instructions.sh --servers=ember,libuv --requests=50000
+#   bench/instructions.sh --connections=50 --pipeline=1
+#
+# Each server (built with --config=opt) runs under valgrind's callgrind
+# twice: once answering nothing but one request, once answering --requests
+# more from h2load (--connections x --pipeline in flight, HTTP/1.1). The
+# difference of the two totals, divided by the requests, is the cost of one
+# request: start-up, symbol binding and shutdown cancel out. Counts are of
+# user-space instructions only; system calls show in bench/compare.sh's CPU
+# time, not here.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+servers="ember epoll"
+requests=100000
+connections=50
+pipeline=16
+build=1
+
+usage() {
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  echo
+  echo "Flags: --servers=A,B (ember epoll libuv libevent evhttp asio)"
+  echo "       --requests=N --connections=C --pipeline=P --no_build"
+}
+
+for arg in "$@"; do
+  case "$arg" in
+    --servers=*) servers=${arg#*=}; servers=${servers//,/ } ;;
+    --requests=*) requests=${arg#*=} ;;
+    --connections=*) connections=${arg#*=} ;;
+    --pipeline=*) pipeline=${arg#*=} ;;
+    --no_build) build= ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "instructions.sh: unknown flag $arg" >&2; usage >&2; exit 2 ;;
+  esac
+done
+for tool in valgrind callgrind_annotate h2load curl; do
+  command -v "$tool" >/dev/null || {
+    echo "instructions.sh: needs $tool (apt-get install valgrind nghttp2-client curl)" >&2
+    exit 2
+  }
+done
+
+out=$(mktemp -d /tmp/ember-instructions.XXXXXX)
+if [[ -n $build ]]; then
+  (cd "$here" && ./bazelw build --config=opt //bench/peers:all \
+    //examples/http:hello) >"$out/build.log" 2>&1 ||
+    { tail -30 "$out/build.log"; echo "build failed" >&2; exit 1; }
+fi
+bin=$(cd "$here" && ./bazelw info --config=opt bazel-bin 2>/dev/null)
+
+binary() {
+  case "$1" in
+    ember) echo "$bin/examples/http/hello" ;;
+    *) echo "$bin/bench/peers/$1_hello" ;;
+  esac
+}
+
+# Total instructions of server $1 answering one request and then $2 more.
+count() {
+  local name=$1 n=$2 log="$out/$1-$2.log" cg="$out/$1-$2.cg" port="" i
+  : >"$log"
+  valgrind --tool=callgrind --callgrind-out-file="$cg" "$(binary "$name")" \
+    --port=0 >"$log" 2>&1 &
+  local pid=$!
+  for ((i = 0; i < 600; ++i)); do
+    [[ $(grep -m1 -o 'listening on 127\.0\.0\.1:[0-9]*' "$log" || true) =~ :([0-9]+)$ ]] &&
+      { port=${BASH_REMATCH[1]}; break; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -n $port ]] || { cat "$log" >&2; echo "$name did not start" >&2; exit 1; }
+  curl -sf -o /dev/null "http://127.0.0.1:$port/"
+  if ((n > 0)); then
+    h2load --h1 -c"$connections" -m"$pipeline" -n"$n" \
+      "http://127.0.0.1:$port/" >"$out/$name-h2load.log" 2>&1
+    grep -q "$n succeeded" "$out/$name-h2load.log" ||
+      { cat "$out/$name-h2load.log" >&2; echo "h2load failed" >&2; exit 1; }
+  fi
+  kill -TERM "$pid"
+  wait "$pid" || true
+  # awk reads to the end: an early exit would kill callgrind_annotate (pipefail).
+  callgrind_annotate "$cg" 2>/dev/null |
+    awk '/PROGRAM TOTALS/ && !done { gsub(",", "", $1); print $1; done = 1 }'
+}
+
+echo "instructions per request, h2load --h1 -c$connections -m$pipeline, $requests requests"
+for s in $servers; do
+  base=$(count "$s" 0)
+  total=$(count "$s" "$requests")
+  echo "$s $(( (total - base) / requests ))"
+done
