@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Compares Ember's example servers with the same servers on epoll, libuv,
-# libevent and Boost.Asio (bench/peers), workload by workload. See the
+# Compares Ember's example servers with the same servers on epoll, io_uring,
+# libuv, libevent and Boost.Asio (bench/peers), workload by workload. See the
 # "Ember against other event loops" section of bench/README.md.
 #
 #   bench/compare.sh                 # 5 rounds of 10 s per server and workload
@@ -15,7 +15,8 @@
 #   --idle=N           idle connections for the memory workloads (10000)
 #   --workloads=A,B    a subset of: echo_1 echo_50x16 echo_4k_50x4 http_50
 #                      http_1000 h2load_50x16 idle_echo idle_http
-#   --servers=A,B      a subset of: ember epoll libuv libevent evhttp asio
+#   --servers=A,B      a subset of: ember epoll uring libuv libevent evhttp
+#                      asio
 #   --ember_dir=DIR    the checkout whose //examples/echo:server and
 #                      //examples/http:hello are "ember" (default: this one)
 #   --ember_threads=N  passes --threads=N to Ember's servers (default: not
@@ -40,7 +41,7 @@ rounds=5
 duration=10
 idle=10000
 workloads="echo_1 echo_50x16 echo_4k_50x4 http_50 http_1000 h2load_50x16 idle_echo idle_http"
-servers="ember epoll libuv libevent evhttp asio"
+servers="ember epoll uring libuv libevent evhttp asio"
 here=$(cd "$(dirname "$0")/.." && pwd)
 ember_dir=$here
 ember_threads=
