@@ -23,13 +23,14 @@ namespace {
 constexpr unsigned kSubmissionEntries = 1024;
 constexpr unsigned kCompletionEntries = 16384;
 
-// The provided buffers: 2,048 of 16 KiB (32 MiB), in buffer group 0. With
-// DEFER_TASKRUN the kernel takes buffers only while the loop waits, so at
-// most one batch of completions holds them; 2,048 leaves room for a batch
-// with a recv from each of 1,000 connections and more. A recv gets at most
-// one buffer (liburing 2.3 has no bundles), so 16 KiB bounds each read.
-constexpr unsigned kBufferCount = 2048;
-constexpr unsigned kBufferBytes = 16 * 1024;
+// The provided buffers: 1,024 of 64 KiB (64 MiB), in buffer group 0. A
+// recv fills at most one buffer (liburing 2.3 has no bundles), so 64 KiB
+// lets one read take as much as the epoll loop's one recv does.
+// With DEFER_TASKRUN the kernel takes buffers only while the loop waits,
+// so at most one batch of completions holds them; 1,024 leaves room for a
+// batch with a recv from each of 1,000 connections.
+constexpr unsigned kBufferCount = 1024;
+constexpr unsigned kBufferBytes = 64 * 1024;
 constexpr int kBufferGroup = 0;
 
 // A connection with more than this queued (in `out` and the send in
