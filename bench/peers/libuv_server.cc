@@ -13,12 +13,14 @@ namespace {
 struct WriteRequest {
   uv_write_t request;
   std::string bytes;
+  bool then_close = false;  // the connection's last write
 };
 
 struct Server {
   uv_tcp_t listener;
   bool no_delay = false;
   UvOnRead on_read = nullptr;
+  UvOnClose on_close = nullptr;
 };
 
 Server server;
@@ -26,7 +28,9 @@ char read_buffer[64 * 1024];
 std::string out;  // reused for every read's answer
 
 void OnClosed(uv_handle_t* handle) {
-  delete reinterpret_cast<UvConnection*>(handle);
+  auto* connection = reinterpret_cast<UvConnection*>(handle);
+  if (server.on_close != nullptr) server.on_close(*connection);
+  delete connection;
 }
 
 void Close(UvConnection* connection) {
@@ -44,8 +48,9 @@ void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
 void OnWritten(uv_write_t* request, int status) {
   auto* write = reinterpret_cast<WriteRequest*>(request);
   auto* connection = reinterpret_cast<UvConnection*>(request->handle);
+  const bool then_close = write->then_close;
   delete write;
-  if (status != 0) {
+  if (status != 0 || then_close) {
     Close(connection);
     return;
   }
@@ -64,11 +69,15 @@ void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   out.clear();
-  if (!server.on_read(*connection,
-                      std::string_view(buf->base, static_cast<size_t>(nread)),
-                      out)) {
-    Close(connection);
-    return;
+  const bool keep_open = server.on_read(
+      *connection, std::string_view(buf->base, static_cast<size_t>(nread)),
+      out);
+  if (!keep_open) {
+    if (out.empty()) {
+      Close(connection);
+      return;
+    }
+    uv_read_stop(stream);  // for good: the answer is the last thing sent
   }
   if (out.empty()) return;
   uv_buf_t whole = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
@@ -78,9 +87,13 @@ void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     Close(connection);
     return;
   }
-  if (static_cast<size_t>(written) == out.size()) return;
+  if (static_cast<size_t>(written) == out.size()) {
+    if (!keep_open) Close(connection);
+    return;
+  }
   auto* write = new WriteRequest;
   write->bytes.assign(out, static_cast<size_t>(written));
+  write->then_close = !keep_open;
   uv_buf_t rest = uv_buf_init(write->bytes.data(),
                               static_cast<unsigned>(write->bytes.size()));
   if (uv_write(&write->request, stream, &rest, 1, OnWritten) != 0) {
@@ -88,13 +101,14 @@ void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     Close(connection);
     return;
   }
-  uv_read_stop(stream);  // until the queue has drained
+  if (keep_open) uv_read_stop(stream);  // until the queue has drained
 }
 
 void OnConnection(uv_stream_t* listener, int status) {
   if (status < 0) return;
   auto* connection = new UvConnection;
   uv_tcp_init(listener->loop, &connection->handle);
+  connection->handle.data = nullptr;
   auto* stream = reinterpret_cast<uv_stream_t*>(&connection->handle);
   if (uv_accept(listener, stream) != 0) {
     Close(connection);
@@ -107,7 +121,7 @@ void OnConnection(uv_stream_t* listener, int status) {
 }  // namespace
 
 int RunUvServer(const std::string& host, uint16_t port, std::string_view what,
-                bool no_delay, UvOnRead on_read) {
+                bool no_delay, UvOnRead on_read, UvOnClose on_close) {
   // Writing to a connection the peer has reset must fail with EPIPE, not
   // kill the process: the library writes with write(2)/writev(2), which
   // raise SIGPIPE there, and leaves ignoring it to the program.
@@ -115,6 +129,7 @@ int RunUvServer(const std::string& host, uint16_t port, std::string_view what,
   uv_loop_t* loop = uv_default_loop();
   server.no_delay = no_delay;
   server.on_read = on_read;
+  server.on_close = on_close;
   uv_tcp_init(loop, &server.listener);
   sockaddr_in address;
   uv_ip4_addr(host.c_str(), port, &address);
