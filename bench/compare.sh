@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compares Ember's example servers with the same servers on epoll, io_uring,
-# libuv, libevent and Boost.Asio (bench/peers), workload by workload. See the
+# libuv, libevent and Boost.Asio (bench/peers; libuv_parser is the libuv HTTP
+# server parsing with http_parser), workload by workload. See the
 # "Ember against other event loops" section of bench/README.md.
 #
 #   bench/compare.sh                 # 5 rounds of 10 s per server and workload
@@ -15,8 +16,9 @@
 #   --idle=N           idle connections for the memory workloads (10000)
 #   --workloads=A,B    a subset of: echo_1 echo_50x16 echo_4k_50x4 http_50
 #                      http_1000 h2load_50x16 idle_echo idle_http
-#   --servers=A,B      a subset of: ember epoll uring libuv libevent evhttp
-#                      asio
+#   --servers=A,B      a subset of: ember epoll uring libuv libuv_parser
+#                      libevent evhttp asio (libuv_parser and evhttp are HTTP
+#                      only)
 #   --ember_dir=DIR    the checkout whose //examples/echo:server and
 #                      //examples/http:hello are "ember" (default: this one)
 #   --ember_threads=N  passes --threads=N to Ember's servers (default: not
@@ -41,7 +43,7 @@ rounds=5
 duration=10
 idle=10000
 workloads="echo_1 echo_50x16 echo_4k_50x4 http_50 http_1000 h2load_50x16 idle_echo idle_http"
-servers="ember epoll uring libuv libevent evhttp asio"
+servers="ember epoll uring libuv libuv_parser libevent evhttp asio"
 here=$(cd "$(dirname "$0")/.." && pwd)
 ember_dir=$here
 ember_threads=
@@ -181,12 +183,13 @@ bin=$(cd "$here" && ./bazelw info --config=opt bazel-bin 2>/dev/null)
 ember_bin=$(cd "$ember_dir" && ./bazelw info --config=opt bazel-bin 2>/dev/null)
 
 # The server binary for a server name and a protocol (echo or http); empty
-# when that library has no such server (evhttp is HTTP only).
+# when that library has no such server (evhttp and libuv_parser are HTTP
+# only).
 server_binary() {
   case "$1/$2" in
     ember/echo) echo "$ember_bin/examples/echo/server" ;;
     ember/http) echo "$ember_bin/examples/http/hello" ;;
-    evhttp/echo) ;;
+    evhttp/echo | libuv_parser/echo) ;;
     */echo) echo "$bin/bench/peers/$1_echo" ;;
     */http) echo "$bin/bench/peers/$1_hello" ;;
   esac

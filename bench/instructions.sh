@@ -25,7 +25,7 @@ build=1
 usage() {
   sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   echo
-  echo "Flags: --servers=A,B (ember epoll libuv libevent evhttp asio)"
+  echo "Flags: --servers=A,B (ember epoll libuv libuv_parser libevent evhttp asio)"
   echo "       --requests=N --connections=C --pipeline=P --no_build"
 }
 
@@ -55,6 +55,7 @@ if [[ -n $build ]]; then
 fi
 bin=$(cd "$here" && ./bazelw info --config=opt bazel-bin 2>/dev/null)
 
+# libuv_parser's is libuv_parser_hello, like every peer's.
 binary() {
   case "$1" in
     ember) echo "$bin/examples/http/hello" ;;
