@@ -5,6 +5,7 @@
 namespace ember::protocols {
 
 using http_internal::AsciiLower;
+using http_internal::CopyInto;
 using http_internal::IsBlank;
 
 bool HttpEqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -69,12 +70,8 @@ HttpHeaders::HttpHeaders(
 void HttpHeaders::Assign(HttpFieldsView fields) {
   fields_.resize(fields.size());
   for (size_t i = 0; i < fields.size(); ++i) {
-    // clear + append: into capacity the strings already have, this is a
-    // copy; assign's general replace costs about twice as much.
-    fields_[i].name.clear();
-    fields_[i].name.append(fields[i].name);
-    fields_[i].value.clear();
-    fields_[i].value.append(fields[i].value);
+    CopyInto(fields[i].name, &fields_[i].name);
+    CopyInto(fields[i].value, &fields_[i].value);
   }
 }
 

@@ -13,6 +13,7 @@
 #include "io/check.h"
 #include "protocols/http/http_parser.h"
 #include "protocols/http/http_serializer.h"
+#include "protocols/http/internal/http_chars.h"
 #include "protocols/tls/tls_connection.h"
 
 namespace ember::protocols {
@@ -619,12 +620,8 @@ class HttpServerConnection : public Connection,
     slot->keep_alive = head.keep_alive;
     reading_slot_ = slot;
     if (request_ == nullptr) request_ = shared_->TakeRequest();
-    // clear + append copies into the pooled strings' capacity (cheaper
-    // than assign's general replace).
-    request_->method.clear();
-    request_->method.append(head.method);
-    request_->target.clear();
-    request_->target.append(head.target);
+    CopyInto(head.method, &request_->method);
+    CopyInto(head.target, &request_->target);
     request_->version = head.version;
     request_->headers.Assign(head.headers);
     request_->body.clear();
