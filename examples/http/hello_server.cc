@@ -11,7 +11,7 @@
 namespace ember::examples {
 namespace {
 
-using protocols::HttpRequest;
+using protocols::HttpRequestView;
 using protocols::HttpResponder;
 using protocols::HttpResponse;
 
@@ -32,7 +32,7 @@ HttpResponse NotAllowed(std::string_view allow) {
 
 }  // namespace
 
-void HandleHello(HttpRequest&& request, HttpResponder responder) {
+void HandleHello(const HttpRequestView& request, HttpResponder responder) {
   const bool get = request.method == "GET" || request.method == "HEAD";
   const std::string_view target = request.target;
   if (get && target == "/") {
@@ -53,7 +53,7 @@ void HandleHello(HttpRequest&& request, HttpResponder responder) {
         get ? Text(200, std::string(kHelloBody)) : NotAllowed("GET, HEAD");
   } else if (target == "/echo") {
     if (request.method == "POST") {
-      response = Text(200, std::move(request.body));
+      response = Text(200, std::string(request.body));
       response.headers.Set("Content-Type", "application/octet-stream");
     } else {
       response = NotAllowed("POST");

@@ -27,10 +27,10 @@ inline constexpr std::string_view kHelloBody = "Hello, World!";
 // The largest /bytes/<n> body.
 inline constexpr size_t kHelloBytesMax = 32 << 20;
 
-// Answers one request as the table above says. It takes the request by
-// reference and answers "GET /" with a response built once, so serving it
-// allocates nothing (see HttpServer::Handler).
-void HandleHello(protocols::HttpRequest&& request,
+// Answers one request as the table above says. It takes the request as
+// views (HttpServer::ViewHandler), so a GET is never copied, and answers
+// "GET /" with a response built once, so serving it allocates nothing.
+void HandleHello(const protocols::HttpRequestView& request,
                  protocols::HttpResponder responder);
 
 }  // namespace ember::examples

@@ -84,6 +84,17 @@ HttpHeaders HttpHeaders::From(HttpFieldsView fields) {
   return headers;
 }
 
+HttpRequest HttpRequestView::ToOwned() const {
+  HttpRequest request;
+  request.method = std::string(method);
+  request.target = std::string(target);
+  request.version = version;
+  request.headers = HttpHeaders::From(headers);
+  request.body = std::string(body);
+  request.trailers = HttpHeaders::From(trailers);
+  return request;
+}
+
 void HttpHeaders::Add(std::string_view name, std::string_view value) {
   fields_.push_back(Field{std::string(name), std::string(value)});
 }

@@ -176,6 +176,21 @@ struct HttpRequest {
   bool operator==(const HttpRequest&) const = default;
 };
 
+// A request lent for the length of one call (HttpServer::ViewHandler):
+// every view points into the server's buffers and is valid only until the
+// call returns. Copy what must outlive it (`ToOwned`).
+struct HttpRequestView {
+  std::string_view method;
+  std::string_view target;
+  HttpVersion version;
+  HttpFieldsView headers;
+  std::string_view body;
+  HttpFieldsView trailers;
+
+  // A copy that owns its bytes.
+  HttpRequest ToOwned() const;
+};
+
 // An owned response.
 struct HttpResponse {
   HttpVersion version;

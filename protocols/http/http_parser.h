@@ -19,7 +19,11 @@
 //
 // Zero-copy heads: a header section that arrives within one Feed call is
 // parsed in place; one that straddles calls is copied once into an internal
-// buffer. Either way the views in a head are valid only during its callback.
+// buffer. Either way the views in a head are valid during its callback and,
+// for a message without a body (framing kNone) whose head callback does not
+// pause the parser, until OnMessageComplete returns: that message completes
+// within the same Feed call, and nothing touches the head's bytes or its
+// field list before then.
 // In steady state (keep-alive, similar requests) parsing allocates nothing.
 //
 // What is refused (RFC 9112), each with the status to answer:

@@ -81,6 +81,25 @@ class SlotList {
   size_t size_ = 0;
 };
 
+// A request read whole (its head copied, its body collected), and the
+// views of its fields a ViewHandler gets; pooled, so that its storage is
+// reused.
+struct CollectedRequest {
+  HttpRequest request;
+  std::vector<HttpFieldView> header_views;
+  std::vector<HttpFieldView> trailer_views;
+};
+
+// Views of `headers`, kept in `*views`.
+HttpFieldsView ViewsOf(const HttpHeaders& headers,
+                       std::vector<HttpFieldView>* views) {
+  views->clear();
+  for (const HttpHeaders::Field& field : headers) {
+    views->push_back(HttpFieldView{field.name, field.value});
+  }
+  return HttpFieldsView(*views);
+}
+
 // What a server's connections share, kept alive by each of them so that a
 // connection may outlive its server: the options, a pool of response
 // slots, the scratch buffer responses are serialised into, and the Date
@@ -110,18 +129,18 @@ struct ServerShared : std::enable_shared_from_this<ServerShared> {
 
   // A request object for a connection to read into; its strings keep the
   // capacity of earlier requests.
-  std::unique_ptr<HttpRequest> TakeRequest() {
-    if (free_requests.empty()) return std::make_unique<HttpRequest>();
-    std::unique_ptr<HttpRequest> request = std::move(free_requests.back());
+  std::unique_ptr<CollectedRequest> TakeRequest() {
+    if (free_requests.empty()) return std::make_unique<CollectedRequest>();
+    std::unique_ptr<CollectedRequest> request = std::move(free_requests.back());
     free_requests.pop_back();
     return request;
   }
-  void GiveRequest(std::unique_ptr<HttpRequest> request) {
+  void GiveRequest(std::unique_ptr<CollectedRequest> request) {
     if (free_requests.size() >= kRequestPoolMax) return;
     // Large bodies give their memory back; the rest is kept for reuse (the
     // fields are overwritten by HttpHeaders::Assign).
-    if (request->body.capacity() > kBodyKeepBytesMax) {
-      std::string().swap(request->body);
+    if (request->request.body.capacity() > kBodyKeepBytesMax) {
+      std::string().swap(request->request.body);
     }
     free_requests.push_back(std::move(request));
   }
@@ -130,7 +149,15 @@ struct ServerShared : std::enable_shared_from_this<ServerShared> {
   static constexpr size_t kSlotPoolMax = 1024;
   static constexpr size_t kRequestPoolMax = 64;
   static constexpr size_t kBodyKeepBytesMax = 64 << 10;
-  std::vector<std::unique_ptr<HttpRequest>> free_requests;
+  std::vector<std::unique_ptr<CollectedRequest>> free_requests;
+
+  // A request without a body on its way to a ViewHandler, between its
+  // head and its completion. The parser reports the two within one Feed
+  // call, with nothing run in between and the head's views intact until
+  // the completion (see http_parser.h), so the head is kept here, for the
+  // one connection `view_owner`, rather than copied.
+  HttpRequestHead view_head;
+  const HttpServerConnection* view_owner = nullptr;
 
   // ---- Timeouts ----
   // A connection waits for one of three things at a time (see
@@ -320,6 +347,7 @@ class HttpServerConnection : public Connection,
     CancelWait();
     DetachAll();
     if (request_ != nullptr) shared_->GiveRequest(std::move(request_));
+    if (shared_->view_owner == this) shared_->view_owner = nullptr;
   }
 
   void Detach() { server_ = nullptr; }
@@ -619,13 +647,22 @@ class HttpServerConnection : public Connection,
     slot->http10 = !head.version.AtLeast11();
     slot->keep_alive = head.keep_alive;
     reading_slot_ = slot;
+    shared_->view_owner = nullptr;  // Never left set; cleared all the same.
+    if (head.framing == HttpBodyFraming::kNone && server_ != nullptr &&
+        server_->view_handler_ != nullptr) {
+      // Handed over uncopied once complete (ServerShared::view_head).
+      shared_->view_head = head;
+      shared_->view_owner = this;
+      return;
+    }
     if (request_ == nullptr) request_ = shared_->TakeRequest();
-    CopyInto(head.method, &request_->method);
-    CopyInto(head.target, &request_->target);
-    request_->version = head.version;
-    request_->headers.Assign(head.headers);
-    request_->body.clear();
-    request_->trailers.clear();
+    HttpRequest& request = request_->request;
+    CopyInto(head.method, &request.method);
+    CopyInto(head.target, &request.target);
+    request.version = head.version;
+    request.headers.Assign(head.headers);
+    request.body.clear();
+    request.trailers.clear();
     if (head.expect_continue && head.framing != HttpBodyFraming::kNone) {
       // The head is acceptable (an oversized Content-Length was refused
       // before this call): ask for the body, in response order.
@@ -635,7 +672,7 @@ class HttpServerConnection : public Connection,
 
   void OnBody(std::string_view data) override {
     if (reading_slot_ == nullptr) return;
-    request_->body.append(data.data(), data.size());
+    request_->request.body.append(data.data(), data.size());
     ++body_progress_;
   }
 
@@ -643,15 +680,29 @@ class HttpServerConnection : public Connection,
     ResponseSlot* slot = reading_slot_;
     if (slot == nullptr) return;  // CONNECT, already refused.
     reading_slot_ = nullptr;
-    request_->trailers.Assign(trailers);
+    const bool from_head = shared_->view_owner == this;
+    if (from_head) {
+      shared_->view_owner = nullptr;
+    } else {
+      request_->request.trailers.Assign(trailers);
+    }
     stats().requests++;
     const bool last = !slot->keep_alive || draining_;
     if (last) StopReading();
     HttpResponder responder(slot, slot->head_request);
-    if (server_ != nullptr) {
-      server_->handler_(std::move(*request_), std::move(responder));
+    if (from_head) {
+      // Copied out of the shared slot first: the handler may answer another
+      // connection, whose requests then reuse it.
+      const HttpRequestHead& head = shared_->view_head;
+      const HttpRequestView view{head.method, head.target,   head.version,
+                                 head.headers, std::string_view(), trailers};
+      if (server_ != nullptr) {
+        server_->view_handler_(view, std::move(responder));
+      }
+    } else {
+      if (server_ != nullptr) Dispatch(std::move(responder));
+      shared_->GiveRequest(std::move(request_));
     }
-    shared_->GiveRequest(std::move(request_));
     if (!last && !reading_stopped_ && !closing() &&
         slots_.size() >= shared_->options.pipeline_depth_max) {
       // Enough unanswered requests: read no more until one is answered.
@@ -677,6 +728,23 @@ class HttpServerConnection : public Connection,
   }
 
   // ---- Responses ----
+
+  // Hands the collected request_ to the server's handler, whichever kind.
+  void Dispatch(HttpResponder responder) {
+    HttpRequest& request = request_->request;
+    if (server_->handler_ != nullptr) {
+      server_->handler_(std::move(request), std::move(responder));
+      return;
+    }
+    const HttpRequestView view{
+        request.method,
+        request.target,
+        request.version,
+        ViewsOf(request.headers, &request_->header_views),
+        request.body,
+        ViewsOf(request.trailers, &request_->trailer_views)};
+    server_->view_handler_(view, std::move(responder));
+  }
 
   // Answers the request being read (or a new one) with `status` and a
   // close, after every earlier response; reads nothing more.
@@ -1033,7 +1101,7 @@ class HttpServerConnection : public Connection,
 
   // Input held back while the parser is paused (pipelining limit).
   std::string input_;
-  std::unique_ptr<HttpRequest> request_;  // Being read (from the pool).
+  std::unique_ptr<CollectedRequest> request_;  // Being read (from the pool).
   ResponseSlot* reading_slot_ = nullptr;             // The slot of request_.
   SlotList slots_;  // In request order.
   size_t buffered_bytes_ = 0;
@@ -1284,6 +1352,16 @@ HttpServer::HttpServer(Reactor& reactor, HttpServerOptions options,
       handler_(std::move(handler)) {
   shared_->reactor = &reactor_;
   EMBER_CHECK(handler_ != nullptr);
+  EMBER_CHECK(shared_->options.pipeline_depth_max > 0);
+}
+
+HttpServer::HttpServer(Reactor& reactor, HttpServerOptions options,
+                       ViewHandler handler)
+    : reactor_(reactor),
+      shared_(std::make_shared<http_internal::ServerShared>(std::move(options))),
+      view_handler_(std::move(handler)) {
+  shared_->reactor = &reactor_;
+  EMBER_CHECK(view_handler_ != nullptr);
   EMBER_CHECK(shared_->options.pipeline_depth_max > 0);
 }
 

@@ -595,8 +595,10 @@ void HttpParserCore::EndHead(const char* base) {
   } else {
     EndResponseHead(base);
   }
-  // The head's bytes are no longer needed.
-  buffer_.clear();
+  // The head's bytes stay where they are until the message ends
+  // (ResetMessage, StartTrailers), so that a message without a body, which
+  // completes in this same Feed, still has its head's views intact in
+  // OnMessageComplete (HttpServer hands them to a ViewHandler uncopied).
   buffered_ = false;
   line_start_ = 0;
 }

@@ -432,6 +432,48 @@ TEST(HttpRequestParserTest, HeadAcrossManyReads) {
               ElementsAre(head_event, "done", head_event, "done"));
 }
 
+// A request without a body completes in the Feed that brought the end of
+// its head, and the head's views (its bytes and its field list) are still
+// intact then, however the head was cut and whatever the caller does with
+// its bytes after Feed returns. HttpServer relies on this to lend such
+// requests to a ViewHandler uncopied.
+TEST(HttpRequestParserTest, BodilessHeadStaysValidUntilItsCompletion) {
+  class Keeper : public HttpRequestParser::Listener {
+   public:
+    void OnRequestHead(const HttpRequestHead& head) override { head_ = head; }
+    void OnBody(std::string_view) override { seen.push_back("body"); }
+    void OnMessageComplete(HttpFieldsView) override {
+      std::string s = std::string(head_.method) + " " +
+                      std::string(head_.target);
+      for (const HttpFieldView& field : head_.headers) {
+        s += "|" + std::string(field.name) + "=" + std::string(field.value);
+      }
+      seen.push_back(s);
+    }
+    void OnError(const HttpParseError&) override { seen.push_back("error"); }
+    std::vector<std::string> seen;
+
+   private:
+    HttpRequestHead head_;
+  };
+  const std::string input = "GET /a HTTP/1.1\r\nHost: h\r\nX-Long: " +
+                            std::string(200, 'x') +
+                            "\r\n\r\nHEAD /b HTTP/1.1\r\nHost: i\r\n\r\n";
+  for (size_t cut = 1; cut <= input.size(); ++cut) {
+    SCOPED_TRACE(cut);
+    Keeper keeper;
+    HttpRequestParser parser(&keeper);
+    for (size_t i = 0; i < input.size(); i += cut) {
+      std::string piece = input.substr(i, cut);
+      ASSERT_EQ(parser.Feed(piece), piece.size());
+      piece.assign(piece.size(), '#');  // The caller reuses its buffer.
+    }
+    EXPECT_THAT(keeper.seen,
+                ElementsAre("GET /a|Host=h|X-Long=" + std::string(200, 'x'),
+                            "HEAD /b|Host=i"));
+  }
+}
+
 // Feeding from inside a callback is a caller bug and aborts.
 TEST(HttpRequestParserDeathTest, FeedFromCallbackAborts) {
   RequestRecorder recorder;

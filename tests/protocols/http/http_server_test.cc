@@ -54,7 +54,8 @@ class HttpServerTest : public ::testing::Test {
   HttpServerTest() : net_(sim::SimOptions()), reactor_(net_) {}
   ~HttpServerTest() override { server_.reset(); }
 
-  void Start(HttpServer::Handler handler, HttpServerOptions options = {}) {
+  template <typename Handler>
+  void Start(Handler handler, HttpServerOptions options = {}) {
     server_ =
         std::make_unique<HttpServer>(reactor_, options, std::move(handler));
     auto address = server_->Listen("127.0.0.1", kPort);
@@ -511,6 +512,129 @@ TEST_F(HttpServerTest, StopsReadingAtThePipelineDepthUntilResponsesDrain) {
   EXPECT_EQ(targets,
             (std::vector<std::string>{"/1", "/2", "/3", "/4", "/5", "/6"}));
   EXPECT_GE(server_->stats().pipeline_pauses, 2u);
+}
+
+// Every shape of request the view path serves differently: heads within
+// one read and cut byte by byte (the parser then buffers them), HEAD,
+// HTTP/1.0, bodies by Content-Length and chunked with trailers, and a
+// pipelined burst.
+std::vector<std::string> ViewTestRequests() {
+  std::string burst;
+  for (int n = 1; n <= 4; ++n) burst += Get(absl::StrCat("/p", n));
+  return {
+      Get("/one?q=1", "Accept: */*\r\nX-Long: " + std::string(300, 'v') +
+                          "\r\n"),
+      "HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n",
+      "GET /old HTTP/1.0\r\nConnection: keep-alive\r\nX-A:  b \r\n\r\n",
+      "POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+      "POST /ch HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nX-Sum: 3\r\nX-More: m\r\n\r\n",
+      burst,
+  };
+}
+
+TEST_F(HttpServerTest, AViewHandlerSeesWhatAnOwnedHandlerSees) {
+  // Goal: a ViewHandler gets the same requests (method, target, version,
+  // fields, body, trailers) as a Handler, whether a head arrives in one
+  // read or byte by byte, and the connection goes on after each.
+  for (const bool views : {false, true}) {
+    for (const bool bytewise : {false, true}) {
+      SCOPED_TRACE(absl::StrCat(views ? "views" : "owned",
+                                bytewise ? ", byte by byte" : ", whole"));
+      std::vector<HttpRequest> seen;
+      const auto answer = [](HttpResponder& responder) {
+        ASSERT_TRUE(responder.Send(HttpResponse()).ok());
+      };
+      server_.reset();
+      HttpServerOptions options;
+      options.header_timeout = absl::Hours(1);  // Bytes come a turn apart.
+      if (views) {
+        Start(
+            [&](const HttpRequestView& request, HttpResponder responder) {
+              seen.push_back(request.ToOwned());
+              answer(responder);
+            },
+            options);
+      } else {
+        Start(
+            [&](HttpRequest&& request, HttpResponder responder) {
+              seen.push_back(request);
+              answer(responder);
+            },
+            options);
+      }
+      RawRecord* record = Open();
+      size_t expected = 0;
+      std::vector<std::string> methods;
+      for (const std::string& request : ViewTestRequests()) {
+        if (bytewise) {
+          for (char c : request) {
+            ASSERT_FALSE(record->unbound) << record->received;
+            Send(record, std::string_view(&c, 1));
+            RunFor(reactor_, absl::Milliseconds(1));
+          }
+        } else {
+          Send(record, request);
+        }
+        expected += request == ViewTestRequests().back() ? 4 : 1;
+        methods.push_back(request.substr(0, request.find(' ')));
+        Await(record, expected, methods);
+      }
+      methods.resize(expected, "GET");
+      ASSERT_EQ(Await(record, expected, methods).size(), expected);
+      ASSERT_EQ(seen.size(), expected);
+      EXPECT_EQ(seen[0].target, "/one?q=1");
+      EXPECT_EQ(seen[0].headers.Get("X-Long"), std::string(300, 'v'));
+      EXPECT_EQ(seen[1].method, "HEAD");
+      EXPECT_EQ(seen[2].version, (HttpVersion{1, 0}));
+      EXPECT_EQ(seen[2].headers.Get("X-A"), "b");
+      EXPECT_EQ(seen[3].body, "hello");
+      EXPECT_EQ(seen[4].body, "abc");
+      EXPECT_EQ(seen[4].trailers.Get("X-More"), "m");
+      EXPECT_EQ(seen[8].target, "/p4");
+      // Owned and views, whole and byte by byte: all the same.
+      static std::vector<HttpRequest> first;
+      if (!views && !bytewise) {
+        first = seen;
+      } else {
+        EXPECT_EQ(seen, first);
+      }
+    }
+  }
+}
+
+TEST_F(HttpServerTest, AViewStaysIntactWhenItsHandlerServesAnotherConnection) {
+  // Goal: a view handler that, by answering a held responder, lets another
+  // connection's paused pipeline go on (whose requests then reach the
+  // handler inside this call) still sees its own request whole afterwards.
+  HttpServerOptions options;
+  options.pipeline_depth_max = 1;
+  HttpResponder held;
+  std::vector<std::string> order;
+  Start(
+      [&](const HttpRequestView& request, HttpResponder responder) {
+        order.push_back(std::string(request.target));
+        if (request.target == "/b1") {
+          held = std::move(responder);  // Pauses b's pipeline.
+          return;
+        }
+        if (request.target == "/a") {
+          ASSERT_TRUE(held.Send(HttpResponse()).ok());  // /b2 runs in here.
+          EXPECT_EQ(order.back(), "/b2");
+          EXPECT_EQ(request.method, "GET");
+          EXPECT_EQ(request.target, "/a");
+          EXPECT_EQ(request.headers.Get("X-Who"), "a");
+          EXPECT_EQ(request.headers.size(), 2u);
+        }
+        ASSERT_TRUE(responder.Send(HttpResponse()).ok());
+      },
+      options);
+  RawRecord* b = Open(Get("/b1", "X-Who: b1\r\n") + Get("/b2", "X-Who: b2\r\n"));
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return held.active(); }));
+  RawRecord* a = Open(Get("/a", "X-Who: a\r\n"));
+  EXPECT_EQ(Await(a, 1).size(), 1u);
+  EXPECT_EQ(Await(b, 2).size(), 2u);
+  EXPECT_EQ(order, (std::vector<std::string>{"/b1", "/a", "/b2"}));
 }
 
 TEST_F(HttpServerTest, DroppedResponderIsAnswered500) {
