@@ -1,8 +1,8 @@
 // The HTTP client and server talking to each other over the simulator:
 // three clients pipelining GET, HEAD and POST requests to a server that
 // answers at once, later from a timer, or streamed in chunks (through a
-// ViewHandler on odd seeds, an owned-request Handler on even ones). Shared by the
-// seed sweeps (http_sim_sweep_test.cc) and the fuzz target that lets
+// ViewHandler on odd seeds, an owned-request Handler on even ones). Shared
+// by the seed sweeps (http_sim_sweep_test.cc) and the fuzz target that lets
 // libFuzzer choose the faults (fuzz/sim_http_fuzz.cc).
 
 #ifndef EMBER_TESTS_PROTOCOLS_HTTP_HTTP_SIM_SCENARIO_H_
