@@ -72,13 +72,15 @@ absl::Status Connection::SendData(std::string_view data) {
         " bytes not sent"));
   }
   if (data.empty()) return absl::OkStatus();
+  // A copy: a filter's callbacks below may set other limits.
+  const OutboundLimits limits = outbound_limits();
   const size_t queued = OutboundDataSize();
-  if (queued > outbound_limits().max_bytes || data.size() > outbound_limits().max_bytes - queued) {
+  if (queued > limits.max_bytes || data.size() > limits.max_bytes - queued) {
     absl::Status status = absl::ResourceExhaustedError(absl::StrCat(
         "connection ", id_, ": queueing ", data.size(), " bytes on top of ",
-        queued, " would pass the outbound limit of ",
-        outbound_limits().max_bytes, " bytes; nothing queued"));
-    if (outbound_limits().close_on_overflow) {
+        queued, " would pass the outbound limit of ", limits.max_bytes,
+        " bytes; nothing queued"));
+    if (limits.close_on_overflow) {
       MarkClosed(UnbindKind::kOutboundOverflow, status);
     }
     return status;
@@ -99,10 +101,10 @@ absl::Status Connection::SendData(std::string_view data) {
     DrainFilterWire();
   } else {
     outbound_.Append(data);
-    EMBER_CHECK(outbound_.size() <= outbound_limits().max_bytes);
+    EMBER_CHECK(outbound_.size() <= limits.max_bytes);
     ScheduleFlush();
   }
-  if (!above_high_water_ && OutboundDataSize() >= outbound_limits().high_water_bytes) {
+  if (!above_high_water_ && OutboundDataSize() >= limits.high_water_bytes) {
     // Heard from the loop at the end of this turn, even if the queue drains
     // before then (then OutboundLowWater follows).
     above_high_water_ = true;
