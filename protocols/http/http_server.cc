@@ -1,6 +1,7 @@
 #include "protocols/http/http_server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -79,6 +80,14 @@ class SlotList {
   ResponseSlot* head_ = nullptr;
   ResponseSlot* tail_ = nullptr;
   size_t size_ = 0;
+};
+
+// A prepared response's whole bytes for one Date (HttpPreparedResponse ids
+// are never reused, so a stale entry never matches).
+struct WireCache {
+  uint64_t id = 0;
+  int64_t second = 0;
+  std::string bytes;
 };
 
 // A request read whole (its head copied, its body collected), and the
@@ -194,6 +203,9 @@ struct ServerShared : std::enable_shared_from_this<ServerShared> {
   ResponseSlot* free_slots = nullptr;
   size_t free_count = 0;
   std::string scratch;
+  // The bytes of the last prepared response sent as a GET's keep-alive
+  // answer (see HttpServerConnection::Send), for the Date of `second`.
+  WireCache wire_cache;
   // The Date value for the wall-clock second in date_second.
   std::string date;
   int64_t date_second = -1;
@@ -454,6 +466,18 @@ class HttpServerConnection : public Connection,
                                       ? std::string_view()
                                       : std::string_view(response.body_);
     const bool join = body.size() <= kBodyJoinBytesMax;
+    // The usual answer (a GET on a connection that stays open, so that the
+    // server adds no field but Date) is the same bytes for a whole second:
+    // those are kept, and sent again with one copy.
+    const bool date_added = shared_->options.date_header &&
+                            server_ != nullptr && !response.date_;
+    const bool usual = !slot->head_request && join && response.id_ != 0 &&
+                       extras.count == (date_added ? 1u : 0u);
+    const int64_t second = date_added ? shared_->date_second : -1;
+    WireCache& cache = shared_->wire_cache;
+    if (usual && cache.id == response.id_ && cache.second == second) {
+      return SendBytes(slot, cache.bytes, {}, close);
+    }
     // Sized first, then copied in: one resize, no per-piece checks.
     size_t size = head.size() + 2 + (join ? body.size() : 0);
     for (const HttpFieldView& field : extras.view()) {
@@ -478,7 +502,20 @@ class HttpServerConnection : public Connection,
     put("\r\n");
     if (join) put(body);
     EMBER_CHECK(p == out.data() + out.size());
-    EMBER_RETURN_IF_ERROR(join ? Emit(slot, out) : Emit(slot, out, body));
+    if (usual) {
+      CopyInto(out, &cache.bytes);
+      cache.id = response.id_;
+      cache.second = second;
+    }
+    return SendBytes(slot, out, join ? std::string_view() : body, close);
+  }
+
+  // Queues a complete response, `head` then `body` (either may hold it
+  // all), and retires it.
+  absl::Status SendBytes(ResponseSlot* slot, std::string_view head,
+                         std::string_view body, bool close) {
+    EMBER_RETURN_IF_ERROR(body.empty() ? Emit(slot, head)
+                                       : Emit(slot, head, body));
     slot->close_after = close;
     Complete(slot);
     return absl::OkStatus();
@@ -1278,11 +1315,37 @@ absl::Status HttpResponder::Send(const HttpPreparedResponse& response) {
   return slot_->conn->Send(slot_, response);
 }
 
+HttpPreparedResponse::HttpPreparedResponse(
+    HttpPreparedResponse&& other) noexcept
+    : id_(std::exchange(other.id_, 0)),
+      status_code_(other.status_code_),
+      head_(std::move(other.head_)),
+      head_for_head_(std::move(other.head_for_head_)),
+      body_(std::move(other.body_)),
+      close_(other.close_),
+      keep_alive_(other.keep_alive_),
+      date_(other.date_) {}
+
+HttpPreparedResponse& HttpPreparedResponse::operator=(
+    HttpPreparedResponse&& other) noexcept {
+  id_ = std::exchange(other.id_, 0);
+  status_code_ = other.status_code_;
+  head_ = std::move(other.head_);
+  head_for_head_ = std::move(other.head_for_head_);
+  body_ = std::move(other.body_);
+  close_ = other.close_;
+  keep_alive_ = other.keep_alive_;
+  date_ = other.date_;
+  return *this;
+}
+
 absl::StatusOr<HttpPreparedResponse> HttpPreparedResponse::Create(
     const HttpResponse& response) {
   const FieldFacts facts(response.headers);
   EMBER_RETURN_IF_ERROR(CheckSendable(response, facts));
   HttpPreparedResponse prepared;
+  static std::atomic<uint64_t> next_id{1};
+  prepared.id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   prepared.status_code_ = response.status_code;
   prepared.body_ = response.body;
   prepared.close_ = facts.close;

@@ -165,6 +165,12 @@ class HttpPreparedResponse {
   static absl::StatusOr<HttpPreparedResponse> Create(
       const HttpResponse& response);
 
+  HttpPreparedResponse(const HttpPreparedResponse&) = default;
+  HttpPreparedResponse& operator=(const HttpPreparedResponse&) = default;
+  // A moved-from response matches no server's cached bytes.
+  HttpPreparedResponse(HttpPreparedResponse&& other) noexcept;
+  HttpPreparedResponse& operator=(HttpPreparedResponse&& other) noexcept;
+
   int status_code() const { return status_code_; }
   // The body; what a GET gets after the head.
   const std::string& body() const { return body_; }
@@ -179,6 +185,9 @@ class HttpPreparedResponse {
     return head_request && !head_for_head_.empty() ? head_for_head_ : head_;
   }
 
+  // Unique to each Create (0: moved from); copies share it, as they share
+  // the bytes. Servers key their cached bytes by it.
+  uint64_t id_ = 0;
   int status_code_ = 200;
   std::string head_;
   std::string head_for_head_;

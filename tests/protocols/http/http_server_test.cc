@@ -833,6 +833,57 @@ TEST_F(HttpServerTest, PreparedResponsesSendTheSameBytesAsSend) {
   }
 }
 
+TEST_F(HttpServerTest, PreparedResponsesSentAgainStayRight) {
+  // Goal: a server keeps the bytes of the prepared response it sent last
+  // (for one second's Date) and sends them again; the bytes stay those of
+  // Send(HttpResponse) when responses alternate, when the second changes,
+  // and for a response moved elsewhere.
+  HttpResponse plain[2];
+  plain[0].body = "first";
+  plain[1].body = "second";
+  plain[1].headers.Set("X-Kind", "2");
+  std::vector<HttpPreparedResponse> prepared;
+  for (const HttpResponse& response : plain) {
+    prepared.push_back(*HttpPreparedResponse::Create(response));
+  }
+  Start([&](const HttpRequestView& request, HttpResponder responder) {
+    // "/p<i>" is answered with prepared[i], "/r<i>" with plain[i].
+    const size_t i = static_cast<size_t>(request.target[2] - '0');
+    const absl::Status sent = request.target[1] == 'p'
+                                  ? responder.Send(prepared[i])
+                                  : responder.Send(plain[i]);
+    EXPECT_TRUE(sent.ok()) << sent;
+  });
+  RawRecord* record = Open();
+  size_t count = 0;
+  // Sends each target pair in one burst (so within one second) and expects
+  // the two answers of each pair to be the same.
+  auto pairs = [&](const std::vector<std::string>& targets) {
+    std::string burst;
+    for (const std::string& target : targets) {
+      burst += Get("/p" + target) + Get("/r" + target);
+    }
+    Send(record, burst);
+    count += 2 * targets.size();
+    auto responses = Await(record, count);
+    EXPECT_EQ(responses.size(), count);
+    for (size_t i = count - 2 * targets.size(); i + 1 < responses.size();
+         i += 2) {
+      EXPECT_EQ(responses[i], responses[i + 1]) << i;
+      EXPECT_TRUE(responses[i].headers.Contains("Date"));
+    }
+    return std::string(responses.back().headers.Get("Date").value_or(""));
+  };
+  const std::string date = pairs({"0", "0", "1", "0", "1", "1"});
+  RunFor(reactor_, absl::Seconds(2));
+  // The bytes kept are prepared[1]'s, of the second before.
+  EXPECT_NE(pairs({"1", "0", "0"}), date);
+  // Moved: the new home answers as the old one did.
+  HttpPreparedResponse moved = std::move(prepared[0]);
+  prepared[0] = std::move(moved);
+  pairs({"0", "1", "0"});
+}
+
 TEST(HttpPreparedResponseTest, RefusesWhatSendRefuses) {
   // Goal: a response Send would refuse cannot be prepared either, with the
   // same error.
