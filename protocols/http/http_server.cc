@@ -454,6 +454,20 @@ class HttpServerConnection : public Connection,
   }
 
   absl::Status Send(ResponseSlot* slot, const HttpPreparedResponse& response) {
+    // The usual answer (a GET over HTTP/1.1 on a connection that stays open,
+    // so that the server adds no field but Date) is the same bytes for a
+    // whole second: those are kept, and sent again with one copy.
+    const bool date_added = shared_->options.date_header &&
+                            server_ != nullptr && !response.date_;
+    const bool usual = !slot->head_request && !slot->http10 &&
+                       response.id_ != 0 && !ClosesAfter(slot, response.close_);
+    WireCache& cache = shared_->wire_cache;
+    if (usual && cache.id == response.id_) {
+      if (date_added) Date();  // Brings date_second up to date.
+      if (cache.second == (date_added ? shared_->date_second : -1)) {
+        return SendBytes(slot, cache.bytes, {}, /*close=*/false);
+      }
+    }
     FieldFacts facts;
     facts.close = response.close_;
     facts.keep_alive = response.keep_alive_;
@@ -466,18 +480,6 @@ class HttpServerConnection : public Connection,
                                       ? std::string_view()
                                       : std::string_view(response.body_);
     const bool join = body.size() <= kBodyJoinBytesMax;
-    // The usual answer (a GET on a connection that stays open, so that the
-    // server adds no field but Date) is the same bytes for a whole second:
-    // those are kept, and sent again with one copy.
-    const bool date_added = shared_->options.date_header &&
-                            server_ != nullptr && !response.date_;
-    const bool usual = !slot->head_request && join && response.id_ != 0 &&
-                       extras.count == (date_added ? 1u : 0u);
-    const int64_t second = date_added ? shared_->date_second : -1;
-    WireCache& cache = shared_->wire_cache;
-    if (usual && cache.id == response.id_ && cache.second == second) {
-      return SendBytes(slot, cache.bytes, {}, close);
-    }
     // Sized first, then copied in: one resize, no per-piece checks.
     size_t size = head.size() + 2 + (join ? body.size() : 0);
     for (const HttpFieldView& field : extras.view()) {
@@ -502,10 +504,12 @@ class HttpServerConnection : public Connection,
     put("\r\n");
     if (join) put(body);
     EMBER_CHECK(p == out.data() + out.size());
-    if (usual) {
+    if (usual && join) {
+      // No field was added but Date (when it is added).
+      EMBER_CHECK(!close && extras.count == (date_added ? 1u : 0u));
       CopyInto(out, &cache.bytes);
       cache.id = response.id_;
-      cache.second = second;
+      cache.second = date_added ? shared_->date_second : -1;
     }
     return SendBytes(slot, out, join ? std::string_view() : body, close);
   }
@@ -818,12 +822,8 @@ class HttpServerConnection : public Connection,
   // after this response.
   bool DecideConnection(ResponseSlot* slot, const FieldFacts& facts,
                         bool force_close, HeadExtras* extras) {
-    const bool last_while_draining = draining_ && reading_stopped_ &&
-                                     !slots_.empty() &&
-                                     slots_.back() == slot;
     const bool asked_close = facts.close;
-    const bool close =
-        !slot->keep_alive || last_while_draining || asked_close || force_close;
+    const bool close = ClosesAfter(slot, asked_close || force_close);
     if (close) {
       if (!asked_close) extras->Add("Connection", "close");
     } else if (slot->http10 && !facts.keep_alive) {
@@ -833,6 +833,14 @@ class HttpServerConnection : public Connection,
       extras->Add("Date", Date());
     }
     return close;
+  }
+
+  // Whether the connection ends after `slot`'s response; `asked` when the
+  // response itself asks for that.
+  bool ClosesAfter(const ResponseSlot* slot, bool asked) const {
+    const bool last_while_draining = draining_ && reading_stopped_ &&
+                                     !slots_.empty() && slots_.back() == slot;
+    return !slot->keep_alive || last_while_draining || asked;
   }
 
   // The Date value, read from the wall clock once per second of it: until
