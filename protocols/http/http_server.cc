@@ -950,7 +950,8 @@ class HttpServerConnection : public Connection,
       }
     } while (advance_again_);
     advancing_ = false;
-    UpdateWait();
+    // A running Pump updates the wait once it has fed all it holds.
+    if (!pumping_) UpdateWait();
   }
 
   void MaybeResumePipeline() {
