@@ -875,11 +875,14 @@ class HttpServerConnection : public Connection,
                          " response bytes do not fit the outbound queue (",
                          room, " bytes free); nothing queued"));
       }
-      for (std::string_view piece : {a, b, c}) {
-        if (piece.empty()) continue;
+      const auto send = [this](std::string_view piece) {
+        if (piece.empty()) return;
         absl::Status status = SendData(piece);
         EMBER_CHECK_MSG(status.ok(), "SendData failed after its room check");
-      }
+      };
+      send(a);
+      send(b);
+      send(c);
       return absl::OkStatus();
     }
     if (total > shared_->options.buffered_response_bytes_max - buffered_bytes_) {
