@@ -69,6 +69,8 @@ Reactor::Reactor(io::Network& network, ReactorOptions options)
   options_.connection_attempt_delay =
       std::max(options_.connection_attempt_delay, absl::Milliseconds(10));
   trace_.set_recording(options_.record_trace);
+  trace_.set_hashing(options_.record_trace ||
+                     options_.trace_hash.value_or(network_.Reproducible()));
   trace_.set_content(
       options_.trace_content.value_or(network_.Reproducible()));
   loop_time_ = network_.Now();

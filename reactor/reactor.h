@@ -82,8 +82,15 @@ struct ReactorOptions {
   // Emptied 16 KiB outbound blocks kept for reuse by all connections
   // (256 = 4 MiB): bursts reuse memory instead of allocating it.
   size_t outbound_pool_blocks_max = 256;
-  // Keep the dispatched events in trace() (the hash is always kept).
+  // Keep the dispatched events in trace() (and hash them, whatever
+  // trace_hash says).
   bool record_trace = false;
+  // Fold every dispatched event into trace().hash(). Unset: on when the
+  // backend's runs are reproducible (io::Network::Reproducible(): the
+  // simulator), where one seed must give one hash; off on epoll, where no
+  // two runs could be compared and the hashing would only cost time.
+  // trace().count() counts events either way.
+  std::optional<bool> trace_hash;
   // Hash the bytes of every read, write and datagram into the trace, so two
   // runs that differ only in the content of a message differ in their hash.
   // Unset: on when the backend's runs are reproducible

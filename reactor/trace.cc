@@ -47,8 +47,8 @@ std::string TraceEvent::ToString() const {
                                   : std::string());
 }
 
-void Trace::Record(absl::Time time, TraceKind kind, uint64_t subject,
-                   uint64_t value, uint64_t digest) {
+void Trace::Fold(absl::Time time, TraceKind kind, uint64_t subject,
+                 uint64_t value, uint64_t digest) {
   constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ull;
   const int64_t nanos = absl::ToUnixNanos(time);
   uint64_t h = hash_;
@@ -57,7 +57,6 @@ void Trace::Record(absl::Time time, TraceKind kind, uint64_t subject,
   h = io::Mix64(h ^ value) + kGolden;
   h = io::Mix64(h ^ digest);
   hash_ = h;
-  ++count_;
   if (recording_ && events_.size() < events_max_) {
     events_.push_back(TraceEvent{time, kind, subject, value, digest});
   }

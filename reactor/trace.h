@@ -67,8 +67,20 @@ class Trace {
   // later ones only hashed), so memory stays bounded on long runs.
   static constexpr size_t kDefaultEventsMax = 1 << 20;
 
+  // Counts the event and, when hashing is on, folds it into hash().
   void Record(absl::Time time, TraceKind kind, uint64_t subject,
-              uint64_t value, uint64_t digest = 0);
+              uint64_t value, uint64_t digest = 0) {
+    ++count_;
+    if (hashing_) Fold(time, kind, subject, value, digest);
+  }
+
+  // Whether events are folded into hash() (and kept, when recording).
+  // The reactor turns it off where runs cannot be reproduced
+  // (io::Network::Reproducible: epoll), unless asked to record, since there
+  // no two runs could be compared and the hashing would only cost time
+  // (about 100 instructions an event).
+  void set_hashing(bool on) { hashing_ = on; }
+  bool hashing() const { return hashing_; }
 
   // Whether the bytes of reads, writes and datagrams are hashed into the
   // digest (otherwise only their count is folded). The reactor turns it on
@@ -94,8 +106,12 @@ class Trace {
                                                const Trace& b);
 
  private:
+  void Fold(absl::Time time, TraceKind kind, uint64_t subject, uint64_t value,
+            uint64_t digest);
+
   uint64_t hash_ = 0x9e3779b97f4a7c15ull;
   uint64_t count_ = 0;
+  bool hashing_ = true;
   bool recording_ = false;
   bool content_ = false;
   size_t events_max_ = kDefaultEventsMax;
