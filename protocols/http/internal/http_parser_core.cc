@@ -21,6 +21,97 @@ int HexValue(char c) {
   return -1;
 }
 
+// The scanners below read a line from the start of [line, line + n) and
+// are shared by both roads. The line-by-line parse passes the line's
+// content (its CRLF cut off), so `n` is where the line ends; the whole-head
+// pass does not know that yet and passes what it has, then checks that a
+// CRLF follows where the scan stopped. The bytes a scan accepts never
+// include CR or LF, so when a CRLF follows, the line the whole-head pass
+// read is the very line the line-by-line parse would cut at its LF, and
+// both reach the same verdict.
+
+// request-line = method SP request-target SP HTTP-version (RFC 9112
+// section 3). The version must end the line; `end` says where it ends.
+enum class RequestLineError : uint8_t { kNone, kMethod, kTarget, kVersion };
+
+struct RequestLineParts {
+  size_t method_size = 0;
+  size_t target_start = 0;
+  size_t target_size = 0;
+  size_t end = 0;  // Just past the version.
+  HttpVersion version;
+};
+
+RequestLineError ScanRequestLine(const char* line, size_t n,
+                                 RequestLineParts* parts) {
+  size_t i = SpanTokenChars(line, n);
+  if (i == 0 || i == n || line[i] != ' ') return RequestLineError::kMethod;
+  parts->method_size = i;
+  const size_t target = ++i;
+  i += FindBadTargetChar(line + i, n - i);
+  if (i == target || i == n || line[i] != ' ') {
+    return RequestLineError::kTarget;
+  }
+  parts->target_start = target;
+  parts->target_size = i - target;
+  ++i;
+  const char* v = line + i;
+  if (n - i < 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
+      v[6] != '.' || v[7] < '0' || v[7] > '9') {
+    return RequestLineError::kVersion;
+  }
+  parts->version = HttpVersion{v[5] - '0', v[7] - '0'};
+  parts->end = i + 8;
+  return RequestLineError::kNone;
+}
+
+// field-line = field-name ":" OWS field-value OWS (RFC 9112 section 5).
+// The value's bytes run from value_start to value_stop, the first byte a
+// field value may not hold (for a valid line, its end); value_end is
+// value_stop with trailing whitespace trimmed.
+enum class FieldError : uint8_t {
+  kNone,
+  kObsFold,
+  kNoColon,
+  kBlankBeforeColon,
+  kEmptyName,
+  kBadName,
+};
+
+struct FieldParts {
+  size_t name_size = 0;
+  size_t value_start = 0;
+  size_t value_stop = 0;
+  size_t value_end = 0;
+};
+
+// `n` > 0.
+FieldError ScanField(const char* line, size_t n, FieldParts* parts) {
+  // Obsolete line folding (RFC 9112 section 5.2); servers may refuse it.
+  if (IsBlank(line[0])) return FieldError::kObsFold;
+  size_t i = SpanTokenChars(line, n);
+  if (i == n) return FieldError::kNoColon;
+  if (line[i] != ':' || i == 0) {
+    return IsBlank(line[i])               ? FieldError::kBlankBeforeColon
+           : i == 0 && line[i] == ':'     ? FieldError::kEmptyName
+                                          : FieldError::kBadName;
+  }
+  parts->name_size = i;
+  ++i;
+  while (i < n && IsBlank(line[i])) ++i;
+  parts->value_start = i;
+  parts->value_stop = i + FindBadValueChar(line + i, n - i);
+  size_t end = parts->value_stop;
+  while (end > i && IsBlank(line[end - 1])) --end;
+  parts->value_end = end;
+  return FieldError::kNone;
+}
+
+// A CRLF at [p, p + n).
+bool CrlfAt(const char* p, size_t n) {
+  return n >= 2 && p[0] == '\r' && p[1] == '\n';
+}
+
 }  // namespace
 
 HttpParserCore::HttpParserCore(const HttpParserOptions& options,
@@ -172,6 +263,10 @@ void HttpParserCore::FailLineTooLong(bool section_bound) {
 size_t HttpParserCore::StepLines(std::string_view in) {
   bool section_bound = false;
   if (!buffered_) {
+    if (!start_line_done_ && !in_trailers_ && kind_ == MessageKind::kRequest) {
+      const size_t used = StepWholeRequestHead(in);
+      if (used > 0) return used;
+    }
     // The section starts at in[0]: parse in place.
     const char* const base = in.data();
     size_t pos = 0;
@@ -248,6 +343,92 @@ size_t HttpParserCore::StepLines(std::string_view in) {
   }
 }
 
+size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
+  // The head starts at in[0]. Its lines are read with the scanners
+  // ParseRequestLine and ParseField use, each bounded by the limit that
+  // applies to it (as LineLimit computes it), so a line that would be too
+  // long is simply not found. Field spans go straight into spans_ (empty
+  // at the start of a head); nothing else changes until the whole head has
+  // been read. Anything the line-by-line parse would refuse, or that this
+  // pass does not handle itself (a head not complete in `in`, bare LF or
+  // CR, obs-fold, HTTP versions other than 1.x, too many fields), leaves
+  // spans_ empty again and returns 0: that parse then runs as it always
+  // does and says what is wrong, at the same byte.
+  const char* const base = in.data();
+  const size_t n = in.size();
+  size_t section = section_bytes_;
+  // The bytes the next line may take, CRLF included: min(line limit, room
+  // left in the section), as LineLimit.
+  const auto line_room = [this, &section]() {
+    return std::min(options_.line_bytes_max,
+                    options_.header_bytes_max - section);
+  };
+  const auto decline = [this]() {
+    spans_.clear();
+    return size_t{0};
+  };
+
+  RequestLineParts start;
+  size_t bound = std::min(n, line_room());
+  if (ScanRequestLine(base, bound, &start) != RequestLineError::kNone ||
+      start.version.major != 1 ||
+      !CrlfAt(base + start.end, bound - start.end)) {
+    return decline();
+  }
+  size_t pos = start.end + 2;
+  section += pos;
+  while (true) {
+    bound = std::min(n - pos, line_room());
+    const char* const line = base + pos;
+    if (bound > 0 && line[0] == '\r') {
+      if (!CrlfAt(line, bound)) return decline();
+      section += 2;
+      pos += 2;
+      break;  // The empty line ends the head.
+    }
+    FieldParts field;
+    if (bound == 0 || spans_.size() >= options_.header_count_max ||
+        ScanField(line, bound, &field) != FieldError::kNone ||
+        !CrlfAt(line + field.value_stop, bound - field.value_stop)) {
+      return decline();
+    }
+    spans_.push_back(
+        FieldSpan{static_cast<uint32_t>(pos),
+                  static_cast<uint32_t>(field.name_size),
+                  static_cast<uint32_t>(pos + field.value_start),
+                  static_cast<uint32_t>(field.value_end - field.value_start)});
+    const size_t size = field.value_stop + 2;
+    section += size;
+    pos += size;
+  }
+
+  // Commit: the state the line-by-line parse reaches at the empty line.
+  method_offset_ = 0;
+  method_size_ = static_cast<uint32_t>(start.method_size);
+  target_offset_ = static_cast<uint32_t>(start.target_start);
+  target_size_ = static_cast<uint32_t>(start.target_size);
+  version_ = start.version;
+  start_line_done_ = true;
+  // The framing facts, field by field as ParseField notes them. A field
+  // refused there fails here with the same error, having consumed the same
+  // bytes: up to its line's LF, the first after its value.
+  for (size_t i = 0; i < spans_.size(); ++i) {
+    if (!NoteFramingField(base, i)) {
+      const size_t value_end = spans_[i].value_offset + spans_[i].value_size;
+      const size_t line_end =
+          static_cast<const char*>(
+              memchr(base + value_end, '\n', pos - value_end)) -
+          base + 1;
+      section_bytes_ += line_end;
+      spans_.resize(i + 1);
+      return line_end;
+    }
+  }
+  section_bytes_ = section;
+  EndHead(base);
+  return pos;
+}
+
 HttpParserCore::LineResult HttpParserCore::ParseLine(const char* base,
                                                      size_t offset,
                                                      size_t size) {
@@ -278,33 +459,32 @@ HttpParserCore::LineResult HttpParserCore::ParseLine(const char* base,
 
 bool HttpParserCore::ParseRequestLine(const char* line, size_t size,
                                       size_t offset) {
-  // request-line = method SP request-target SP HTTP-version
-  size_t i = SpanTokenChars(line, size);
-  if (i == 0 || i == size || line[i] != ' ') {
-    Fail(400, absl::StatusCode::kInvalidArgument,
-         "malformed request line: bad method");
-    return false;
+  RequestLineParts parts;
+  RequestLineError error = ScanRequestLine(line, size, &parts);
+  if (error == RequestLineError::kNone && parts.end != size) {
+    error = RequestLineError::kVersion;
+  }
+  switch (error) {
+    case RequestLineError::kNone:
+      break;
+    case RequestLineError::kMethod:
+      Fail(400, absl::StatusCode::kInvalidArgument,
+           "malformed request line: bad method");
+      return false;
+    case RequestLineError::kTarget:
+      Fail(400, absl::StatusCode::kInvalidArgument,
+           "malformed request line: bad request target");
+      return false;
+    case RequestLineError::kVersion:
+      Fail(400, absl::StatusCode::kInvalidArgument,
+           "malformed request line: bad HTTP version");
+      return false;
   }
   method_offset_ = static_cast<uint32_t>(offset);
-  method_size_ = static_cast<uint32_t>(i);
-  const size_t target = ++i;
-  i += FindBadTargetChar(line + i, size - i);
-  if (i == target || i == size || line[i] != ' ') {
-    Fail(400, absl::StatusCode::kInvalidArgument,
-         "malformed request line: bad request target");
-    return false;
-  }
-  target_offset_ = static_cast<uint32_t>(offset + target);
-  target_size_ = static_cast<uint32_t>(i - target);
-  ++i;
-  const char* v = line + i;
-  if (size - i != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
-      v[6] != '.' || v[7] < '0' || v[7] > '9') {
-    Fail(400, absl::StatusCode::kInvalidArgument,
-         "malformed request line: bad HTTP version");
-    return false;
-  }
-  version_ = HttpVersion{v[5] - '0', v[7] - '0'};
+  method_size_ = static_cast<uint32_t>(parts.method_size);
+  target_offset_ = static_cast<uint32_t>(offset + parts.target_start);
+  target_size_ = static_cast<uint32_t>(parts.target_size);
+  version_ = parts.version;
   if (version_.major != 1) {
     Fail(505, absl::StatusCode::kUnimplemented,
          absl::StrCat("HTTP version ", version_.major, ".", version_.minor,
@@ -359,51 +539,51 @@ bool HttpParserCore::ParseStatusLine(const char* line, size_t size,
 }
 
 bool HttpParserCore::ParseField(const char* line, size_t size, size_t offset) {
-  // field-line = field-name ":" OWS field-value OWS
-  if (IsBlank(line[0])) {
-    // Obsolete line folding (RFC 9112 section 5.2); servers may refuse it.
-    Fail(400, absl::StatusCode::kInvalidArgument,
-         "obsolete line folding in field line");
-    return false;
+  FieldParts parts;
+  const char* what = nullptr;
+  switch (ScanField(line, size, &parts)) {
+    case FieldError::kNone:
+      if (parts.value_stop != size) what = "invalid character in field value";
+      break;
+    case FieldError::kObsFold:
+      what = "obsolete line folding in field line";
+      break;
+    case FieldError::kNoColon:
+      what = "field line without a colon";
+      break;
+    case FieldError::kBlankBeforeColon:
+      what = "whitespace before colon";
+      break;
+    case FieldError::kEmptyName:
+      what = "empty field name";
+      break;
+    case FieldError::kBadName:
+      what = "invalid field name";
+      break;
   }
-  size_t i = SpanTokenChars(line, size);
-  if (i == size || line[i] != ':' || i == 0) {
-    const char* what = i == size                  ? "field line without a colon"
-                       : IsBlank(line[i])         ? "whitespace before colon"
-                       : i == 0 && line[i] == ':' ? "empty field name"
-                                                  : "invalid field name";
+  if (what != nullptr) {
     Fail(400, absl::StatusCode::kInvalidArgument, what);
     return false;
   }
-  const size_t name_size = i;
-  ++i;
-  while (i < size && IsBlank(line[i])) ++i;
-  const size_t value_start = i;
-  if (FindBadValueChar(line + i, size - i) != size - i) {
-    Fail(400, absl::StatusCode::kInvalidArgument,
-         "invalid character in field value");
-    return false;
-  }
-  size_t value_end = size;
-  while (value_end > value_start && IsBlank(line[value_end - 1])) --value_end;
   if (spans_.size() >= options_.header_count_max) {
     Fail(431, absl::StatusCode::kResourceExhausted,
          absl::StrCat("more than ", options_.header_count_max, " ",
                       in_trailers_ ? "trailer" : "header", " fields"));
     return false;
   }
-  spans_.push_back(FieldSpan{static_cast<uint32_t>(offset),
-                             static_cast<uint32_t>(name_size),
-                             static_cast<uint32_t>(offset + value_start),
-                             static_cast<uint32_t>(value_end - value_start)});
+  spans_.push_back(
+      FieldSpan{static_cast<uint32_t>(offset),
+                static_cast<uint32_t>(parts.name_size),
+                static_cast<uint32_t>(offset + parts.value_start),
+                static_cast<uint32_t>(parts.value_end - parts.value_start)});
   if (in_trailers_) return true;
-  return NoteFramingField(
-      std::string_view(line, name_size),
-      std::string_view(line + value_start, value_end - value_start));
+  return NoteFramingField(line - offset, spans_.size() - 1);
 }
 
-bool HttpParserCore::NoteFramingField(std::string_view name,
-                                      std::string_view value) {
+bool HttpParserCore::NoteFramingField(const char* base, size_t index) {
+  const FieldSpan& span = spans_[index];
+  const std::string_view name(base + span.name_offset, span.name_size);
+  const std::string_view value(base + span.value_offset, span.value_size);
   // Dispatch on length first: most fields match none of these.
   switch (name.size()) {
     case 4:
@@ -444,8 +624,7 @@ bool HttpParserCore::NoteFramingField(std::string_view name,
       break;
     case 17:
       if (TokenEqualsLower(name, "transfer-encoding")) {
-        transfer_encoding_fields_.push_back(
-            static_cast<uint32_t>(spans_.size() - 1));
+        transfer_encoding_fields_.push_back(static_cast<uint32_t>(index));
       }
       break;
     default:
