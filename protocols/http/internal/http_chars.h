@@ -11,6 +11,10 @@
 #include <string>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace ember::protocols::http_internal {
 
 inline constexpr uint8_t kTokenChar = 1;   // tchar (RFC 9110 5.6.2).
@@ -48,9 +52,81 @@ inline bool IsTargetChar(char c) {
 }
 inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
-// Length of the run of tchar at the start of [p, p + n): four table lookups
-// and one branch per four bytes, then byte by byte.
+#if defined(__SSE2__)
+// Sixteen bytes at a time (SSE2 is part of x86-64, so no run-time check).
+// Each *Mask16 below sets bit i when byte i of the 16 at p stops a scan;
+// bytes from 0x80 up are negative to the signed compares, so they fall
+// below every range of visible ASCII.
+inline __m128i Load16(const char* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+inline unsigned Mask16(__m128i m) {
+  return static_cast<unsigned>(_mm_movemask_epi8(m));
+}
+// Bytes in [lo, hi], both visible ASCII.
+inline __m128i InRange16(__m128i x, char lo, char hi) {
+  return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                       _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
+}
+inline __m128i Equal16(__m128i x, char c) {
+  return _mm_cmpeq_epi8(x, _mm_set1_epi8(c));
+}
+// Not tchar: outside VCHAR, or one of the delimiters of RFC 9110 section
+// 5.6.2, DQUOTE and "(),/:;<=>?@[\\]{}", grouped here into runs.
+inline unsigned NotTokenMask16(const char* p) {
+  const __m128i x = Load16(p);
+  __m128i delimiter = _mm_or_si128(Equal16(x, '"'), InRange16(x, '(', ')'));
+  delimiter = _mm_or_si128(delimiter, Equal16(x, ','));
+  delimiter = _mm_or_si128(delimiter, Equal16(x, '/'));
+  delimiter = _mm_or_si128(delimiter, InRange16(x, ':', '@'));
+  delimiter = _mm_or_si128(delimiter, InRange16(x, '[', ']'));
+  delimiter = _mm_or_si128(delimiter, Equal16(x, '{'));
+  delimiter = _mm_or_si128(delimiter, Equal16(x, '}'));
+  const __m128i token = _mm_andnot_si128(delimiter, InRange16(x, '!', '~'));
+  return ~Mask16(token) & 0xffffu;
+}
+// Not allowed in a field value: a control other than HTAB, or DEL.
+inline unsigned BadValueMask16(const char* p) {
+  const __m128i x = Load16(p);
+  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+  const __m128i bad = _mm_andnot_si128(Equal16(x, '\t'), control);
+  return Mask16(_mm_or_si128(bad, Equal16(x, 0x7f)));
+}
+// Not VCHAR: SP and below, DEL, and from 0x80 up.
+inline unsigned NotTargetMask16(const char* p) {
+  const __m128i x = Load16(p);
+  return Mask16(_mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)),
+                             Equal16(x, 0x7f)));
+}
+
+// Index of the first byte of [p, p + n) that `mask16` flags, or n, when n
+// is at least 16 (otherwise *done is false and nothing was read). The last
+// 16 bytes are read at once even when they overlap bytes already seen:
+// those are unflagged, so the first flagged byte is still the first.
+template <unsigned (*mask16)(const char*)>
+inline size_t Find16(const char* p, size_t n, bool* done) {
+  *done = n >= 16;
+  if (!*done) return 0;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const unsigned m = mask16(p + i);
+    if (m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
+  }
+  if (i == n) return n;
+  const unsigned m = mask16(p + n - 16);
+  return m != 0 ? n - 16 + static_cast<size_t>(__builtin_ctz(m)) : n;
+}
+#endif  // __SSE2__
+
+// Length of the run of tchar at the start of [p, p + n). Below 16 bytes
+// (or without SSE2): four table lookups and one branch per four bytes,
+// then byte by byte.
 inline size_t SpanTokenChars(const char* p, size_t n) {
+#if defined(__SSE2__)
+  bool done;
+  const size_t found = Find16<NotTokenMask16>(p, n, &done);
+  if (done) return found;
+#endif
   const auto bits = [p](size_t i) {
     return kCharTable[static_cast<uint8_t>(p[i])];
   };
@@ -64,7 +140,8 @@ inline size_t SpanTokenChars(const char* p, size_t n) {
 }
 
 // Index of the first byte of [p, p + n) that is not allowed in a field value
-// (a control other than HTAB, or DEL), or n. Eight bytes at a time: a word
+// (a control other than HTAB, or DEL), or n. Sixteen bytes at a time with
+// SSE2 from 16 bytes on; otherwise eight bytes at a time: a word
 // with no byte below 0x20 and none equal to 0x7f is all allowed (bytes from
 // 0x80 up, obs-text, are allowed and never trip the tests).
 inline bool ValueWordClean(const char* p) {
@@ -79,6 +156,11 @@ inline bool ValueWordClean(const char* p) {
 }
 
 inline size_t FindBadValueChar(const char* p, size_t n) {
+#if defined(__SSE2__)
+  bool done;
+  const size_t found = Find16<BadValueMask16>(p, n, &done);
+  if (done) return found;
+#endif
   size_t i = 0;
   while (i + 8 <= n && ValueWordClean(p + i)) i += 8;
   // Every whole word was clean: the eight bytes ending at n (overlapping
@@ -91,8 +173,13 @@ inline size_t FindBadValueChar(const char* p, size_t n) {
 }
 
 // Index of the first byte of [p, p + n) that is not a VCHAR, or n, with the
-// same word-at-a-time fast path (SP and obs-text also stop it here).
+// same fast paths (SP and obs-text also stop it here).
 inline size_t FindBadTargetChar(const char* p, size_t n) {
+#if defined(__SSE2__)
+  bool done;
+  const size_t found = Find16<NotTargetMask16>(p, n, &done);
+  if (done) return found;
+#endif
   constexpr uint64_t kOnes = 0x0101010101010101ull;
   constexpr uint64_t kHighs = 0x8080808080808080ull;
   size_t i = 0;

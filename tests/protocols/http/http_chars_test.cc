@@ -1,8 +1,8 @@
-// Goal: the word-at-a-time scanners of field values, request targets and
-// tokens find exactly the first byte a byte-by-byte scan finds, whatever
-// the length and wherever the offending byte sits (inside a whole word, in
-// the partial last word, in the bytes the overlapping last-word test sees
-// twice).
+// Goal: the SSE2 and word-at-a-time scanners of field values, request
+// targets and tokens find exactly the first byte a byte-by-byte scan finds,
+// whatever the length and wherever the offending byte sits (inside a whole
+// 16-byte block or word, in the partial last one, in the bytes the
+// overlapping last-block or last-word test sees twice).
 
 #include "protocols/http/internal/http_chars.h"
 
