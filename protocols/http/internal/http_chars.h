@@ -54,36 +54,17 @@ inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
 #if defined(__SSE2__)
 // Sixteen bytes at a time (SSE2 is part of x86-64, so no run-time check).
-// Each *Mask16 below sets bit i when byte i of the 16 at p stops a scan;
-// bytes from 0x80 up are negative to the signed compares, so they fall
-// below every range of visible ASCII.
+// Each *Mask16 below sets bit i when byte i of the 16 at p stops a scan.
+// Tokens (methods, field names) are short and their class is no range, so
+// they keep the table below: a block costs more than a short token.
 inline __m128i Load16(const char* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
 inline unsigned Mask16(__m128i m) {
   return static_cast<unsigned>(_mm_movemask_epi8(m));
 }
-// Bytes in [lo, hi], both visible ASCII.
-inline __m128i InRange16(__m128i x, char lo, char hi) {
-  return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
-                       _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
-}
 inline __m128i Equal16(__m128i x, char c) {
   return _mm_cmpeq_epi8(x, _mm_set1_epi8(c));
-}
-// Not tchar: outside VCHAR, or one of the delimiters of RFC 9110 section
-// 5.6.2, DQUOTE and "(),/:;<=>?@[\\]{}", grouped here into runs.
-inline unsigned NotTokenMask16(const char* p) {
-  const __m128i x = Load16(p);
-  __m128i delimiter = _mm_or_si128(Equal16(x, '"'), InRange16(x, '(', ')'));
-  delimiter = _mm_or_si128(delimiter, Equal16(x, ','));
-  delimiter = _mm_or_si128(delimiter, Equal16(x, '/'));
-  delimiter = _mm_or_si128(delimiter, InRange16(x, ':', '@'));
-  delimiter = _mm_or_si128(delimiter, InRange16(x, '[', ']'));
-  delimiter = _mm_or_si128(delimiter, Equal16(x, '{'));
-  delimiter = _mm_or_si128(delimiter, Equal16(x, '}'));
-  const __m128i token = _mm_andnot_si128(delimiter, InRange16(x, '!', '~'));
-  return ~Mask16(token) & 0xffffu;
 }
 // Not allowed in a field value: a control other than HTAB, or DEL.
 inline unsigned BadValueMask16(const char* p) {
@@ -92,7 +73,8 @@ inline unsigned BadValueMask16(const char* p) {
   const __m128i bad = _mm_andnot_si128(Equal16(x, '\t'), control);
   return Mask16(_mm_or_si128(bad, Equal16(x, 0x7f)));
 }
-// Not VCHAR: SP and below, DEL, and from 0x80 up.
+// Not VCHAR: SP and below, DEL, and from 0x80 up (negative to the signed
+// compare).
 inline unsigned NotTargetMask16(const char* p) {
   const __m128i x = Load16(p);
   return Mask16(_mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)),
@@ -118,15 +100,9 @@ inline size_t Find16(const char* p, size_t n, bool* done) {
 }
 #endif  // __SSE2__
 
-// Length of the run of tchar at the start of [p, p + n). Below 16 bytes
-// (or without SSE2): four table lookups and one branch per four bytes,
-// then byte by byte.
+// Length of the run of tchar at the start of [p, p + n): four table
+// lookups and one branch per four bytes, then byte by byte.
 inline size_t SpanTokenChars(const char* p, size_t n) {
-#if defined(__SSE2__)
-  bool done;
-  const size_t found = Find16<NotTokenMask16>(p, n, &done);
-  if (done) return found;
-#endif
   const auto bits = [p](size_t i) {
     return kCharTable[static_cast<uint8_t>(p[i])];
   };
@@ -205,20 +181,37 @@ inline char AsciiLower(char c) {
 // `token` (tchar only, e.g. a parsed field name) equals `lower` (lower-case
 // letters and '-') ignoring ASCII case. ORing 0x20 lower-cases a letter and,
 // among tchar, turns nothing else into a letter or '-', so one OR per byte
-// is an exact test, done eight bytes at a time.
+// is an exact test, done eight bytes at a time (or four, for 4 to 7 bytes),
+// the last word overlapping the one before when the size is no multiple.
 inline bool TokenEqualsLower(std::string_view token, std::string_view lower) {
   const size_t n = token.size();
   if (n != lower.size()) return false;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t a;
-    uint64_t b;
-    std::memcpy(&a, token.data() + i, 8);
-    std::memcpy(&b, lower.data() + i, 8);
-    if ((a | 0x2020202020202020ull) != b) return false;
+  const char* const a = token.data();
+  const char* const b = lower.data();
+  const auto same8 = [a, b](size_t i) {
+    uint64_t x;
+    uint64_t y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    return (x | 0x2020202020202020ull) == y;
+  };
+  const auto same4 = [a, b](size_t i) {
+    uint32_t x;
+    uint32_t y;
+    std::memcpy(&x, a + i, 4);
+    std::memcpy(&y, b + i, 4);
+    return (x | 0x20202020u) == y;
+  };
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      if (!same8(i)) return false;
+    }
+    return i == n || same8(n - 8);
   }
-  for (; i < n; ++i) {
-    if (static_cast<char>(token[i] | 0x20) != lower[i]) return false;
+  if (n >= 4) return same4(0) && same4(n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (static_cast<char>(a[i] | 0x20) != b[i]) return false;
   }
   return true;
 }

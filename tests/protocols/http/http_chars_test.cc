@@ -62,5 +62,29 @@ TEST(HttpCharsTest, ScannersAgreeWithAByteByByteScan) {
   }
 }
 
+// TokenEqualsLower against a byte-by-byte comparison: every length up to
+// 24 (whole words, 4-to-7-byte pairs, overlapping last words), each
+// position changed to every tchar in turn.
+TEST(HttpCharsTest, TokenEqualsLowerAgreesWithAByteByByteCompare) {
+  for (size_t n = 0; n <= 24; ++n) {
+    std::string lower;
+    for (size_t i = 0; i < n; ++i) lower += "content-length"[i % 14];
+    std::string upper = lower;
+    for (char& c : upper) c = static_cast<char>(c == '-' ? c : c - 32);
+    EXPECT_TRUE(TokenEqualsLower(lower, lower)) << n;
+    EXPECT_TRUE(TokenEqualsLower(upper, lower)) << n;
+    EXPECT_FALSE(TokenEqualsLower(lower + "a", lower)) << n;
+    for (size_t at = 0; at < n; ++at) {
+      for (int c = 0; c < 256; ++c) {
+        if (!IsTokenChar(static_cast<char>(c))) continue;
+        std::string token = upper;
+        token[at] = static_cast<char>(c);
+        ASSERT_EQ(TokenEqualsLower(token, lower), EqualsLower(token, lower))
+            << "n=" << n << " at=" << at << " byte=" << c;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ember::protocols::http_internal
