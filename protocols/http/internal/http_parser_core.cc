@@ -222,6 +222,11 @@ size_t HttpParserCore::StepIdle(std::string_view in) {
   // RFC 9112 section 2.2: empty lines before a request line are ignored.
   // They still count towards the header section, so they cannot go on
   // forever.
+  if (in[0] != '\r' && in[0] != '\n') {
+    // The usual case: no empty line, so nothing to count or check.
+    state_ = State::kHead;
+    return StepLines(in);
+  }
   size_t i = 0;
   while (i < in.size() && (in[i] == '\r' || in[i] == '\n')) ++i;
   section_bytes_ += i;
@@ -634,11 +639,13 @@ bool HttpParserCore::NoteFramingField(const char* base, size_t index) {
 }
 
 void HttpParserCore::BuildViews(const char* base) {
-  views_.clear();
+  // Sized once, then filled: no capacity check per field.
+  views_.resize(spans_.size());
+  HttpFieldView* view = views_.data();
   for (const FieldSpan& span : spans_) {
-    views_.push_back(HttpFieldView{
+    *view++ = HttpFieldView{
         std::string_view(base + span.name_offset, span.name_size),
-        std::string_view(base + span.value_offset, span.value_size)});
+        std::string_view(base + span.value_offset, span.value_size)};
   }
 }
 
