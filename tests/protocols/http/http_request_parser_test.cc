@@ -3,15 +3,23 @@
 // lines and fields, Content-Length and chunked bodies with trailers,
 // keep-alive rules, pipelining, Expect: 100-continue with pausing, HEAD,
 // upgrades and CONNECT; then each request-smuggling defence of RFC 9112 and
-// each limit with the status a server answers.
+// each limit with the status a server answers. Last, the edges of the
+// whole-head pass (a head that arrives within one Feed call is read in one
+// pass, and left to the line-by-line parse when anything is unusual): its
+// events must be those of a byte-by-byte feed, which never takes it.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "protocols/http/http_parser.h"
+#include "rapidcheck.h"
+#include "rapidcheck/gtest.h"
 #include "tests/protocols/http/http_test_util.h"
 
 namespace ember::protocols {
@@ -481,6 +489,334 @@ TEST(HttpRequestParserDeathTest, FeedFromCallbackAborts) {
   recorder.on_head = [&parser](const HttpRequestHead&) { parser.Feed("x"); };
   EXPECT_DEATH(parser.Feed("GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
                "inside its own callback");
+}
+
+// ---- The whole-head pass ----
+
+// What one run saw: its events, the bytes Feed consumed and how it ended.
+struct Run {
+  std::vector<std::string> events;
+  size_t used = 0;
+  bool failed = false;
+  bool paused = false;
+  // FeedLineByLine: the first byte alone was refused (a limit below 2
+  // bytes). A line over its limit consumes the rest of the Feed call, so
+  // the bytes consumed then depend on the cut and are not compared.
+  bool first_byte_failed = false;
+};
+
+// Feeds `input` whole in one Feed call (no resuming, no Finish): a head at
+// its start is read by the whole-head pass when that pass takes it.
+Run FeedWhole(std::string_view input, const HttpParserOptions& options) {
+  RequestRecorder recorder;
+  HttpRequestParser parser(&recorder, options);
+  Run run;
+  run.used = parser.Feed(input);
+  run.failed = parser.failed();
+  run.paused = parser.paused();
+  run.events = std::move(recorder.events);
+  return run;
+}
+
+// The same with the first byte fed alone: the head is then buffered and
+// parsed line by line, so this is the reference for everything, the bytes
+// consumed included.
+Run FeedLineByLine(std::string_view input, const HttpParserOptions& options) {
+  RequestRecorder recorder;
+  HttpRequestParser parser(&recorder, options);
+  Run run;
+  run.used = input.empty() ? 0 : parser.Feed(input.substr(0, 1));
+  run.first_byte_failed = parser.failed();
+  if (run.used == 1 && !parser.failed() && !parser.paused()) {
+    run.used += parser.Feed(input.substr(1));
+  }
+  run.failed = parser.failed();
+  run.paused = parser.paused();
+  run.events = std::move(recorder.events);
+  return run;
+}
+
+// `input` with its unprintable bytes escaped, for failure messages.
+std::string Shown(std::string_view input) {
+  return absl::CHexEscape(absl::string_view(input.data(), input.size()));
+}
+
+// Checks that the whole feed gives the events of a byte-by-byte one and the
+// events, consumed bytes and end state of the line-by-line reference.
+// Returns the events.
+std::vector<std::string> ExpectSameAsLineByLine(
+    std::string_view input, const HttpParserOptions& options = {}) {
+  const Run whole = FeedWhole(input, options);
+  const Run reference = FeedLineByLine(input, options);
+  // Both resume after pauses (an upgrade pauses).
+  EXPECT_EQ(ParseRequests(input, 0, options, /*finish=*/false).events,
+            ParseRequests(input, 1, options, /*finish=*/false).events)
+      << "byte by byte: " << Shown(input);
+  EXPECT_EQ(whole.events, reference.events) << Shown(input);
+  if (!reference.first_byte_failed) {
+    EXPECT_EQ(whole.used, reference.used) << Shown(input);
+  }
+  EXPECT_EQ(whole.failed, reference.failed) << Shown(input);
+  EXPECT_EQ(whole.paused, reference.paused) << Shown(input);
+  return whole.events;
+}
+
+std::string FirstEvent(const std::vector<std::string>& events) {
+  return events.empty() ? "" : events.front();
+}
+
+// Every limit exactly at its boundary and one past, for the request line,
+// a field line, the empty line that ends the head, the section (with and
+// without empty lines before the request line) and the field count.
+TEST(HttpRequestParserTest, WholeHeadPassAtEveryLimit) {
+  HttpParserOptions options;
+  options.header_bytes_max = 200;
+  options.header_count_max = 4;
+  options.line_bytes_max = 64;
+  const std::string host = "Host: h\r\n";  // 9 bytes.
+
+  // A request line of `size` bytes, CRLF included.
+  auto request_line = [](size_t size) {
+    return "GET /" + std::string(size - 16, 'a') + " HTTP/1.1\r\n";
+  };
+  // A field line of `size` bytes, CRLF included.
+  auto field_line = [](size_t size) {
+    return "X: " + std::string(size - 5, 'v') + "\r\n";
+  };
+  ASSERT_EQ(request_line(64).size(), 64u);
+  ASSERT_EQ(field_line(64).size(), 64u);
+
+  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(
+                  request_line(64) + host + "\r\n", options)),
+              HasSubstr("head:GET"));
+  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(
+                  request_line(65) + host + "\r\n", options)),
+              HasSubstr("error:414"));
+  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(
+                  request_line(20) + host + field_line(64) + "\r\n", options)),
+              HasSubstr("head:GET"));
+  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(
+                  request_line(20) + host + field_line(65) + "\r\n", options)),
+              HasSubstr("error:431"));
+
+  // The section: 200 bytes in all pass, 201 do not, whichever line takes
+  // the last bytes (a field line, or the empty line that ends the head).
+  for (size_t blank_lines : {0, 1, 3}) {
+    std::string before;
+    for (size_t i = 0; i < blank_lines; ++i) before += "\r\n";
+    for (size_t extra : {0, 1}) {
+      // request(40) + host(9) + 3 fields + "\r\n" = 200 + extra.
+      const size_t rest = 200 - before.size() - 40 - 9 - 2 + extra;
+      const std::string head = before + request_line(40) + host +
+                               field_line(rest / 3) + field_line(rest / 3) +
+                               field_line(rest - 2 * (rest / 3)) + "\r\n";
+      ASSERT_EQ(head.size(), 200 + extra);
+      EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(head, options)),
+                  HasSubstr(extra == 0 ? "head:GET" : "error:431"))
+          << blank_lines;
+    }
+    // The limit falls inside the final CRLF.
+    for (size_t short_by : {0, 1, 2}) {
+      const size_t rest = 200 - before.size() - 40 - 9;
+      const std::string head = before + request_line(40) + host +
+                               field_line(rest / 3) + field_line(rest / 3) +
+                               field_line(rest - 2 * (rest / 3) - short_by) +
+                               "\r\n";
+      ExpectSameAsLineByLine(head, options);
+    }
+  }
+
+  // The field count: 4 fields pass, 5 are 431.
+  std::string four = request_line(20) + host;
+  for (int i = 0; i < 3; ++i) four += "X-" + std::to_string(i) + ": v\r\n";
+  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(four + "\r\n", options)),
+              HasSubstr("head:GET"));
+  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(four + "X-4: v\r\n\r\n",
+                                                options)),
+              HasSubstr("error:431"));
+
+  // Limits as small as a line: the pass must not read past them either.
+  for (size_t line_max : {1, 2, 15, 16, 17, 18}) {
+    HttpParserOptions tiny = options;
+    tiny.line_bytes_max = line_max;
+    ExpectSameAsLineByLine("GET / HTTP/1.1\r\n\r\n", tiny);
+    tiny.line_bytes_max = 64;
+    tiny.header_bytes_max = line_max;
+    ExpectSameAsLineByLine("GET / HTTP/1.1\r\n\r\n", tiny);
+  }
+  for (size_t count_max : {1, 2}) {
+    HttpParserOptions few = options;
+    few.header_count_max = count_max;
+    ExpectSameAsLineByLine("GET / HTTP/1.1\r\nHost: h\r\nA: b\r\n\r\n",
+                           few);
+  }
+}
+
+// Bytes the pass must handle exactly as the line-by-line parse: HTAB,
+// obs-text, controls, bare LF and CR in every place; malformed names.
+TEST(HttpRequestParserTest, WholeHeadPassOnUnusualBytes) {
+  const std::string start = "GET /p HTTP/1.1\r\nHost: h\r\n";
+  const std::vector<std::string> fields = {
+      "A: b\tc\r\n",        // HTAB inside a value.
+      "A:\tb\t\r\n",       // HTAB as OWS on both sides.
+      "A: \t \r\n",         // A value of whitespace only.
+      "A: \x80\xff\r\n",    // obs-text.
+      "A: b\x7f\r\n",       // DEL.
+      std::string("A: b\0c\r\n", 8),  // NUL.
+      "A: b\x01\r\n",       // Another control.
+      "A: b\n",             // Bare LF ending a field line.
+      "A: b\rc\r\n",        // Bare CR inside a value.
+      "A: b\r\r\n",         // CR CR LF.
+      "A: b\r",             // CR at the very end of the data.
+      ": b\r\n",            // Empty field name.
+      "A : b\r\n",           // Space before the colon.
+      "A\t: b\r\n",          // HTAB before the colon.
+      " A: b\r\n",           // obs-fold.
+      "\tA: b\r\n",          // obs-fold with HTAB.
+      "A\r\n",              // No colon.
+      "A(: b\r\n",           // Not a tchar in the name.
+      "A\x80: b\r\n",        // obs-text in the name.
+      "A: " + std::string(40, 'v') + "\t" + std::string(40, 'w') + "\r\n",
+      "A: " + std::string(40, 'v') + "\x7f\r\n",
+  };
+  for (const std::string& field : fields) {
+    for (const std::string& end : {std::string("\r\n"), std::string("\n"),
+                                   std::string("\r"), std::string(""),
+                                   std::string("\r\nGET / HTTP/1.1\r\n")}) {
+      ExpectSameAsLineByLine(start + field + end);
+      ExpectSameAsLineByLine(start + field + "B: c\r\n" + end);
+    }
+  }
+  // The request line.
+  for (const std::string& line :
+       {"GET / HTTP/1.1\n", "GET / HTTP/1.1\r\r\n", "GET / HTTP/1.1 \r\n",
+        "GET  / HTTP/1.1\r\n", "GET /\t HTTP/1.1\r\n", "GET /\x80 HTTP/1.1\r\n",
+        "G(T / HTTP/1.1\r\n", " GET / HTTP/1.1\r\n", "GET / HTTP/2.0\r\n",
+        "GET / HTTP/1.10\r\n", "GET / HTTP/1.\r\n", "GET / http/1.1\r\n",
+        "GET /\r\n", "GET\r\n", "GET / HTTP/1.1", "GET / HTTP/1.1\r"}) {
+    ExpectSameAsLineByLine(line + std::string("Host: h\r\n\r\n"));
+    ExpectSameAsLineByLine(line);
+  }
+  // The empty line that ends the head: bare LF, a lone CR, CR then junk.
+  for (const std::string& end : {"\n", "\r", "\rX", "\r\r\n", " \r\n"}) {
+    ExpectSameAsLineByLine(start + end);
+  }
+}
+
+// A head cut anywhere (the blank line missing, a line half there) is left
+// to the line-by-line parse, which buffers it; fed the rest, it gives the
+// same request as a whole feed.
+TEST(HttpRequestParserTest, WholeHeadPassOnHeadsCutShort) {
+  const std::string head =
+      "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+      "User-Agent: a longer value, past one 16-byte block\r\n\r\nabc";
+  for (size_t cut = 0; cut <= head.size(); ++cut) {
+    ExpectSameAsLineByLine(head.substr(0, cut));
+    RequestRecorder recorder;
+    HttpRequestParser parser(&recorder);
+    EXPECT_EQ(parser.Feed(head.substr(0, cut)), cut);
+    EXPECT_EQ(parser.Feed(head.substr(cut)), head.size() - cut);
+    EXPECT_EQ(recorder.events, ParseRequests(head, 1, {}, false).events)
+        << cut;
+  }
+}
+
+// Fields the pass reads but framing refuses fail at the same line, having
+// consumed the same bytes; checks after the head (Host, Transfer-Encoding,
+// Content-Length against the limit) are shared with the line-by-line parse.
+TEST(HttpRequestParserTest, WholeHeadPassFramingErrors) {
+  HttpParserOptions options;
+  options.body_bytes_max = 10;
+  const std::string ok = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (const std::string& fields : {
+           "Host: h\r\nContent-Length: x\r\nA: b\r\n",
+           "Host: h\r\nContent-Length: 1\r\ncontent-length: 2\r\nA: b\r\n",
+           "Host: h\r\nContent-Length: 1, 1\r\n",
+           "Host: h\r\nContent-Length: 11\r\n",
+           "Host: h\r\nHost: i\r\n",
+           "A: b\r\n",
+           "Host: h\r\nTransfer-Encoding: gzip\r\n",
+           "Host: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n",
+           "Host: h\r\nTransfer-Encoding: chunked, chunked\r\n",
+           "Host: h\r\nTransfer-Encoding: ,\r\n",
+           "Host: h\r\nConnection: upgrade\r\nUpgrade: x\r\n",
+           "Host: h\r\nExpect: 100-continue\r\n",
+       }) {
+    const std::string head = "POST / HTTP/1.1\r\n" + fields + "\r\n";
+    ExpectSameAsLineByLine(head, options);
+    ExpectSameAsLineByLine(head + "0\r\n\r\n" + ok, options);
+    ExpectSameAsLineByLine(ok + head + "0\r\n\r\n" + ok, options);
+  }
+  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(
+                  "GET / HTTP/2.0\r\nHost: h\r\n\r\n", options)),
+              HasSubstr("error:505"));
+  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(
+                  "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+                  options)),
+              HasSubstr("error:400"));
+}
+
+// A head from a grammar of ordinary and unusual pieces, with a few bytes
+// then replaced at random positions, under default or tight limits: the
+// whole feed must agree with the byte-by-byte feed and the line-by-line
+// reference.
+rc::Gen<std::string> HeadLike() {
+  using rc::gen::elementOf;
+  static const std::vector<std::string> kStarts = {
+      "GET / HTTP/1.1\r\n", "POST /a?b=c HTTP/1.1\r\n",
+      "GET / HTTP/1.0\r\n", "PUT /x HTTP/2.0\r\n",
+      "CONNECT h:1 HTTP/1.1\r\n", "\r\n", "GET /" + std::string(30, 'p') +
+      " HTTP/1.1\r\n"};
+  static const std::vector<std::string> kNames = {
+      "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade",
+      "Expect", "User-Agent", "X-A", "", "A B", "A\t", " A", "\x80", "a(b",
+      "x-" + std::string(20, 'n')};
+  static const std::vector<std::string> kValueParts = {
+      "h", "0", "5", "chunked", "close", "upgrade", "100-continue", " ",
+      "\t", ",", "\x80", "\xff", "\x7f", std::string(1, '\0'), "\r", "\n",
+      std::string(17, 'v'), "a b"};
+  static const std::vector<std::string> kEnds = {
+      "\r\n", "\r\n", "\r\n", "\r\n", "\n", "\r", "\r\r\n", ""};
+  return rc::gen::exec([]() {
+    std::string head = *elementOf(kStarts);
+    const int fields = *rc::gen::inRange(0, 8);
+    for (int i = 0; i < fields; ++i) {
+      head += *elementOf(kNames) + *elementOf(std::vector<std::string>{
+                                        ":", ": ", ":\t", " :", ""});
+      const int parts = *rc::gen::inRange(0, 4);
+      for (int j = 0; j < parts; ++j) head += *elementOf(kValueParts);
+      head += *elementOf(kEnds);
+    }
+    head += *elementOf(kEnds);
+    if (*rc::gen::arbitrary<bool>()) head += "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    // Replace a few bytes anywhere with any byte.
+    const int mutations = head.empty() ? 0 : *rc::gen::inRange(0, 3);
+    for (int i = 0; i < mutations; ++i) {
+      const size_t at = *rc::gen::inRange<size_t>(0, head.size());
+      head[at] = static_cast<char>(*rc::gen::arbitrary<uint8_t>());
+    }
+    return head;
+  });
+}
+
+RC_GTEST_PROP(HttpRequestParserTest, WholeHeadPassAgreesWithByteByByte, ()) {
+  const std::string input = *HeadLike();
+  HttpParserOptions options;
+  if (*rc::gen::arbitrary<bool>()) {
+    // Limits around the size of the generated heads, so that the pass
+    // meets them at and near every boundary.
+    options.line_bytes_max = *rc::gen::inRange<size_t>(1, 80);
+    options.header_bytes_max = *rc::gen::inRange<size_t>(1, 200);
+    options.header_count_max = *rc::gen::inRange<size_t>(1, 9);
+  }
+  const Run whole = FeedWhole(input, options);
+  const Run reference = FeedLineByLine(input, options);
+  RC_ASSERT(ParseRequests(input, 0, options, /*finish=*/true).events ==
+            ParseRequests(input, 1, options, /*finish=*/true).events);
+  RC_ASSERT(whole.events == reference.events);
+  RC_ASSERT(reference.first_byte_failed || whole.used == reference.used);
+  RC_ASSERT(whole.failed == reference.failed);
+  RC_ASSERT(whole.paused == reference.paused);
 }
 
 }  // namespace
