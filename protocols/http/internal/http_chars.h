@@ -54,9 +54,9 @@ inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
 #if defined(__SSE2__)
 // Sixteen bytes at a time (SSE2 is part of x86-64, so no run-time check).
-// Each *Mask16 below sets bit i when byte i of the 16 at p stops a scan.
-// Tokens (methods, field names) are short and their class is no range, so
-// they keep the table below: a block costs more than a short token.
+// Each *Mask16 below sets bit i when byte i of the 16 at p stops a scan;
+// bytes from 0x80 up are negative to the signed compares, so they fall
+// below every range of visible ASCII.
 inline __m128i Load16(const char* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
@@ -65,6 +65,24 @@ inline unsigned Mask16(__m128i m) {
 }
 inline __m128i Equal16(__m128i x, char c) {
   return _mm_cmpeq_epi8(x, _mm_set1_epi8(c));
+}
+// Bytes in [lo, hi], both visible ASCII.
+inline __m128i InRange16(__m128i x, char lo, char hi) {
+  return _mm_and_si128(
+      _mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
+      _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
+}
+// Not a letter, digit or '-'. Those are the bytes of almost every method
+// and field name; the whole tchar class is no range (RFC 9110 section
+// 5.6.2), and testing it all costs more than a short name's table lookups.
+// ORing 0x20 lower-cases a letter and makes no other byte a letter.
+inline unsigned NotAlnumDashMask16(const char* p) {
+  const __m128i x = Load16(p);
+  const __m128i letter =
+      InRange16(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z');
+  const __m128i digit_or_dash =
+      _mm_or_si128(InRange16(x, '0', '9'), Equal16(x, '-'));
+  return ~Mask16(_mm_or_si128(letter, digit_or_dash)) & 0xffffu;
 }
 // Not allowed in a field value: a control other than HTAB, or DEL.
 inline unsigned BadValueMask16(const char* p) {
@@ -100,13 +118,25 @@ inline size_t Find16(const char* p, size_t n, bool* done) {
 }
 #endif  // __SSE2__
 
-// Length of the run of tchar at the start of [p, p + n): four table
-// lookups and one branch per four bytes, then byte by byte.
+// Length of the run of tchar at the start of [p, p + n). With SSE2, 16
+// bytes at a time while they are letters, digits and '-', which usually
+// reaches the end; from the first other byte (or below 16 bytes, or
+// without SSE2), four table lookups and one branch per four bytes, then
+// byte by byte.
 inline size_t SpanTokenChars(const char* p, size_t n) {
   const auto bits = [p](size_t i) {
     return kCharTable[static_cast<uint8_t>(p[i])];
   };
   size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 16 <= n; i += 16) {
+    const unsigned m = NotAlnumDashMask16(p + i);
+    if (m != 0) {
+      i += static_cast<size_t>(__builtin_ctz(m));
+      break;
+    }
+  }
+#endif
   while (i + 4 <= n &&
          (bits(i) & bits(i + 1) & bits(i + 2) & bits(i + 3) & kTokenChar)) {
     i += 4;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <span>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -306,8 +307,7 @@ size_t HttpParserCore::StepLines(std::string_view in) {
       if (result == LineResult::kError) return pos;
       if (result == LineResult::kEnd) {
         if (in_trailers_) {
-          BuildViews(base);
-          CompleteMessage(HttpFieldsView(views_));
+          CompleteMessage(BuildViews(base));
         } else {
           EndHead(base);
         }
@@ -343,8 +343,7 @@ size_t HttpParserCore::StepLines(std::string_view in) {
     if (result == LineResult::kError) return pos;
     if (result == LineResult::kEnd) {
       if (in_trailers_) {
-        BuildViews(buffer_.data());
-        CompleteMessage(HttpFieldsView(views_));
+        CompleteMessage(BuildViews(buffer_.data()));
       } else {
         EndHead(buffer_.data());
       }
@@ -643,15 +642,19 @@ bool HttpParserCore::NoteFramingField(const char* base, size_t index) {
   return true;
 }
 
-void HttpParserCore::BuildViews(const char* base) {
-  // Sized once, then filled: no capacity check per field.
-  views_.resize(spans_.size());
+HttpFieldsView HttpParserCore::BuildViews(const char* base) {
+  // views_ keeps its size from message to message, so a head only
+  // overwrites the views it needs: no clearing, no capacity check or
+  // zero-filling per field.
+  if (views_.size() < spans_.size()) views_.resize(spans_.size());
   HttpFieldView* view = views_.data();
   for (const FieldSpan& span : spans_) {
     *view++ = HttpFieldView{
         std::string_view(base + span.name_offset, span.name_size),
         std::string_view(base + span.value_offset, span.value_size)};
   }
+  return HttpFieldsView(
+      std::span<const HttpFieldView>(views_.data(), spans_.size()));
 }
 
 bool HttpParserCore::ReadTransferCodings(const char* base, bool* chunked_last,
@@ -780,11 +783,11 @@ bool HttpParserCore::DecideResponseFraming(const char* base) {
 }
 
 void HttpParserCore::EndHead(const char* base) {
-  BuildViews(base);
+  const HttpFieldsView fields = BuildViews(base);
   if (kind_ == MessageKind::kRequest) {
-    EndRequestHead(base);
+    EndRequestHead(base, fields);
   } else {
-    EndResponseHead(base);
+    EndResponseHead(base, fields);
   }
   // The head's bytes stay where they are until the message ends
   // (ResetMessage, StartTrailers), so that a message without a body, which
@@ -824,13 +827,14 @@ void HttpParserCore::StartBody(HttpBodyFraming framing, bool upgrade) {
   }
 }
 
-void HttpParserCore::EndRequestHead(const char* base) {
+void HttpParserCore::EndRequestHead(const char* base,
+                                    HttpFieldsView fields) {
   if (!DecideRequestFraming(base)) return;
   HttpRequestHead head;
   head.method = std::string_view(base + method_offset_, method_size_);
   head.target = std::string_view(base + target_offset_, target_size_);
   head.version = version_;
-  head.headers = HttpFieldsView(views_);
+  head.headers = fields;
   if (!transfer_encoding_fields_.empty()) {
     head.framing = HttpBodyFraming::kChunked;
   } else if (has_content_length_) {
@@ -852,13 +856,14 @@ void HttpParserCore::EndRequestHead(const char* base) {
   --callback_depth_;
 }
 
-void HttpParserCore::EndResponseHead(const char* base) {
+void HttpParserCore::EndResponseHead(const char* base,
+                                     HttpFieldsView fields) {
   if (!DecideResponseFraming(base)) return;
   HttpResponseHead head;
   head.version = version_;
   head.status_code = status_code_;
   head.reason = std::string_view(base + reason_offset_, reason_size_);
-  head.headers = HttpFieldsView(views_);
+  head.headers = fields;
   const RequestKind request =
       expected_count_ > 0 ? expected_[expected_first_] : RequestKind::kOther;
   const bool informational = status_code_ < 200;
@@ -1054,7 +1059,6 @@ void HttpParserCore::ResetMessage() {
   section_bytes_ = 0;
   start_line_done_ = false;
   spans_.clear();
-  views_.clear();
   has_content_length_ = false;
   content_length_ = 0;
   transfer_encoding_fields_.clear();

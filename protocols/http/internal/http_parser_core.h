@@ -109,10 +109,11 @@ class HttpParserCore {
   // Notes what the field spans_[index] (of the section at `base`) says
   // about framing. Returns false after failing.
   bool NoteFramingField(const char* base, size_t index);
-  void BuildViews(const char* base);
+  // Views of the fields spans_ locates in the section at `base`.
+  HttpFieldsView BuildViews(const char* base);
   void EndHead(const char* base);
-  void EndRequestHead(const char* base);
-  void EndResponseHead(const char* base);
+  void EndRequestHead(const char* base, HttpFieldsView fields);
+  void EndResponseHead(const char* base, HttpFieldsView fields);
   // Sets the body state for `framing` (before the head's callback, which
   // may pause) and remembers whether an upgrade follows.
   void StartBody(HttpBodyFraming framing, bool upgrade);
@@ -164,6 +165,7 @@ class HttpParserCore {
   size_t line_start_ = 0;     // Buffered: where the partial line begins.
   size_t section_bytes_ = 0;  // Counted against header_bytes_max.
   std::vector<FieldSpan> spans_;
+  // Only grows; BuildViews rewrites the first spans_.size() of them.
   std::vector<HttpFieldView> views_;
 
   uint64_t content_length_ = 0;
