@@ -87,7 +87,8 @@ inline unsigned NotAlnumDashMask16(const char* p) {
 // Not allowed in a field value: a control other than HTAB, or DEL.
 inline unsigned BadValueMask16(const char* p) {
   const __m128i x = Load16(p);
-  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+  const __m128i control =
+      _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
   const __m128i bad = _mm_andnot_si128(Equal16(x, '\t'), control);
   return Mask16(_mm_or_si128(bad, Equal16(x, 0x7f)));
 }
@@ -95,8 +96,8 @@ inline unsigned BadValueMask16(const char* p) {
 // compare).
 inline unsigned NotTargetMask16(const char* p) {
   const __m128i x = Load16(p);
-  return Mask16(_mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)),
-                             Equal16(x, 0x7f)));
+  return Mask16(
+      _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)), Equal16(x, 0x7f)));
 }
 
 // Index of the first byte of [p, p + n) that `mask16` flags, or n, when n

@@ -92,15 +92,15 @@ struct FieldParts {
 
 // `n` > 0.
 [[gnu::always_inline]] inline FieldError ScanField(const char* line, size_t n,
-                                                  FieldParts* parts) {
+                                                   FieldParts* parts) {
   // Obsolete line folding (RFC 9112 section 5.2); servers may refuse it.
   if (IsBlank(line[0])) return FieldError::kObsFold;
   size_t i = SpanTokenChars(line, n);
   if (i == n) return FieldError::kNoColon;
   if (line[i] != ':' || i == 0) {
-    return IsBlank(line[i])               ? FieldError::kBlankBeforeColon
-           : i == 0 && line[i] == ':'     ? FieldError::kEmptyName
-                                          : FieldError::kBadName;
+    return IsBlank(line[i])           ? FieldError::kBlankBeforeColon
+           : i == 0 && line[i] == ':' ? FieldError::kEmptyName
+                                      : FieldError::kBadName;
   }
   parts->name_size = i;
   ++i;
@@ -401,11 +401,10 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
         !CrlfAt(line + field.value_stop, bound - field.value_stop)) {
       return decline();
     }
-    spans_.push_back(
-        FieldSpan{static_cast<uint32_t>(pos),
-                  static_cast<uint32_t>(field.name_size),
-                  static_cast<uint32_t>(pos + field.value_start),
-                  static_cast<uint32_t>(field.value_end - field.value_start)});
+    spans_.push_back(FieldSpan{
+        static_cast<uint32_t>(pos), static_cast<uint32_t>(field.name_size),
+        static_cast<uint32_t>(pos + field.value_start),
+        static_cast<uint32_t>(field.value_end - field.value_start)});
     const size_t size = field.value_stop + 2;
     section += size;
     pos += size;
@@ -424,10 +423,9 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   for (size_t i = 0; i < spans_.size(); ++i) {
     if (!NoteFramingField(base, i)) {
       const size_t value_end = spans_[i].value_offset + spans_[i].value_size;
-      const size_t line_end =
-          static_cast<const char*>(
-              memchr(base + value_end, '\n', pos - value_end)) -
-          base + 1;
+      const size_t line_end = static_cast<const char*>(memchr(
+                                  base + value_end, '\n', pos - value_end)) -
+                              base + 1;
       section_bytes_ += line_end;
       spans_.resize(i + 1);
       return line_end;
@@ -580,11 +578,10 @@ bool HttpParserCore::ParseField(const char* line, size_t size, size_t offset) {
                       in_trailers_ ? "trailer" : "header", " fields"));
     return false;
   }
-  spans_.push_back(
-      FieldSpan{static_cast<uint32_t>(offset),
-                static_cast<uint32_t>(parts.name_size),
-                static_cast<uint32_t>(offset + parts.value_start),
-                static_cast<uint32_t>(parts.value_end - parts.value_start)});
+  spans_.push_back(FieldSpan{
+      static_cast<uint32_t>(offset), static_cast<uint32_t>(parts.name_size),
+      static_cast<uint32_t>(offset + parts.value_start),
+      static_cast<uint32_t>(parts.value_end - parts.value_start)});
   if (in_trailers_) return true;
   return NoteFramingField(line - offset, spans_.size() - 1);
 }
@@ -827,8 +824,7 @@ void HttpParserCore::StartBody(HttpBodyFraming framing, bool upgrade) {
   }
 }
 
-void HttpParserCore::EndRequestHead(const char* base,
-                                    HttpFieldsView fields) {
+void HttpParserCore::EndRequestHead(const char* base, HttpFieldsView fields) {
   if (!DecideRequestFraming(base)) return;
   HttpRequestHead head;
   head.method = std::string_view(base + method_offset_, method_size_);
@@ -856,8 +852,7 @@ void HttpParserCore::EndRequestHead(const char* base,
   --callback_depth_;
 }
 
-void HttpParserCore::EndResponseHead(const char* base,
-                                     HttpFieldsView fields) {
+void HttpParserCore::EndResponseHead(const char* base, HttpFieldsView fields) {
   if (!DecideResponseFraming(base)) return;
   HttpResponseHead head;
   head.version = version_;

@@ -631,9 +631,9 @@ TEST(HttpRequestParserTest, WholeHeadPassAtEveryLimit) {
   for (int i = 0; i < 3; ++i) four += "X-" + std::to_string(i) + ": v\r\n";
   EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(four + "\r\n", options)),
               HasSubstr("head:GET"));
-  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(four + "X-4: v\r\n\r\n",
-                                                options)),
-              HasSubstr("error:431"));
+  EXPECT_THAT(
+      FirstEvent(ExpectSameAsLineByLine(four + "X-4: v\r\n\r\n", options)),
+      HasSubstr("error:431"));
 
   // Limits as small as a line: the pass must not read past them either.
   for (size_t line_max : {1, 2, 15, 16, 17, 18}) {
@@ -647,8 +647,7 @@ TEST(HttpRequestParserTest, WholeHeadPassAtEveryLimit) {
   for (size_t count_max : {1, 2}) {
     HttpParserOptions few = options;
     few.header_count_max = count_max;
-    ExpectSameAsLineByLine("GET / HTTP/1.1\r\nHost: h\r\nA: b\r\n\r\n",
-                           few);
+    ExpectSameAsLineByLine("GET / HTTP/1.1\r\nHost: h\r\nA: b\r\n\r\n", few);
   }
 }
 
@@ -657,32 +656,32 @@ TEST(HttpRequestParserTest, WholeHeadPassAtEveryLimit) {
 TEST(HttpRequestParserTest, WholeHeadPassOnUnusualBytes) {
   const std::string start = "GET /p HTTP/1.1\r\nHost: h\r\n";
   const std::vector<std::string> fields = {
-      "A: b\tc\r\n",        // HTAB inside a value.
-      "A:\tb\t\r\n",       // HTAB as OWS on both sides.
-      "A: \t \r\n",         // A value of whitespace only.
-      "A: \x80\xff\r\n",    // obs-text.
-      "A: b\x7f\r\n",       // DEL.
+      "A: b\tc\r\n",                  // HTAB inside a value.
+      "A:\tb\t\r\n",                  // HTAB as OWS on both sides.
+      "A: \t \r\n",                   // A value of whitespace only.
+      "A: \x80\xff\r\n",              // obs-text.
+      "A: b\x7f\r\n",                 // DEL.
       std::string("A: b\0c\r\n", 8),  // NUL.
-      "A: b\x01\r\n",       // Another control.
-      "A: b\n",             // Bare LF ending a field line.
-      "A: b\rc\r\n",        // Bare CR inside a value.
-      "A: b\r\r\n",         // CR CR LF.
-      "A: b\r",             // CR at the very end of the data.
-      ": b\r\n",            // Empty field name.
-      "A : b\r\n",           // Space before the colon.
-      "A\t: b\r\n",          // HTAB before the colon.
-      " A: b\r\n",           // obs-fold.
-      "\tA: b\r\n",          // obs-fold with HTAB.
-      "A\r\n",              // No colon.
-      "A(: b\r\n",           // Not a tchar in the name.
-      "A\x80: b\r\n",        // obs-text in the name.
+      "A: b\x01\r\n",                 // Another control.
+      "A: b\n",                       // Bare LF ending a field line.
+      "A: b\rc\r\n",                  // Bare CR inside a value.
+      "A: b\r\r\n",                   // CR CR LF.
+      "A: b\r",                       // CR at the very end of the data.
+      ": b\r\n",                      // Empty field name.
+      "A : b\r\n",                    // Space before the colon.
+      "A\t: b\r\n",                   // HTAB before the colon.
+      " A: b\r\n",                    // obs-fold.
+      "\tA: b\r\n",                   // obs-fold with HTAB.
+      "A\r\n",                        // No colon.
+      "A(: b\r\n",                    // Not a tchar in the name.
+      "A\x80: b\r\n",                 // obs-text in the name.
       "A: " + std::string(40, 'v') + "\t" + std::string(40, 'w') + "\r\n",
       "A: " + std::string(40, 'v') + "\x7f\r\n",
   };
   for (const std::string& field : fields) {
-    for (const std::string& end : {std::string("\r\n"), std::string("\n"),
-                                   std::string("\r"), std::string(""),
-                                   std::string("\r\nGET / HTTP/1.1\r\n")}) {
+    for (const std::string& end :
+         {std::string("\r\n"), std::string("\n"), std::string("\r"),
+          std::string(""), std::string("\r\nGET / HTTP/1.1\r\n")}) {
       ExpectSameAsLineByLine(start + field + end);
       ExpectSameAsLineByLine(start + field + "B: c\r\n" + end);
     }
@@ -716,8 +715,7 @@ TEST(HttpRequestParserTest, WholeHeadPassOnHeadsCutShort) {
     HttpRequestParser parser(&recorder);
     EXPECT_EQ(parser.Feed(head.substr(0, cut)), cut);
     EXPECT_EQ(parser.Feed(head.substr(cut)), head.size() - cut);
-    EXPECT_EQ(recorder.events, ParseRequests(head, 1, {}, false).events)
-        << cut;
+    EXPECT_EQ(recorder.events, ParseRequests(head, 1, {}, false).events) << cut;
   }
 }
 
@@ -750,10 +748,10 @@ TEST(HttpRequestParserTest, WholeHeadPassFramingErrors) {
   EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(
                   "GET / HTTP/2.0\r\nHost: h\r\n\r\n", options)),
               HasSubstr("error:505"));
-  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine(
-                  "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
-                  options)),
-              HasSubstr("error:400"));
+  EXPECT_THAT(
+      FirstEvent(ExpectSameAsLineByLine(
+          "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", options)),
+      HasSubstr("error:400"));
 }
 
 // A head from a grammar of ordinary and unusual pieces, with a few bytes
@@ -763,32 +761,61 @@ TEST(HttpRequestParserTest, WholeHeadPassFramingErrors) {
 rc::Gen<std::string> HeadLike() {
   using rc::gen::elementOf;
   static const std::vector<std::string> kStarts = {
-      "GET / HTTP/1.1\r\n", "POST /a?b=c HTTP/1.1\r\n",
-      "GET / HTTP/1.0\r\n", "PUT /x HTTP/2.0\r\n",
-      "CONNECT h:1 HTTP/1.1\r\n", "\r\n", "GET /" + std::string(30, 'p') +
-      " HTTP/1.1\r\n"};
-  static const std::vector<std::string> kNames = {
-      "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade",
-      "Expect", "User-Agent", "X-A", "", "A B", "A\t", " A", "\x80", "a(b",
-      "x-" + std::string(20, 'n')};
-  static const std::vector<std::string> kValueParts = {
-      "h", "0", "5", "chunked", "close", "upgrade", "100-continue", " ",
-      "\t", ",", "\x80", "\xff", "\x7f", std::string(1, '\0'), "\r", "\n",
-      std::string(17, 'v'), "a b"};
+      "GET / HTTP/1.1\r\n",
+      "POST /a?b=c HTTP/1.1\r\n",
+      "GET / HTTP/1.0\r\n",
+      "PUT /x HTTP/2.0\r\n",
+      "CONNECT h:1 HTTP/1.1\r\n",
+      "\r\n",
+      "GET /" + std::string(30, 'p') + " HTTP/1.1\r\n"};
+  static const std::vector<std::string> kNames = {"Host",
+                                                  "Content-Length",
+                                                  "Transfer-Encoding",
+                                                  "Connection",
+                                                  "Upgrade",
+                                                  "Expect",
+                                                  "User-Agent",
+                                                  "X-A",
+                                                  "",
+                                                  "A B",
+                                                  "A\t",
+                                                  " A",
+                                                  "\x80",
+                                                  "a(b",
+                                                  "x-" + std::string(20, 'n')};
+  static const std::vector<std::string> kValueParts = {"h",
+                                                       "0",
+                                                       "5",
+                                                       "chunked",
+                                                       "close",
+                                                       "upgrade",
+                                                       "100-continue",
+                                                       " ",
+                                                       "\t",
+                                                       ",",
+                                                       "\x80",
+                                                       "\xff",
+                                                       "\x7f",
+                                                       std::string(1, '\0'),
+                                                       "\r",
+                                                       "\n",
+                                                       std::string(17, 'v'),
+                                                       "a b"};
   static const std::vector<std::string> kEnds = {
       "\r\n", "\r\n", "\r\n", "\r\n", "\n", "\r", "\r\r\n", ""};
   return rc::gen::exec([]() {
     std::string head = *elementOf(kStarts);
     const int fields = *rc::gen::inRange(0, 8);
     for (int i = 0; i < fields; ++i) {
-      head += *elementOf(kNames) + *elementOf(std::vector<std::string>{
-                                        ":", ": ", ":\t", " :", ""});
+      head += *elementOf(kNames) +
+              *elementOf(std::vector<std::string>{":", ": ", ":\t", " :", ""});
       const int parts = *rc::gen::inRange(0, 4);
       for (int j = 0; j < parts; ++j) head += *elementOf(kValueParts);
       head += *elementOf(kEnds);
     }
     head += *elementOf(kEnds);
-    if (*rc::gen::arbitrary<bool>()) head += "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    if (*rc::gen::arbitrary<bool>())
+      head += "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
     // Replace a few bytes anywhere with any byte.
     const int mutations = head.empty() ? 0 : *rc::gen::inRange(0, 3);
     for (int i = 0; i < mutations; ++i) {
