@@ -697,7 +697,7 @@ TEST(HttpRequestParserTest, WholeHeadPassOnUnusualBytes) {
     ExpectSameAsLineByLine(line);
   }
   // The empty line that ends the head: bare LF, a lone CR, CR then junk.
-  for (const std::string& end : {"\n", "\r", "\rX", "\r\r\n", " \r\n"}) {
+  for (const std::string end : {"\n", "\r", "\rX", "\r\r\n", " \r\n"}) {
     ExpectSameAsLineByLine(start + end);
   }
 }
@@ -726,7 +726,7 @@ TEST(HttpRequestParserTest, WholeHeadPassFramingErrors) {
   HttpParserOptions options;
   options.body_bytes_max = 10;
   const std::string ok = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
-  for (const std::string& fields : {
+  for (const std::string fields : {
            "Host: h\r\nContent-Length: x\r\nA: b\r\n",
            "Host: h\r\nContent-Length: 1\r\ncontent-length: 2\r\nA: b\r\n",
            "Host: h\r\nContent-Length: 1, 1\r\n",
