@@ -687,7 +687,7 @@ TEST(HttpRequestParserTest, WholeHeadPassOnUnusualBytes) {
     }
   }
   // The request line.
-  for (const std::string& line :
+  for (const std::string line :
        {"GET / HTTP/1.1\n", "GET / HTTP/1.1\r\r\n", "GET / HTTP/1.1 \r\n",
         "GET  / HTTP/1.1\r\n", "GET /\t HTTP/1.1\r\n", "GET /\x80 HTTP/1.1\r\n",
         "G(T / HTTP/1.1\r\n", " GET / HTTP/1.1\r\n", "GET / HTTP/2.0\r\n",
