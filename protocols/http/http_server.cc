@@ -457,12 +457,11 @@ class HttpServerConnection : public Connection,
     // The usual answer (a GET over HTTP/1.1 on a connection that stays open,
     // so that the server adds no field but Date) is the same bytes for a
     // whole second: those are kept, and sent again with one copy.
-    const bool date_added = shared_->options.date_header &&
-                            server_ != nullptr && !response.date_;
+    const bool date_added = AddsDate(response.date_);
     const bool usual = !slot->head_request && !slot->http10 &&
-                       response.id_ != 0 && !ClosesAfter(slot, response.close_);
+                       response.id_.value != 0 && !ClosesAfter(slot, response.close_);
     WireCache& cache = shared_->wire_cache;
-    if (usual && cache.id == response.id_) {
+    if (usual && cache.id == response.id_.value) {
       if (date_added) Date();  // Brings date_second up to date.
       if (cache.second == (date_added ? shared_->date_second : -1)) {
         return SendBytes(slot, cache.bytes, {}, /*close=*/false);
@@ -508,7 +507,7 @@ class HttpServerConnection : public Connection,
       // No field was added but Date (when it is added).
       EMBER_CHECK(!close && extras.count == (date_added ? 1u : 0u));
       CopyInto(out, &cache.bytes);
-      cache.id = response.id_;
+      cache.id = response.id_.value;
       cache.second = date_added ? shared_->date_second : -1;
     }
     return SendBytes(slot, out, join ? std::string_view() : body, close);
@@ -829,10 +828,15 @@ class HttpServerConnection : public Connection,
     } else if (slot->http10 && !facts.keep_alive) {
       extras->Add("Connection", "keep-alive");
     }
-    if (shared_->options.date_header && server_ != nullptr && !facts.date) {
+    if (AddsDate(facts.date)) {
       extras->Add("Date", Date());
     }
     return close;
+  }
+
+  // Whether the server adds Date to a response; `own` when it has one.
+  bool AddsDate(bool own) const {
+    return shared_->options.date_header && server_ != nullptr && !own;
   }
 
   // Whether the connection ends after `slot`'s response; `asked` when the
@@ -1327,37 +1331,13 @@ absl::Status HttpResponder::Send(const HttpPreparedResponse& response) {
   return slot_->conn->Send(slot_, response);
 }
 
-HttpPreparedResponse::HttpPreparedResponse(
-    HttpPreparedResponse&& other) noexcept
-    : id_(std::exchange(other.id_, 0)),
-      status_code_(other.status_code_),
-      head_(std::move(other.head_)),
-      head_for_head_(std::move(other.head_for_head_)),
-      body_(std::move(other.body_)),
-      close_(other.close_),
-      keep_alive_(other.keep_alive_),
-      date_(other.date_) {}
-
-HttpPreparedResponse& HttpPreparedResponse::operator=(
-    HttpPreparedResponse&& other) noexcept {
-  id_ = std::exchange(other.id_, 0);
-  status_code_ = other.status_code_;
-  head_ = std::move(other.head_);
-  head_for_head_ = std::move(other.head_for_head_);
-  body_ = std::move(other.body_);
-  close_ = other.close_;
-  keep_alive_ = other.keep_alive_;
-  date_ = other.date_;
-  return *this;
-}
-
 absl::StatusOr<HttpPreparedResponse> HttpPreparedResponse::Create(
     const HttpResponse& response) {
   const FieldFacts facts(response.headers);
   EMBER_RETURN_IF_ERROR(CheckSendable(response, facts));
   HttpPreparedResponse prepared;
   static std::atomic<uint64_t> next_id{1};
-  prepared.id_ = next_id.fetch_add(1, std::memory_order_relaxed);
+  prepared.id_.value = next_id.fetch_add(1, std::memory_order_relaxed);
   prepared.status_code_ = response.status_code;
   prepared.body_ = response.body;
   prepared.close_ = facts.close;
@@ -1422,21 +1402,20 @@ absl::Status HttpResponder::Finish(const HttpHeaders& trailers) {
 
 HttpServer::HttpServer(Reactor& reactor, HttpServerOptions options,
                        Handler handler)
-    : reactor_(reactor),
-      shared_(std::make_shared<http_internal::ServerShared>(std::move(options))),
-      handler_(std::move(handler)) {
-  shared_->reactor = &reactor_;
-  EMBER_CHECK(handler_ != nullptr);
-  EMBER_CHECK(shared_->options.pipeline_depth_max > 0);
-}
+    : HttpServer(reactor, std::move(options), std::move(handler), nullptr) {}
 
 HttpServer::HttpServer(Reactor& reactor, HttpServerOptions options,
                        ViewHandler handler)
+    : HttpServer(reactor, std::move(options), nullptr, std::move(handler)) {}
+
+HttpServer::HttpServer(Reactor& reactor, HttpServerOptions options,
+                       Handler handler, ViewHandler view_handler)
     : reactor_(reactor),
       shared_(std::make_shared<http_internal::ServerShared>(std::move(options))),
-      view_handler_(std::move(handler)) {
+      handler_(std::move(handler)),
+      view_handler_(std::move(view_handler)) {
   shared_->reactor = &reactor_;
-  EMBER_CHECK(view_handler_ != nullptr);
+  EMBER_CHECK((handler_ != nullptr) != (view_handler_ != nullptr));
   EMBER_CHECK(shared_->options.pipeline_depth_max > 0);
 }
 

@@ -67,6 +67,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -165,12 +166,6 @@ class HttpPreparedResponse {
   static absl::StatusOr<HttpPreparedResponse> Create(
       const HttpResponse& response);
 
-  HttpPreparedResponse(const HttpPreparedResponse&) = default;
-  HttpPreparedResponse& operator=(const HttpPreparedResponse&) = default;
-  // A moved-from response matches no server's cached bytes.
-  HttpPreparedResponse(HttpPreparedResponse&& other) noexcept;
-  HttpPreparedResponse& operator=(HttpPreparedResponse&& other) noexcept;
-
   int status_code() const { return status_code_; }
   // The body; what a GET gets after the head.
   const std::string& body() const { return body_; }
@@ -185,9 +180,21 @@ class HttpPreparedResponse {
     return head_request && !head_for_head_.empty() ? head_for_head_ : head_;
   }
 
-  // Unique to each Create (0: moved from); copies share it, as they share
-  // the bytes. Servers key their cached bytes by it.
-  uint64_t id_ = 0;
+  // Unique to each Create; copies share it, as they share the bytes.
+  // Servers key their cached bytes by it, so a moved-from response, which
+  // no longer holds those bytes, has 0, which matches nothing.
+  struct Id {
+    uint64_t value = 0;
+    Id() = default;
+    Id(const Id&) = default;
+    Id& operator=(const Id&) = default;
+    Id(Id&& other) noexcept : value(std::exchange(other.value, 0)) {}
+    Id& operator=(Id&& other) noexcept {
+      value = std::exchange(other.value, 0);
+      return *this;
+    }
+  };
+  Id id_;
   int status_code_ = 200;
   std::string head_;
   std::string head_for_head_;
@@ -293,6 +300,10 @@ class HttpServer {
 
  private:
   friend class http_internal::HttpServerConnection;
+
+  // Exactly one of the two handlers is set.
+  HttpServer(Reactor& reactor, HttpServerOptions options, Handler handler,
+             ViewHandler view_handler);
 
   Reactor& reactor_;
   // Options and what the connections share; they keep it alive.
