@@ -438,7 +438,7 @@ void Connection::OnInactivityTimer() {
   ArmInactivityTimer();
 }
 
-void Connection::Touch() { last_activity_ = CompactTime(reactor_->loop_time_); }
+void Connection::Touch() { last_activity_ = reactor_->loop_stamp_; }
 
 void Connection::UpdateInterest() {
   if (socket_ == nullptr || state_ == Lifecycle::kClosed) return;
@@ -653,7 +653,7 @@ bool Connection::Flush() {
   // queued, once no plaintext waits for the handshake.
   MaybeCloseFilter();
   if (state_ == Lifecycle::kClosed) return false;
-  io::ConstBuffer buffers[io::StreamSocket::kWriteBuffersMax];
+  io::ConstBuffer* const buffers = reactor_->write_buffers_;
   while (!outbound_.empty()) {
     const size_t n =
         outbound_.Gather(buffers, io::StreamSocket::kWriteBuffersMax);

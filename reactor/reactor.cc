@@ -73,7 +73,7 @@ Reactor::Reactor(io::Network& network, ReactorOptions options)
                      options_.trace_hash.value_or(network_.Reproducible()));
   trace_.set_content(
       options_.trace_content.value_or(network_.Reproducible()));
-  loop_time_ = network_.Now();
+  SetLoopTime(network_.Now());
 }
 
 Reactor::~Reactor() {
@@ -102,7 +102,7 @@ absl::Status Reactor::Run() {
 }
 
 absl::Status Reactor::RunOnce(absl::Time deadline) {
-  loop_time_ = network_.Now();
+  SetLoopTime(network_.Now());
   const size_t timers_ran =
       timers_.RunDue(loop_time_, [this](TimerId id, TimerQueue::Callback& cb,
                                          uint64_t owner) {
@@ -135,7 +135,7 @@ absl::Status Reactor::RunOnce(absl::Time deadline) {
   }
   absl::StatusOr<int> polled = network_.Poll(wait_until);
   if (!polled.ok()) return polled.status();
-  loop_time_ = network_.Now();
+  SetLoopTime(network_.Now());
   FlushPending();
   ReapClosed();
   retired_races_.clear();
@@ -588,7 +588,7 @@ Connection* Reactor::Adopt(std::unique_ptr<Connection> connection) {
     c->pending_connect_timeout_ =
         reactor_internal::CompactDuration(options_.pending_connect_timeout);
   }
-  c->last_activity_ = reactor_internal::CompactTime(loop_time_);
+  c->last_activity_ = loop_stamp_;
   connections_.emplace(c->id_, std::move(connection));
   return c;
 }

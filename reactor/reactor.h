@@ -300,7 +300,14 @@ class Reactor {
   // the loop's time becomes the time of this dispatch, not the time the
   // Poll began waiting, so timers armed and activity stamped from here
   // count from now.
-  void StampDispatchTime() { loop_time_ = network_.Now(); }
+  void StampDispatchTime() { SetLoopTime(network_.Now()); }
+  // loop_time_ and its compact form change together: connections stamp
+  // activity with the compact one many times a turn (Touch), so it is
+  // converted once here.
+  void SetLoopTime(absl::Time now) {
+    loop_time_ = now;
+    loop_stamp_ = reactor_internal::CompactTime(now);
+  }
 
   io::Network& network_;
   ReactorOptions options_;
@@ -321,6 +328,11 @@ class Reactor {
   // and ticks, or one I/O event or resolve from inside Poll): timers are
   // armed and activity stamped against it.
   absl::Time loop_time_;
+  reactor_internal::CompactTime loop_stamp_;  // loop_time_, as stamped.
+  // Where Connection::Flush gathers the outbound blocks for one write: no
+  // user code runs between the gather and the write, so one array serves
+  // every connection, and a flush does not fill 64 entries on its stack.
+  io::ConstBuffer write_buffers_[io::StreamSocket::kWriteBuffersMax];
   // Cleared when the reactor dies, so resolve callbacks that outlive it do
   // nothing.
   std::shared_ptr<Reactor*> alive_;
