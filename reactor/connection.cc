@@ -114,6 +114,28 @@ absl::Status Connection::SendData(std::string_view data) {
   return absl::OkStatus();
 }
 
+bool Connection::TrySendData(std::string_view data) {
+  // Connected implies adopted (reactor_ set); without a filter the queue
+  // is all that counts against the limits.
+  if (state_ != Lifecycle::kConnected || close_after_connect_ ||
+      write_shutdown_requested_ || filter_ != nullptr || data.empty()) {
+    return false;
+  }
+  const OutboundLimits& limits = outbound_limits();
+  const size_t queued = outbound_.size();
+  if (queued > limits.max_bytes || data.size() > limits.max_bytes - queued) {
+    return false;
+  }
+  outbound_.Append(data);
+  if (!flush_scheduled_) ScheduleFlush();
+  if (!above_high_water_ && outbound_.size() >= limits.high_water_bytes) {
+    above_high_water_ = true;
+    high_water_pending_ = true;
+    ScheduleFlush();
+  }
+  return true;
+}
+
 absl::Status Connection::StartFilter(std::unique_ptr<StreamFilter> filter) {
   EMBER_CHECK(filter != nullptr);
   if (filter_ != nullptr) {

@@ -281,6 +281,15 @@ class Connection : private io::IoWatcher {
   // to deliver it from the loop (NextTick), never from inside this call.
   virtual void ReadingResumed() {}
 
+  // SendData's common case at a fraction of its cost, for a subclass that
+  // writes many small pieces (a server's responses): queues `data` and
+  // returns true when the connection is connected and open for writing,
+  // has no stream filter, and the bytes fit OutboundLimits::max_bytes;
+  // water marks and the flush work as for SendData. Otherwise it queues
+  // nothing, reports nothing and returns false: the caller then calls
+  // SendData, which says why.
+  bool TrySendData(std::string_view data);
+
  private:
   friend class Reactor;
   friend class ConnectRace;

@@ -464,6 +464,7 @@ class HttpServerConnection : public Connection,
     if (usual && cache.id == response.id_.value) {
       if (date_added) Date();  // Brings date_second up to date.
       if (cache.second == (date_added ? shared_->date_second : -1)) {
+        if (SendDirect(slot, cache.bytes)) return absl::OkStatus();
         return SendBytes(slot, cache.bytes, {}, /*close=*/false);
       }
     }
@@ -511,6 +512,37 @@ class HttpServerConnection : public Connection,
       cache.second = date_added ? shared_->date_second : -1;
     }
     return SendBytes(slot, out, join ? std::string_view() : body, close);
+  }
+
+  // The usual case of SendBytes(slot, bytes, {}, false), cut short: a
+  // complete response, kept open after, to the only request in flight
+  // (typically answered from inside the handler call) goes straight into
+  // the outbound queue and its slot is retired at once. Returns true when
+  // it did that; false, having changed nothing, whenever the general path
+  // (Emit, Complete, Advance) would do anything more or else: buffer the
+  // bytes behind an earlier response, fail, send another slot's bytes,
+  // resume reading, close or finish the connection.
+  bool SendDirect(ResponseSlot* slot, std::string_view bytes) {
+    if (slots_.size() != 1 || slots_.front() != slot ||
+        !slot->buffered.empty() || advancing_ || close_begun_ ||
+        pipeline_paused_ || reading_stopped_ || eof_ || parser_.failed()) {
+      return false;
+    }
+    // Fails, queueing nothing, when the connection is closing or the bytes
+    // do not fit: Emit then reports it.
+    if (!TrySendData(bytes)) return false;
+    slot->close_after = false;
+    slot->state = ResponseSlot::State::kComplete;
+    if (slot->responder != nullptr) {
+      slot->responder->slot_ = nullptr;
+      slot->responder->done_ = true;
+      slot->responder = nullptr;
+    }
+    stats().responses++;
+    // What Advance does with a complete front slot and nothing behind it.
+    FreeSlot(slots_.pop_front());
+    if (!pumping_) UpdateWait();
+    return true;
   }
 
   // Queues a complete response, `head` then `body` (either may hold it

@@ -117,12 +117,47 @@ class HttpServerTest : public ::testing::Test {
     EXPECT_EQ(server_->stats().requests, requests);
   }
 
+  // Serves "/p" at once with prepared_, "/r" with plain_ (the response
+  // prepared_ was made from), and keeps the responder of any other target
+  // in held_, to be answered later.
+  void StartPrepared(HttpServerOptions options = {}) {
+    plain_.headers.Set("Content-Type", "text/plain");
+    plain_.body = "prepared";
+    prepared_ = std::make_unique<HttpPreparedResponse>(
+        *HttpPreparedResponse::Create(plain_));
+    Start(
+        [this](const HttpRequestView& request, HttpResponder responder) {
+          if (request.target == "/p") {
+            ASSERT_TRUE(responder.Send(*prepared_).ok());
+            // Complete: the responder is spent.
+            EXPECT_FALSE(responder.active());
+            EXPECT_EQ(responder.Send(*prepared_).code(),
+                      absl::StatusCode::kFailedPrecondition);
+          } else if (request.target == "/r") {
+            ASSERT_TRUE(responder.Send(plain_).ok());
+          } else {
+            held_.push_back(std::move(responder));
+          }
+        },
+        options);
+  }
+
+  // Has a prepared response sent on a connection of its own, so that the
+  // server holds its bytes for the current second.
+  void SendPreparedOnce() {
+    RawRecord* record = Open(Get("/p"));
+    ASSERT_EQ(Await(record, 1).size(), 1u);
+  }
+
   // Declared before the reactor, which writes to them as it closes.
   std::vector<std::unique_ptr<RawRecord>> records_;
   std::map<RawRecord*, Connection*> connections_;
   sim::SimNetwork net_;
   Reactor reactor_;
   std::unique_ptr<HttpServer> server_;
+  HttpResponse plain_;
+  std::unique_ptr<HttpPreparedResponse> prepared_;
+  std::vector<HttpResponder> held_;
 };
 
 TEST_F(HttpServerTest, AnswersKeepAliveRequestsOnOneConnection) {
@@ -884,6 +919,117 @@ TEST_F(HttpServerTest, PreparedResponsesSentAgainStayRight) {
   pairs({"0", "1", "0"});
 }
 
+TEST_F(HttpServerTest, PreparedResponseWaitsBehindAnEarlierPendingOne) {
+  // Goal: prepared responses to requests pipelined behind one whose answer
+  // is pending wait for it, and all go out in request order, counted.
+  StartPrepared();
+  RawRecord* record = Open(Get("/p") + Get("/hold") + Get("/p") + Get("/p"));
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return held_.size() == 1; }));
+  RunFor(reactor_, absl::Seconds(1));
+  EXPECT_EQ(ReadResponses(record->received, {"GET"}, false).size(), 1u);
+  EXPECT_EQ(server_->stats().responses, 3u);  // Two wait, complete.
+  HttpResponse late;
+  late.body = "late";
+  ASSERT_TRUE(held_[0].Send(late).ok());
+  auto responses = Await(record, 4);
+  ASSERT_EQ(responses.size(), 4u);
+  EXPECT_EQ(responses[0].body, "prepared");
+  EXPECT_EQ(responses[1].body, "late");
+  EXPECT_EQ(responses[2].body, "prepared");
+  EXPECT_EQ(responses[3].body, "prepared");
+  EXPECT_EQ(server_->stats().requests, 4u);
+  EXPECT_EQ(server_->stats().responses, 4u);
+  EXPECT_FALSE(record->unbound);
+}
+
+TEST_F(HttpServerTest, PreparedResponsesInABurstOfEveryKindOfRequest) {
+  // Goal: on one connection, a burst of GET, HEAD, HTTP/1.0 keep-alive
+  // GET and HEAD, GET, and a GET with "Connection: close", answered with a
+  // prepared response at once, gets the same bytes as with Send and the
+  // close after the last.
+  StartPrepared();
+  auto burst = [](const std::string& target) {
+    return absl::StrCat(
+        "GET ", target, " HTTP/1.1\r\nHost: a\r\n\r\n",  //
+        "HEAD ", target, " HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET ", target, " HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        "HEAD ", target, " HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        "GET ", target, " HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET ", target, " HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  };
+  RawRecord* plain = Open(burst("/r"));
+  RawRecord* prepared = Open(burst("/p"));
+  AwaitClose(plain);
+  AwaitClose(prepared);
+  const std::vector<std::string> methods = {"GET", "HEAD", "GET",
+                                            "HEAD", "GET", "GET"};
+  std::string error;
+  auto responses = ReadResponses(prepared->received, methods, true, &error);
+  ASSERT_EQ(responses.size(), 6u) << error;
+  EXPECT_EQ(responses[0].body, "prepared");
+  EXPECT_EQ(responses[1].body, "");
+  EXPECT_EQ(responses[2].headers.Get("Connection"), "keep-alive");
+  EXPECT_EQ(responses[5].headers.Get("Connection"), "close");
+  EXPECT_EQ(prepared->received, plain->received);
+}
+
+TEST_F(HttpServerTest, PreparedResponseAtThePipelineDepthLetsTheRestIn) {
+  // Goal: at pipeline_depth_max 1, a prepared response to the request that
+  // stopped the reading lets the requests behind it in, each of which
+  // stops it again until its own response is out.
+  HttpServerOptions options;
+  options.pipeline_depth_max = 1;
+  StartPrepared(options);
+  RawRecord* record = Open(Get("/p") + Get("/hold") + Get("/p") + Get("/p"));
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return held_.size() == 1; }));
+  EXPECT_EQ(server_->stats().pipeline_pauses, 1u);
+  SendPreparedOnce();
+  ASSERT_TRUE(held_[0].Send(*prepared_).ok());
+  auto responses = Await(record, 4);
+  ASSERT_EQ(responses.size(), 4u);
+  for (const HttpResponse& response : responses) {
+    EXPECT_EQ(response.body, "prepared");
+  }
+  // The two requests read after the held one was answered were answered
+  // while the reading resumed, and each stopped it once more.
+  EXPECT_EQ(server_->stats().pipeline_pauses, 3u);
+  EXPECT_EQ(server_->stats().responses, 5u);
+}
+
+TEST_F(HttpServerTest, PreparedResponseToAHalfClosedClientEndsTheConnection) {
+  // Goal: a client that half-closed after its requests gets the last of
+  // them answered with a prepared response, and the close right after.
+  StartPrepared();
+  RawRecord* record = Open(Get("/p") + Get("/hold"));
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return held_.size() == 1; }));
+  CloseWrite(record);
+  RunFor(reactor_, absl::Milliseconds(100));
+  EXPECT_FALSE(record->eof);
+  SendPreparedOnce();
+  ASSERT_TRUE(held_[0].Send(*prepared_).ok());
+  // Well before any timeout.
+  ASSERT_TRUE(
+      RunUntil(reactor_, [&] { return record->eof; }, absl::Seconds(1)));
+  EXPECT_EQ(ReadResponses(record->received, {"GET", "GET"}, true).size(), 2u);
+}
+
+TEST_F(HttpServerTest, PreparedResponseDuringGracefulShutdownCloses) {
+  // Goal: on Reactor::GracefulShutdown, a pending request answered with a
+  // prepared response gets it with "Connection: close", then the close.
+  StartPrepared();
+  RawRecord* busy = Open(Get("/hold"));
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return held_.size() == 1; }));
+  SendPreparedOnce();
+  bool done = false;
+  reactor_.GracefulShutdown(absl::Seconds(10), [&] { done = true; });
+  ASSERT_TRUE(held_[0].Send(*prepared_).ok());
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return busy->eof && done; }));
+  auto responses = ReadResponses(busy->received, {"GET"}, true);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].body, "prepared");
+  EXPECT_EQ(responses[0].headers.Get("Connection"), "close");
+}
+
 TEST(HttpPreparedResponseTest, RefusesWhatSendRefuses) {
   // Goal: a response Send would refuse cannot be prepared either, with the
   // same error.
@@ -924,6 +1070,112 @@ TEST(HttpPreparedResponseTest, RefusesWhatSendRefuses) {
 
 namespace ember::protocols {
 namespace {
+
+TEST(HttpServerLimitTest, PreparedResponseOverTheOutboundLimitIsRefused) {
+  // Goal: a prepared response larger than the connection's outbound limit
+  // is refused with kResourceExhausted every time it is sent, queueing
+  // nothing; the responder stays usable.
+  RawRecord record;  // Before the reactor, which writes to it as it closes.
+  sim::SimNetwork net{sim::SimOptions()};
+  ReactorOptions reactor_options;
+  reactor_options.outbound_limits.low_water_bytes = 200;
+  reactor_options.outbound_limits.high_water_bytes = 300;
+  reactor_options.outbound_limits.max_bytes = 400;
+  Reactor reactor(net, reactor_options);
+  HttpResponse big;
+  big.body = std::string(1000, 'b');
+  const HttpPreparedResponse prepared = *HttpPreparedResponse::Create(big);
+  HttpResponse small;
+  small.body = "small";
+  int answered = 0;
+  HttpServer server(reactor, {},
+                    [&](const HttpRequestView& request, HttpResponder r) {
+                      for (int i = 0; i < 3; ++i) {
+                        EXPECT_EQ(r.Send(prepared).code(),
+                                  absl::StatusCode::kResourceExhausted);
+                        EXPECT_TRUE(r.active());
+                      }
+                      EXPECT_TRUE(r.Send(small).ok());
+                      ++answered;
+                    });
+  ASSERT_TRUE(server.Listen("127.0.0.1", kPort).ok());
+  auto c = reactor.Connect("127.0.0.1", kPort,
+                           std::make_unique<RawClient>(&record));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE((*c)->SendData(Get("/1") + Get("/2")).ok());
+  std::vector<HttpResponse> responses;
+  ASSERT_TRUE(RunUntil(reactor, [&] {
+    responses = ReadResponses(record.received, {"GET", "GET"}, false);
+    return responses.size() == 2;
+  }));
+  EXPECT_EQ(responses[0].body, "small");
+  EXPECT_EQ(responses[1].body, "small");
+  EXPECT_EQ(answered, 2);
+  EXPECT_EQ(server.stats().responses, 2u);
+}
+
+TEST(HttpServerLimitTest, PreparedResponseGoesAfterItsOwnWaitingContinue) {
+  // Goal: a "100 Continue" that waited behind an earlier response and then
+  // did not fit the outbound queue (which drained below its high-water
+  // mark, so no low-water call retries it) still goes out before the
+  // final response, prepared, to the same request.
+  // Before the reactor, which writes to them as it closes.
+  RawRecord record;
+  RawRecord other;
+  sim::SimNetwork net{sim::SimOptions()};
+  ReactorOptions reactor_options;
+  reactor_options.outbound_limits.low_water_bytes = 100;
+  reactor_options.outbound_limits.high_water_bytes = 390;
+  reactor_options.outbound_limits.max_bytes = 400;
+  Reactor reactor(net, reactor_options);
+  HttpResponse plain;
+  plain.body = "prepared";
+  const HttpPreparedResponse prepared = *HttpPreparedResponse::Create(plain);
+  std::vector<HttpResponder> held;
+  HttpServerOptions options;
+  options.date_header = false;  // Sizes below are exact.
+  HttpServer server(reactor, options,
+                    [&](const HttpRequestView& request, HttpResponder r) {
+                      if (request.target == "/p") {
+                        EXPECT_TRUE(r.Send(prepared).ok());
+                      } else {
+                        held.push_back(std::move(r));
+                      }
+                    });
+  ASSERT_TRUE(server.Listen("127.0.0.1", kPort).ok());
+  auto c = reactor.Connect("127.0.0.1", kPort,
+                           std::make_unique<RawClient>(&record));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE((*c)->SendData(Get("/1") +
+                             "POST /2 HTTP/1.1\r\nHost: a\r\n"
+                             "Expect: 100-continue\r\nContent-Length: 1\r\n"
+                             "\r\nx")
+                  .ok());
+  ASSERT_TRUE(RunUntil(reactor, [&] { return held.size() == 2; }));
+  // 380 bytes: "HTTP/1.1 200 OK\r\n" (17), "Content-Length: 340\r\n" (21),
+  // "\r\n" (2) and the body; the continue (25) no longer fits in 400.
+  HttpResponse first;
+  first.body = std::string(340, 'a');
+  ASSERT_TRUE(held[0].Send(first).ok());
+  RunFor(reactor, absl::Milliseconds(100));
+  // Sent once elsewhere, the prepared response's bytes are at hand.
+  auto o = reactor.Connect("127.0.0.1", kPort,
+                           std::make_unique<RawClient>(&other));
+  ASSERT_TRUE(o.ok()) << o.status();
+  ASSERT_TRUE((*o)->SendData(Get("/p")).ok());
+  ASSERT_TRUE(RunUntil(reactor, [&] {
+    return ReadResponses(other.received, {"GET"}, false).size() == 1;
+  }));
+  ASSERT_TRUE(held[1].Send(prepared).ok());
+  std::vector<HttpResponse> responses;
+  ASSERT_TRUE(RunUntil(reactor, [&] {
+    responses = ReadResponses(record.received, {"GET", "POST", "POST"}, false);
+    return responses.size() == 3;
+  })) << record.received;
+  EXPECT_EQ(responses[0].body.size(), 340u);
+  EXPECT_EQ(responses[1].status_code, 100);
+  EXPECT_EQ(responses[2].body, "prepared");
+}
 
 TEST(HttpServerScaleTest, ConnectionTimeoutsNeedNoTimerEach) {
   // Goal: a server's connection timeouts do not count against the reactor's
