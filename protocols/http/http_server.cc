@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
@@ -454,6 +455,30 @@ class HttpServerConnection : public Connection,
   }
 
   absl::Status Send(ResponseSlot* slot, const HttpPreparedResponse& response) {
+    if (SendCachedDirect(slot, response)) return absl::OkStatus();
+    return SendPrepared(slot, response);
+  }
+
+ private:
+  // The usual answer (see SendPrepared) whose bytes are at hand, to the
+  // only request in flight: kept small, apart from the general path, so
+  // that the call costs little more than the copy.
+  bool SendCachedDirect(ResponseSlot* slot,
+                        const HttpPreparedResponse& response) {
+    const WireCache& cache = shared_->wire_cache;
+    if (cache.id != response.id_.value || response.id_.value == 0 ||
+        slot->head_request || slot->http10 ||
+        ClosesAfter(slot, response.close_)) {
+      return false;
+    }
+    const bool date_added = AddsDate(response.date_);
+    if (date_added) Date();  // Brings date_second up to date.
+    if (cache.second != (date_added ? shared_->date_second : -1)) return false;
+    return SendDirect(slot, cache.bytes);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE absl::Status SendPrepared(
+      ResponseSlot* slot, const HttpPreparedResponse& response) {
     // The usual answer (a GET over HTTP/1.1 on a connection that stays open,
     // so that the server adds no field but Date) is the same bytes for a
     // whole second: those are kept, and sent again with one copy.
@@ -464,7 +489,6 @@ class HttpServerConnection : public Connection,
     if (usual && cache.id == response.id_.value) {
       if (date_added) Date();  // Brings date_second up to date.
       if (cache.second == (date_added ? shared_->date_second : -1)) {
-        if (SendDirect(slot, cache.bytes)) return absl::OkStatus();
         return SendBytes(slot, cache.bytes, {}, /*close=*/false);
       }
     }
@@ -539,11 +563,17 @@ class HttpServerConnection : public Connection,
       slot->responder = nullptr;
     }
     stats().responses++;
-    // What Advance does with a complete front slot and nothing behind it.
-    FreeSlot(slots_.pop_front());
+    // What Advance does with a complete front slot and nothing behind it;
+    // FreeSlot's work less what this slot cannot need (no responder, no
+    // bytes, and a buffer whose memory was kept only when small).
+    slots_.pop_front();
+    slot->conn = nullptr;
+    shared_->GiveSlot(slot);
     if (!pumping_) UpdateWait();
     return true;
   }
+
+ public:
 
   // Queues a complete response, `head` then `body` (either may hold it
   // all), and retires it.
