@@ -56,7 +56,7 @@ void OutboundBuffer::set_pool(BlockPool* pool) {
   pool_ = pool;
 }
 
-void OutboundBuffer::Append(std::string_view data) {
+void OutboundBuffer::AppendBlocks(std::string_view data) {
   size_ += data.size();
   while (!data.empty()) {
     if (tail_ == nullptr || tail_->end == kBlockBytes) {

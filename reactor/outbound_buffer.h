@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "io/network.h"
@@ -67,7 +68,17 @@ class OutboundBuffer {
   OutboundBuffer(const OutboundBuffer&) = delete;
   OutboundBuffer& operator=(const OutboundBuffer&) = delete;
 
-  void Append(std::string_view data);
+  void Append(std::string_view data) {
+    // The common case, inline: the bytes fit the last block.
+    if (tail_ != nullptr && data.size() <= kBlockBytes - tail_->end &&
+        !data.empty()) {
+      std::memcpy(tail_->data + tail_->end, data.data(), data.size());
+      tail_->end += static_cast<uint32_t>(data.size());
+      size_ += data.size();
+      return;
+    }
+    AppendBlocks(data);
+  }
 
   // Describes up to `max` front spans, in order, into `out`. Returns the
   // number of spans written.
@@ -86,6 +97,8 @@ class OutboundBuffer {
   bool empty() const { return size_ == 0; }
 
  private:
+  // Append's general case: into new blocks as needed.
+  void AppendBlocks(std::string_view data);
   outbound_internal::Block* NewBlock();
   void Release(outbound_internal::Block* block);
 
