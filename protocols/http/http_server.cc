@@ -68,6 +68,11 @@ class SlotList {
     --size_;
     return slot;
   }
+  // Empties a list of one slot, whose links are already null.
+  void clear_only() {
+    head_ = tail_ = nullptr;
+    size_ = 0;
+  }
   ResponseSlot* pop_back() {
     ResponseSlot* slot = tail_;
     tail_ = slot->prev;
@@ -555,8 +560,8 @@ class HttpServerConnection : public Connection,
     // Fails, queueing nothing, when the connection is closing or the bytes
     // do not fit: Emit then reports it.
     if (!TrySendData(bytes)) return false;
-    slot->close_after = false;
-    slot->state = ResponseSlot::State::kComplete;
+    // Complete, and retired at once: the slot's state and close_after are
+    // not looked at again before NewSlot sets them.
     if (slot->responder != nullptr) {
       slot->responder->slot_ = nullptr;
       slot->responder->done_ = true;
@@ -566,7 +571,7 @@ class HttpServerConnection : public Connection,
     // What Advance does with a complete front slot and nothing behind it;
     // FreeSlot's work less what this slot cannot need (no responder, no
     // bytes, and a buffer whose memory was kept only when small).
-    slots_.pop_front();
+    slots_.clear_only();
     slot->conn = nullptr;
     shared_->GiveSlot(slot);
     if (!pumping_) UpdateWait();
