@@ -810,8 +810,10 @@ class HttpServerConnection : public Connection,
       if (server_ != nullptr) Dispatch(std::move(responder));
       shared_->GiveRequest(std::move(request_));
     }
-    if (!last && !reading_stopped_ && !closing() &&
-        slots_.size() >= shared_->options.pipeline_depth_max) {
+    // The depth first: a request answered at once leaves it under the
+    // limit, and the rest is then not looked at.
+    if (slots_.size() >= shared_->options.pipeline_depth_max && !last &&
+        !reading_stopped_ && !closing()) {
       // Enough unanswered requests: read no more until one is answered.
       pipeline_paused_ = true;
       parser_.Pause();
