@@ -552,9 +552,20 @@ class HttpServerConnection : public Connection,
   // bytes behind an earlier response, fail, send another slot's bytes,
   // resume reading, close or finish the connection.
   bool SendDirect(ResponseSlot* slot, std::string_view bytes) {
+    // Under each of these the general path does more:
+    //   - another slot in flight: these bytes wait behind it, or a later
+    //     complete response follows them out;
+    //   - bytes of this slot buffered (a 100 Continue that did not fit the
+    //     outbound queue): they go first;
+    //   - inside Advance (resuming a paused pipeline): the slot is retired
+    //     only after the resumed Pump, which counts it against the depth;
+    //   - reading paused at the depth limit: retiring the slot resumes it;
+    //   - reading stopped, the input ended or the parser failed: retiring
+    //     the last slot ends the connection (MaybeFinish);
+    //   - the close begun: then the slot is gone already (kept for safety).
     if (slots_.size() != 1 || slots_.front() != slot ||
-        !slot->buffered.empty() || advancing_ || close_begun_ ||
-        pipeline_paused_ || reading_stopped_ || eof_ || parser_.failed()) {
+        !slot->buffered.empty() || advancing_ || pipeline_paused_ ||
+        reading_stopped_ || eof_ || parser_.failed() || close_begun_) {
       return false;
     }
     // Fails, queueing nothing, when the connection is closing or the bytes
@@ -579,7 +590,6 @@ class HttpServerConnection : public Connection,
   }
 
  public:
-
   // Queues a complete response, `head` then `body` (either may hold it
   // all), and retires it.
   absl::Status SendBytes(ResponseSlot* slot, std::string_view head,

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -948,21 +949,27 @@ TEST_F(HttpServerTest, PreparedResponsesInABurstOfEveryKindOfRequest) {
   // prepared response at once, gets the same bytes as with Send and the
   // close after the last.
   StartPrepared();
-  auto burst = [](const std::string& target) {
-    return absl::StrCat(
-        "GET ", target, " HTTP/1.1\r\nHost: a\r\n\r\n",  //
-        "HEAD ", target, " HTTP/1.1\r\nHost: a\r\n\r\n",
-        "GET ", target, " HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-        "HEAD ", target, " HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-        "GET ", target, " HTTP/1.1\r\nHost: a\r\n\r\n",
-        "GET ", target, " HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  const std::vector<std::pair<std::string, std::string>> kinds = {
+      {"GET", "HTTP/1.1\r\nHost: a\r\n"},
+      {"HEAD", "HTTP/1.1\r\nHost: a\r\n"},
+      {"GET", "HTTP/1.0\r\nConnection: keep-alive\r\n"},
+      {"HEAD", "HTTP/1.0\r\nConnection: keep-alive\r\n"},
+      {"GET", "HTTP/1.1\r\nHost: a\r\n"},
+      {"GET", "HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"},
+  };
+  auto burst = [&](const std::string& target) {
+    std::string bytes;
+    for (const auto& [method, rest] : kinds) {
+      bytes += method + " " + target + " " + rest + "\r\n";
+    }
+    return bytes;
   };
   RawRecord* plain = Open(burst("/r"));
   RawRecord* prepared = Open(burst("/p"));
   AwaitClose(plain);
   AwaitClose(prepared);
-  const std::vector<std::string> methods = {"GET", "HEAD", "GET",
-                                            "HEAD", "GET", "GET"};
+  std::vector<std::string> methods;
+  for (const auto& kind : kinds) methods.push_back(kind.first);
   std::string error;
   auto responses = ReadResponses(prepared->received, methods, true, &error);
   ASSERT_EQ(responses.size(), 6u) << error;
@@ -1008,8 +1015,8 @@ TEST_F(HttpServerTest, PreparedResponseToAHalfClosedClientEndsTheConnection) {
   SendPreparedOnce();
   ASSERT_TRUE(held_[0].Send(*prepared_).ok());
   // Well before any timeout.
-  ASSERT_TRUE(
-      RunUntil(reactor_, [&] { return record->eof; }, absl::Seconds(1)));
+  ASSERT_TRUE(RunUntil(
+      reactor_, [&] { return record->eof; }, absl::Seconds(1)));
   EXPECT_EQ(ReadResponses(record->received, {"GET", "GET"}, true).size(), 2u);
 }
 
@@ -1099,8 +1106,8 @@ TEST(HttpServerLimitTest, PreparedResponseOverTheOutboundLimitIsRefused) {
                       ++answered;
                     });
   ASSERT_TRUE(server.Listen("127.0.0.1", kPort).ok());
-  auto c = reactor.Connect("127.0.0.1", kPort,
-                           std::make_unique<RawClient>(&record));
+  auto c =
+      reactor.Connect("127.0.0.1", kPort, std::make_unique<RawClient>(&record));
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_TRUE((*c)->SendData(Get("/1") + Get("/2")).ok());
   std::vector<HttpResponse> responses;
@@ -1143,8 +1150,8 @@ TEST(HttpServerLimitTest, PreparedResponseGoesAfterItsOwnWaitingContinue) {
                       }
                     });
   ASSERT_TRUE(server.Listen("127.0.0.1", kPort).ok());
-  auto c = reactor.Connect("127.0.0.1", kPort,
-                           std::make_unique<RawClient>(&record));
+  auto c =
+      reactor.Connect("127.0.0.1", kPort, std::make_unique<RawClient>(&record));
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_TRUE((*c)->SendData(Get("/1") +
                              "POST /2 HTTP/1.1\r\nHost: a\r\n"
@@ -1159,8 +1166,8 @@ TEST(HttpServerLimitTest, PreparedResponseGoesAfterItsOwnWaitingContinue) {
   ASSERT_TRUE(held[0].Send(first).ok());
   RunFor(reactor, absl::Milliseconds(100));
   // Sent once elsewhere, the prepared response's bytes are at hand.
-  auto o = reactor.Connect("127.0.0.1", kPort,
-                           std::make_unique<RawClient>(&other));
+  auto o =
+      reactor.Connect("127.0.0.1", kPort, std::make_unique<RawClient>(&other));
   ASSERT_TRUE(o.ok()) << o.status();
   ASSERT_TRUE((*o)->SendData(Get("/p")).ok());
   ASSERT_TRUE(RunUntil(reactor, [&] {
