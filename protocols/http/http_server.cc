@@ -772,6 +772,14 @@ class HttpServerConnection : public Connection,
       shared_->view_owner = this;
       return;
     }
+    StartCollecting(slot, head);
+  }
+
+  // The head of a request to be collected whole (it has a body, or the
+  // handler takes owned requests): copied into request_. Out of line, so
+  // that the view path most requests take stays small.
+  ABSL_ATTRIBUTE_NOINLINE void StartCollecting(ResponseSlot* slot,
+                                               const HttpRequestHead& head) {
     if (request_ == nullptr) request_ = shared_->TakeRequest();
     HttpRequest& request = request_->request;
     CopyInto(head.method, &request.method);
@@ -817,8 +825,7 @@ class HttpServerConnection : public Connection,
         server_->view_handler_(view, std::move(responder));
       }
     } else {
-      if (server_ != nullptr) Dispatch(std::move(responder));
-      shared_->GiveRequest(std::move(request_));
+      DispatchCollected(std::move(responder));
     }
     // The depth first: a request answered at once leaves it under the
     // limit, and the rest is then not looked at.
@@ -847,6 +854,13 @@ class HttpServerConnection : public Connection,
   }
 
   // ---- Responses ----
+
+  // Hands the collected request_ to the server's handler (while there is
+  // one), then back to the pool. Out of line, apart from the view path.
+  ABSL_ATTRIBUTE_NOINLINE void DispatchCollected(HttpResponder responder) {
+    if (server_ != nullptr) Dispatch(std::move(responder));
+    shared_->GiveRequest(std::move(request_));
+  }
 
   // Hands the collected request_ to the server's handler, whichever kind.
   void Dispatch(HttpResponder responder) {
