@@ -946,6 +946,12 @@ class HttpServerConnection : public Connection,
   const std::string& Date() {
     const absl::Time loop_now = reactor().LoopNow();
     if (loop_now < shared_->date_valid_until) return shared_->date;
+    return NewDate(loop_now);
+  }
+
+  // Date's once-a-second part, out of line: it would weigh on the frame
+  // of every caller.
+  ABSL_ATTRIBUTE_NOINLINE const std::string& NewDate(absl::Time loop_now) {
     const absl::Time wall = reactor().WallNow();
     const int64_t second = absl::ToUnixSeconds(wall);
     if (second != shared_->date_second) {
