@@ -1394,8 +1394,6 @@ HttpResponder& HttpResponder::operator=(HttpResponder&& other) noexcept {
   return *this;
 }
 
-HttpResponder::~HttpResponder() { Release(); }
-
 void HttpResponder::Release() {
   ResponseSlot* slot = std::exchange(slot_, nullptr);
   if (slot != nullptr) slot->conn->Dropped(slot);

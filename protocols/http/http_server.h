@@ -211,7 +211,11 @@ class HttpResponder {
   HttpResponder& operator=(HttpResponder&& other) noexcept;
   HttpResponder(const HttpResponder&) = delete;
   HttpResponder& operator=(const HttpResponder&) = delete;
-  ~HttpResponder();
+  // Inline: most responders are destroyed answered or moved from, with
+  // nothing to do.
+  ~HttpResponder() {
+    if (slot_ != nullptr) Release();
+  }
 
   // The whole response. Status 200..999 (interim responses are the
   // server's); no Transfer-Encoding (use StartChunked). Content-Length is
