@@ -290,6 +290,13 @@ class Connection : private io::IoWatcher {
   // SendData, which says why.
   bool TrySendData(std::string_view data);
 
+  // Asks for OutboundLowWater once the queue has drained to the low-water
+  // mark, whether or not it passed the high-water mark: for a subclass that
+  // holds bytes back until they fit under OutboundLimits::max_bytes. Heard
+  // from the loop after a flush, as a crossing is; with the queue empty and
+  // nothing to flush it would never come, so ask only while bytes wait.
+  void WantLowWater() { above_high_water_ = true; }
+
  private:
   friend class Reactor;
   friend class ConnectRace;

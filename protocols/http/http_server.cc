@@ -1022,8 +1022,13 @@ class HttpServerConnection : public Connection,
       if (OutboundDataSize() == 0) {
         // It can never fit (buffered limit above the outbound maximum).
         CloseConnection();
+        return false;
       }
-      return false;  // OutboundLowWater brings us back.
+      // OutboundLowWater brings us back once the queue drains, even when it
+      // never passed the high-water mark (a 100 Continue that waited behind
+      // the response before it may be all a client waits for).
+      WantLowWater();
+      return false;
     }
     absl::Status status = SendData(front->buffered);
     EMBER_CHECK_MSG(status.ok(), "SendData failed after its room check");

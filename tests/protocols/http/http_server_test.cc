@@ -1184,6 +1184,66 @@ TEST(HttpServerLimitTest, PreparedResponseGoesAfterItsOwnWaitingContinue) {
   EXPECT_EQ(responses[2].body, "prepared");
 }
 
+TEST(HttpServerLimitTest, WaitingContinueGoesOutOnceTheQueueDrains) {
+  // Goal: a "100 Continue" that waited behind an earlier response and then
+  // did not fit the outbound queue goes out as soon as the queue has room,
+  // even though the queue never passed its high-water mark (so no crossing
+  // of the low-water mark calls back): a client that waits for it before
+  // sending the body is not left hanging.
+  RawRecord record;
+  sim::SimNetwork net{sim::SimOptions()};
+  ReactorOptions reactor_options;
+  reactor_options.outbound_limits.low_water_bytes = 100;
+  reactor_options.outbound_limits.high_water_bytes = 390;
+  reactor_options.outbound_limits.max_bytes = 400;
+  Reactor reactor(net, reactor_options);
+  std::vector<HttpResponder> held;
+  std::vector<std::string> bodies;
+  HttpServerOptions options;
+  options.date_header = false;  // Sizes below are exact.
+  HttpServer server(reactor, options,
+                    [&](const HttpRequestView& request, HttpResponder r) {
+                      bodies.emplace_back(request.body);
+                      held.push_back(std::move(r));
+                    });
+  ASSERT_TRUE(server.Listen("127.0.0.1", kPort).ok());
+  auto c =
+      reactor.Connect("127.0.0.1", kPort, std::make_unique<RawClient>(&record));
+  ASSERT_TRUE(c.ok()) << c.status();
+  // The second request's head only: its body waits for the continue.
+  ASSERT_TRUE((*c)->SendData(Get("/1") +
+                             "POST /2 HTTP/1.1\r\nHost: a\r\n"
+                             "Expect: 100-continue\r\nContent-Length: 1\r\n"
+                             "\r\n")
+                  .ok());
+  ASSERT_TRUE(RunUntil(reactor, [&] { return held.size() == 1; }));
+  // 380 bytes: "HTTP/1.1 200 OK\r\n" (17), "Content-Length: 340\r\n" (21),
+  // "\r\n" (2) and the body; the continue (25) does not fit in 400 then.
+  HttpResponse first;
+  first.body = std::string(340, 'a');
+  ASSERT_TRUE(held[0].Send(first).ok());
+  constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  ASSERT_TRUE(RunUntil(
+      reactor,
+      [&] { return record.received.find(kContinue) != std::string::npos; },
+      absl::Seconds(30)))
+      << record.received;
+  EXPECT_EQ(record.received.find(kContinue), 380u);
+  ASSERT_TRUE((*c)->SendData("x").ok());
+  ASSERT_TRUE(RunUntil(reactor, [&] { return held.size() == 2; }));
+  EXPECT_EQ(bodies[1], "x");
+  HttpResponse second;
+  second.body = "done";
+  ASSERT_TRUE(held[1].Send(second).ok());
+  std::vector<HttpResponse> responses;
+  ASSERT_TRUE(RunUntil(reactor, [&] {
+    responses = ReadResponses(record.received, {"GET", "POST", "POST"}, false);
+    return responses.size() == 3;
+  })) << record.received;
+  EXPECT_EQ(responses[1].status_code, 100);
+  EXPECT_EQ(responses[2].body, "done");
+}
+
 TEST(HttpServerScaleTest, ConnectionTimeoutsNeedNoTimerEach) {
   // Goal: a server's connection timeouts do not count against the reactor's
   // user timer limit (the whole server holds one timer), so a server keeps
