@@ -172,6 +172,20 @@ size_t HttpParserCore::Feed(std::string_view data) {
       continue;
     }
     if (pos == data.size()) break;
+    if (state_ == State::kIdle && kind_ == MessageKind::kRequest &&
+        data[pos] != '\r' && data[pos] != '\n') {
+      // A request starts here with no empty line before it, as almost every
+      // one does: straight to the whole-head pass (what StepIdle and
+      // StepLines would reach), then line by line if it declines.
+      const std::string_view in = data.substr(pos);
+      size_t used = StepWholeRequestHead(in);
+      if (used == 0) {
+        state_ = State::kHead;
+        used = StepLines(in, /*whole_head_tried=*/true);
+      }
+      pos += used;
+      continue;
+    }
     pos += Step(data.substr(pos));
   }
   return pos;
@@ -271,10 +285,11 @@ void HttpParserCore::FailLineTooLong(bool section_bound) {
   }
 }
 
-size_t HttpParserCore::StepLines(std::string_view in) {
+size_t HttpParserCore::StepLines(std::string_view in, bool whole_head_tried) {
   bool section_bound = false;
   if (!buffered_) {
-    if (!start_line_done_ && !in_trailers_ && kind_ == MessageKind::kRequest) {
+    if (!whole_head_tried && !start_line_done_ && !in_trailers_ &&
+        kind_ == MessageKind::kRequest) {
       const size_t used = StepWholeRequestHead(in);
       if (used > 0) return used;
     }

@@ -91,7 +91,9 @@ class HttpParserCore {
 
   size_t Step(std::string_view in);
   size_t StepIdle(std::string_view in);
-  size_t StepLines(std::string_view in);
+  // `whole_head_tried`: StepWholeRequestHead already declined `in`, so
+  // it is not run over the same bytes again.
+  size_t StepLines(std::string_view in, bool whole_head_tried = false);
   // A whole request head already in `in`, parsed in one pass; 0 when it
   // is not handled (see the definition) and nothing was changed.
   size_t StepWholeRequestHead(std::string_view in);
