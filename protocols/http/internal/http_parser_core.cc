@@ -324,7 +324,7 @@ size_t HttpParserCore::StepLines(std::string_view in, bool whole_head_tried) {
         if (in_trailers_) {
           CompleteMessage(BuildViews(base));
         } else {
-          EndHead(base);
+          EndHead(base, BuildViews(base));
         }
         return pos;
       }
@@ -360,7 +360,7 @@ size_t HttpParserCore::StepLines(std::string_view in, bool whole_head_tried) {
       if (in_trailers_) {
         CompleteMessage(BuildViews(buffer_.data()));
       } else {
-        EndHead(buffer_.data());
+        EndHead(buffer_.data(), BuildViews(buffer_.data()));
       }
       return pos;
     }
@@ -371,58 +371,65 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   // The head starts at in[0]. Its lines are read with the scanners
   // ParseRequestLine and ParseField use, each bounded by the limit that
   // applies to it (as LineLimit computes it), so a line that would be too
-  // long is simply not found. Field spans go straight into spans_ (empty
-  // at the start of a head); nothing else changes until the whole head has
-  // been read. Anything the line-by-line parse would refuse, or that this
-  // pass does not handle itself (a head not complete in `in`, bare LF or
-  // CR, obs-fold, HTTP versions other than 1.x, too many fields), leaves
-  // spans_ empty again and returns 0: that parse then runs as it always
-  // does and says what is wrong, at the same byte.
+  // long is simply not found. Each field's view goes straight into views_
+  // (the bytes are the caller's and stay put until the message ends, as
+  // EndHead explains), and what it says about framing is noted as it is
+  // read; nothing else changes until the whole head has been read.
+  // Anything the line-by-line parse would refuse, or that this pass does
+  // not handle itself (a head not complete in `in`, bare LF or CR,
+  // obs-fold, HTTP versions other than 1.x, too many fields, a framing
+  // field NoteFramingField refuses), forgets the framing facts noted and
+  // returns 0: that parse then runs as it always does and says what is
+  // wrong, at the same byte. spans_ stays empty throughout: after the head
+  // only views_ is read.
   const char* const base = in.data();
   const size_t n = in.size();
-  size_t section = section_bytes_;
-  // The bytes the next line may take, CRLF included: min(line limit, room
-  // left in the section), as LineLimit.
-  const auto line_room = [this, &section]() {
-    return std::min(options_.line_bytes_max,
-                    options_.header_bytes_max - section);
-  };
+  // The bytes the line at `pos` may take, CRLF included, are
+  // min(n - pos, line limit, room left in the section), as LineLimit
+  // computes them. The section so far is section_bytes_ + pos, so the last
+  // two terms meet at one end, computed once: min(n, room) - pos.
+  const size_t end = std::min(n, options_.header_bytes_max - section_bytes_);
+  const size_t line_max = options_.line_bytes_max;
   const auto decline = [this]() {
-    spans_.clear();
+    ForgetFramingFacts();
     return size_t{0};
   };
 
   RequestLineParts start;
-  size_t bound = std::min(n, line_room());
+  size_t bound = std::min(end, line_max);
   if (ScanRequestLine(base, bound, &start) != RequestLineError::kNone ||
       start.version.major != 1 ||
       !CrlfAt(base + start.end, bound - start.end)) {
-    return decline();
+    return 0;
   }
   size_t pos = start.end + 2;
-  section += pos;
+  size_t count = 0;
   while (true) {
-    bound = std::min(n - pos, line_room());
+    bound = std::min(end - pos, line_max);
     const char* const line = base + pos;
     if (bound > 0 && line[0] == '\r') {
       if (!CrlfAt(line, bound)) return decline();
-      section += 2;
       pos += 2;
       break;  // The empty line ends the head.
     }
     FieldParts field;
-    if (bound == 0 || spans_.size() >= options_.header_count_max ||
+    if (bound == 0 || count >= options_.header_count_max ||
         ScanField(line, bound, &field) != FieldError::kNone ||
         !CrlfAt(line + field.value_stop, bound - field.value_stop)) {
       return decline();
     }
-    spans_.push_back(FieldSpan{
-        static_cast<uint32_t>(pos), static_cast<uint32_t>(field.name_size),
-        static_cast<uint32_t>(pos + field.value_start),
-        static_cast<uint32_t>(field.value_end - field.value_start)});
-    const size_t size = field.value_stop + 2;
-    section += size;
-    pos += size;
+    const std::string_view name(line, field.name_size);
+    const std::string_view value(line + field.value_start,
+                                 field.value_end - field.value_start);
+    if (MayBeFramingField(name.size()) &&
+        NoteFramingField(name, value, count) != nullptr) {
+      return decline();
+    }
+    // views_ only grows, and keeps its size from message to message.
+    if (count == views_.size()) views_.resize(count + 1);
+    views_[count] = HttpFieldView{name, value};
+    ++count;
+    pos += field.value_stop + 2;
   }
 
   // Commit: the state the line-by-line parse reaches at the empty line.
@@ -432,22 +439,9 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   target_size_ = static_cast<uint32_t>(start.target_size);
   version_ = start.version;
   start_line_done_ = true;
-  // The framing facts, field by field as ParseField notes them. A field
-  // refused there fails here with the same error, having consumed the same
-  // bytes: up to its line's LF, the first after its value.
-  for (size_t i = 0; i < spans_.size(); ++i) {
-    if (!NoteFramingField(base, i)) {
-      const size_t value_end = spans_[i].value_offset + spans_[i].value_size;
-      const size_t line_end = static_cast<const char*>(memchr(
-                                  base + value_end, '\n', pos - value_end)) -
-                              base + 1;
-      section_bytes_ += line_end;
-      spans_.resize(i + 1);
-      return line_end;
-    }
-  }
-  section_bytes_ = section;
-  EndHead(base);
+  section_bytes_ += pos;
+  EndHead(base, HttpFieldsView(std::span<const HttpFieldView>(views_.data(),
+                                                              count)));
   return pos;
 }
 
@@ -598,13 +592,21 @@ bool HttpParserCore::ParseField(const char* line, size_t size, size_t offset) {
       static_cast<uint32_t>(offset + parts.value_start),
       static_cast<uint32_t>(parts.value_end - parts.value_start)});
   if (in_trailers_) return true;
-  return NoteFramingField(line - offset, spans_.size() - 1);
+  const FieldSpan& span = spans_.back();
+  const char* const refused = NoteFramingField(
+      std::string_view(line - offset + span.name_offset, span.name_size),
+      std::string_view(line - offset + span.value_offset, span.value_size),
+      spans_.size() - 1);
+  if (refused != nullptr) {
+    Fail(400, absl::StatusCode::kInvalidArgument, refused);
+    return false;
+  }
+  return true;
 }
 
-bool HttpParserCore::NoteFramingField(const char* base, size_t index) {
-  const FieldSpan& span = spans_[index];
-  const std::string_view name(base + span.name_offset, span.name_size);
-  const std::string_view value(base + span.value_offset, span.value_size);
+const char* HttpParserCore::NoteFramingField(std::string_view name,
+                                             std::string_view value,
+                                             size_t index) {
   // Dispatch on length first: most fields match none of these.
   switch (name.size()) {
     case 4:
@@ -630,14 +632,10 @@ bool HttpParserCore::NoteFramingField(const char* base, size_t index) {
       if (TokenEqualsLower(name, "content-length")) {
         uint64_t length = 0;
         if (!ParseContentLength(value, &length)) {
-          Fail(400, absl::StatusCode::kInvalidArgument,
-               "invalid Content-Length");
-          return false;
+          return "invalid Content-Length";
         }
         if (has_content_length_ && length != content_length_) {
-          Fail(400, absl::StatusCode::kInvalidArgument,
-               "conflicting Content-Length values");
-          return false;
+          return "conflicting Content-Length values";
         }
         has_content_length_ = true;
         content_length_ = length;
@@ -651,7 +649,7 @@ bool HttpParserCore::NoteFramingField(const char* base, size_t index) {
     default:
       break;
   }
-  return true;
+  return nullptr;
 }
 
 HttpFieldsView HttpParserCore::BuildViews(const char* base) {
@@ -669,15 +667,14 @@ HttpFieldsView HttpParserCore::BuildViews(const char* base) {
       std::span<const HttpFieldView>(views_.data(), spans_.size()));
 }
 
-bool HttpParserCore::ReadTransferCodings(const char* base, bool* chunked_last,
+bool HttpParserCore::ReadTransferCodings(bool* chunked_last,
                                          bool* other_codings) {
   int codings = 0;
   int chunked = 0;
   *chunked_last = false;
   *other_codings = false;
   for (uint32_t index : transfer_encoding_fields_) {
-    std::string_view value(base + spans_[index].value_offset,
-                           spans_[index].value_size);
+    std::string_view value = views_[index].value;
     while (true) {
       const size_t comma = value.find(',');
       const std::string_view element = TrimBlanks(value.substr(0, comma));
@@ -717,7 +714,7 @@ bool HttpParserCore::ReadTransferCodings(const char* base, bool* chunked_last,
   return true;
 }
 
-bool HttpParserCore::DecideRequestFraming(const char* base) {
+bool HttpParserCore::DecideRequestFraming() {
   // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, never two.
   if (host_count_ > 1 || (version_.AtLeast11() && host_count_ == 0)) {
     Fail(
@@ -741,7 +738,7 @@ bool HttpParserCore::DecideRequestFraming(const char* base) {
     }
     bool chunked_last = false;
     bool other_codings = false;
-    if (!ReadTransferCodings(base, &chunked_last, &other_codings)) {
+    if (!ReadTransferCodings(&chunked_last, &other_codings)) {
       return false;
     }
     if (!chunked_last) {
@@ -763,7 +760,7 @@ bool HttpParserCore::DecideRequestFraming(const char* base) {
   return true;
 }
 
-bool HttpParserCore::DecideResponseFraming(const char* base) {
+bool HttpParserCore::DecideResponseFraming() {
   if (status_code_ < 200 || status_code_ == 204 || status_code_ == 304) {
     return true;  // No body, whatever the fields say.
   }
@@ -783,7 +780,7 @@ bool HttpParserCore::DecideResponseFraming(const char* base) {
     }
     bool chunked_last = false;
     bool other_codings = false;
-    return ReadTransferCodings(base, &chunked_last, &other_codings);
+    return ReadTransferCodings(&chunked_last, &other_codings);
   }
   if (has_content_length_ && content_length_ > options_.body_bytes_max) {
     Fail(413, absl::StatusCode::kResourceExhausted,
@@ -794,8 +791,7 @@ bool HttpParserCore::DecideResponseFraming(const char* base) {
   return true;
 }
 
-void HttpParserCore::EndHead(const char* base) {
-  const HttpFieldsView fields = BuildViews(base);
+void HttpParserCore::EndHead(const char* base, HttpFieldsView fields) {
   if (kind_ == MessageKind::kRequest) {
     EndRequestHead(base, fields);
   } else {
@@ -840,7 +836,7 @@ void HttpParserCore::StartBody(HttpBodyFraming framing, bool upgrade) {
 }
 
 void HttpParserCore::EndRequestHead(const char* base, HttpFieldsView fields) {
-  if (!DecideRequestFraming(base)) return;
+  if (!DecideRequestFraming()) return;
   HttpRequestHead head;
   head.method = std::string_view(base + method_offset_, method_size_);
   head.target = std::string_view(base + target_offset_, target_size_);
@@ -868,7 +864,7 @@ void HttpParserCore::EndRequestHead(const char* base, HttpFieldsView fields) {
 }
 
 void HttpParserCore::EndResponseHead(const char* base, HttpFieldsView fields) {
-  if (!DecideResponseFraming(base)) return;
+  if (!DecideResponseFraming()) return;
   HttpResponseHead head;
   head.version = version_;
   head.status_code = status_code_;
@@ -888,7 +884,7 @@ void HttpParserCore::EndResponseHead(const char* base, HttpFieldsView fields) {
     // server closes (RFC 9112 section 6.3, rule 4).
     bool chunked_last = false;
     bool other_codings = false;
-    ReadTransferCodings(base, &chunked_last, &other_codings);
+    ReadTransferCodings(&chunked_last, &other_codings);
     head.framing =
         chunked_last ? HttpBodyFraming::kChunked : HttpBodyFraming::kUntilClose;
   } else if (has_content_length_) {
@@ -1069,6 +1065,16 @@ void HttpParserCore::ResetMessage() {
   section_bytes_ = 0;
   start_line_done_ = false;
   spans_.clear();
+  ForgetFramingFacts();
+  upgrade_ = false;
+  remaining_ = 0;
+  body_bytes_ = 0;
+  chunk_size_ = 0;
+  chunk_line_bytes_ = 0;
+  chunk_size_seen_ = false;
+}
+
+void HttpParserCore::ForgetFramingFacts() {
   has_content_length_ = false;
   content_length_ = 0;
   transfer_encoding_fields_.clear();
@@ -1078,12 +1084,6 @@ void HttpParserCore::ResetMessage() {
   has_upgrade_field_ = false;
   expect_continue_ = false;
   host_count_ = 0;
-  upgrade_ = false;
-  remaining_ = 0;
-  body_bytes_ = 0;
-  chunk_size_ = 0;
-  chunk_line_bytes_ = 0;
-  chunk_size_seen_ = false;
 }
 
 void HttpParserCore::EmitBody(std::string_view data) {

@@ -108,23 +108,43 @@ class HttpParserCore {
   bool ParseRequestLine(const char* line, size_t size, size_t offset);
   bool ParseStatusLine(const char* line, size_t size, size_t offset);
   bool ParseField(const char* line, size_t size, size_t offset);
-  // Notes what the field spans_[index] (of the section at `base`) says
-  // about framing. Returns false after failing.
-  bool NoteFramingField(const char* base, size_t index);
+  // The name sizes NoteFramingField looks at; others it ignores, so a
+  // caller can skip the call.
+  static bool MayBeFramingField(size_t name_size) {
+    switch (name_size) {
+      case 4:
+      case 6:
+      case 7:
+      case 10:
+      case 14:
+      case 17:
+        return true;
+      default:
+        return false;
+    }
+  }
+  // Notes what the field `index` of the head, `name`: `value`, says about
+  // framing. Returns why the field is refused (to fail with 400), or null.
+  // Transfer-Encoding fields are remembered by index into views_.
+  const char* NoteFramingField(std::string_view name, std::string_view value,
+                               size_t index);
+  // Undoes what NoteFramingField noted.
+  void ForgetFramingFacts();
   // Views of the fields spans_ locates in the section at `base`.
   HttpFieldsView BuildViews(const char* base);
-  void EndHead(const char* base);
+  // `fields` are the head's views (in views_).
+  void EndHead(const char* base, HttpFieldsView fields);
   void EndRequestHead(const char* base, HttpFieldsView fields);
   void EndResponseHead(const char* base, HttpFieldsView fields);
   // Sets the body state for `framing` (before the head's callback, which
   // may pause) and remembers whether an upgrade follows.
   void StartBody(HttpBodyFraming framing, bool upgrade);
   bool KeepAlive(HttpBodyFraming framing) const;
-  bool DecideRequestFraming(const char* base);
-  bool DecideResponseFraming(const char* base);
-  // Reads every Transfer-Encoding coding. Returns false after failing.
-  bool ReadTransferCodings(const char* base, bool* chunked_last,
-                           bool* other_codings);
+  bool DecideRequestFraming();
+  bool DecideResponseFraming();
+  // Reads every Transfer-Encoding coding (views_ must hold the head's
+  // views). Returns false after failing.
+  bool ReadTransferCodings(bool* chunked_last, bool* other_codings);
   void StartTrailers();
   void CompleteMessage(HttpFieldsView trailers);
   void ResetMessage();
@@ -167,11 +187,12 @@ class HttpParserCore {
   size_t line_start_ = 0;     // Buffered: where the partial line begins.
   size_t section_bytes_ = 0;  // Counted against header_bytes_max.
   std::vector<FieldSpan> spans_;
-  // Only grows; BuildViews rewrites the first spans_.size() of them.
+  // Only grows; BuildViews, or the whole-head pass, rewrites the first
+  // ones a head needs.
   std::vector<HttpFieldView> views_;
 
   uint64_t content_length_ = 0;
-  std::vector<uint32_t> transfer_encoding_fields_;  // Indexes into spans_.
+  std::vector<uint32_t> transfer_encoding_fields_;  // Indexes into views_.
 
   uint64_t remaining_ = 0;   // kBodyLength, kChunkData.
   uint64_t body_bytes_ = 0;  // Decoded so far.

@@ -31,6 +31,7 @@ using ::ember::protocols::testing::RequestRecorder;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
+using ::testing::StartsWith;
 
 // A simple GET: method, target, version, fields in order with their case,
 // values trimmed of surrounding whitespace.
@@ -752,6 +753,86 @@ TEST(HttpRequestParserTest, WholeHeadPassFramingErrors) {
       FirstEvent(ExpectSameAsLineByLine(
           "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", options)),
       HasSubstr("error:400"));
+}
+
+// Heads the whole-head pass accepts, each with a field that decides framing
+// or the connection's fate, in any case and anywhere among other fields: the
+// pass notes them as it reads (skipping names of other lengths) and must
+// decide exactly as the line-by-line parse does. Each head is fed alone,
+// then after a plain request on the same parser (views_ reused), then
+// before one (nothing noted may leak into the next head).
+TEST(HttpRequestParserTest, WholeHeadPassNotesFramingFields) {
+  const std::string plain = "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: u\r\n\r\n";
+  struct Case {
+    std::string head;
+    // The head's event without its fields, or how its error event starts.
+    std::string expected;
+  };
+  const std::string many_fields = [] {
+    std::string fields;
+    for (int i = 0; i < 40; ++i) absl::StrAppend(&fields, "X-", i, ": v\r\n");
+    return fields;
+  }();
+  for (const Case& c : std::vector<Case>{
+           {"GET / HTTP/1.1\r\nHOST: h\r\n\r\n", "head:GET / 1.1 none ka"},
+           {"GET / HTTP/1.1\r\nA: b\r\nhOsT: h\r\nC: d\r\n\r\n",
+            "head:GET / 1.1 none ka"},
+           {"POST / HTTP/1.1\r\nHost: h\r\ncontent-LENGTH: 3\r\n\r\nabc",
+            "head:POST / 1.1 len=3 ka"},
+           {"POST / HTTP/1.1\r\nContent-Length: 3\r\nHost: h\r\n"
+            "CONTENT-LENGTH: 3\r\n\r\nabc",
+            "head:POST / 1.1 len=3 ka"},
+           {"POST / HTTP/1.1\r\nHost: h\r\nTRANSFER-encoding: Chunked\r\n"
+            "\r\n3\r\nabc\r\n0\r\n\r\n",
+            "head:POST / 1.1 chunked ka"},
+           {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nHost: h\r\n"
+            "transfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+            "error:501"},
+           {"GET / HTTP/1.1\r\nHost: h\r\nCONNECTION: Close\r\n\r\n",
+            "head:GET / 1.1 none"},
+           {"GET / HTTP/1.0\r\nconnection: KEEP-ALIVE\r\n\r\n",
+            "head:GET / 1.0 none ka"},
+           {"GET / HTTP/1.0\r\nConnection: x, keep-alive, close\r\n\r\n",
+            "head:GET / 1.0 none"},
+           {"GET / HTTP/1.1\r\nHost: h\r\nhost: h\r\n\r\n", "error:400"},
+           {"GET / HTTP/1.1\r\nUser-Agent: u\r\n\r\n", "error:400"},
+           {"GET / HTTP/1.0\r\n\r\n", "head:GET / 1.0 none"},
+           {"POST / HTTP/1.1\r\nHost: h\r\neXpEcT: 100-Continue\r\n"
+            "Content-Length: 1\r\n\r\nx",
+            "head:POST / 1.1 len=1 ka ec"},
+           {"GET / HTTP/1.1\r\nHost: h\r\nConnection: UPGRADE\r\n"
+            "upgrade: websocket\r\n\r\n",
+            "head:GET / 1.1 none ka up"},
+           {"GET / HTTP/1.1\r\nHost: h\r\nUPGRADE: websocket\r\n\r\n",
+            "head:GET / 1.1 none ka"},
+           {"GET / HTTP/1.1\r\nHost: h\r\n" + many_fields +
+                "Content-Length: 0\r\n\r\n",
+            "head:GET / 1.1 len=0 ka"},
+           // Names one byte off the framing ones, and of their lengths.
+           {"GET / HTTP/1.1\r\nHost: h\r\nContent-Lengths: 5\r\n"
+            "Content-Lengt: 5\r\nTransfer-Encodinh: chunked\r\n"
+            "Connectiom: close\r\nHosu: h\r\nExpecu: 100-continue\r\n"
+            "Upgradf: x\r\n\r\n",
+            "head:GET / 1.1 none ka"},
+       }) {
+    // A head's event up to its fields, or an error's whole event.
+    const auto decided = [](const std::string& event) {
+      return event.substr(0, event.find('|'));
+    };
+    const auto matches = [&c](const std::string& decided) {
+      return c.expected.starts_with("error:") ? decided.starts_with(c.expected)
+                                              : decided == c.expected;
+    };
+    const std::string alone =
+        decided(FirstEvent(ExpectSameAsLineByLine(c.head)));
+    EXPECT_TRUE(matches(alone)) << Shown(c.head) << " gave " << alone;
+    const std::vector<std::string> after =
+        ExpectSameAsLineByLine(plain + c.head);
+    ASSERT_GE(after.size(), 3u) << Shown(c.head);
+    EXPECT_TRUE(matches(decided(after[2])))
+        << Shown(c.head) << " gave " << after[2];
+    ExpectSameAsLineByLine(c.head + plain);
+  }
 }
 
 // A head from a grammar of ordinary and unusual pieces, with a few bytes
