@@ -613,16 +613,20 @@ const char* HttpParserCore::NoteFramingField(std::string_view name,
       if (TokenEqualsLower(name, "host")) ++host_count_;
       break;
     case 6:
-      if (TokenEqualsLower(name, "expect") &&
-          HttpListHasToken(value, "100-continue")) {
-        expect_continue_ = true;
+      if (TokenEqualsLower(name, "expect")) {
+        framing_fields_ = true;
+        expect_continue_ |= HttpListHasToken(value, "100-continue");
       }
       break;
     case 7:
-      if (TokenEqualsLower(name, "upgrade")) has_upgrade_field_ = true;
+      if (TokenEqualsLower(name, "upgrade")) {
+        framing_fields_ = true;
+        has_upgrade_field_ = true;
+      }
       break;
     case 10:
       if (TokenEqualsLower(name, "connection")) {
+        framing_fields_ = true;
         connection_close_ |= HttpListHasToken(value, "close");
         connection_keep_alive_ |= HttpListHasToken(value, "keep-alive");
         connection_upgrade_ |= HttpListHasToken(value, "upgrade");
@@ -637,12 +641,14 @@ const char* HttpParserCore::NoteFramingField(std::string_view name,
         if (has_content_length_ && length != content_length_) {
           return "conflicting Content-Length values";
         }
+        framing_fields_ = true;
         has_content_length_ = true;
         content_length_ = length;
       }
       break;
     case 17:
       if (TokenEqualsLower(name, "transfer-encoding")) {
+        framing_fields_ = true;
         transfer_encoding_fields_.push_back(static_cast<uint32_t>(index));
       }
       break;
@@ -836,12 +842,24 @@ void HttpParserCore::StartBody(HttpBodyFraming framing, bool upgrade) {
 }
 
 void HttpParserCore::EndRequestHead(const char* base, HttpFieldsView fields) {
-  if (!DecideRequestFraming()) return;
   HttpRequestHead head;
   head.method = std::string_view(base + method_offset_, method_size_);
   head.target = std::string_view(base + target_offset_, target_size_);
   head.version = version_;
   head.headers = fields;
+  if (!framing_fields_ && host_count_ == 1 && version_.AtLeast11()) {
+    // The usual request: HTTP/1.1, one Host and no other field that bears
+    // on framing. DecideRequestFraming accepts it, and what the general
+    // code below decides comes down to this: no body, kept alive, an
+    // upgrade only for CONNECT.
+    head.upgrade = head.method == "CONNECT";
+    StartBody(HttpBodyFraming::kNone, head.upgrade);
+    ++callback_depth_;
+    request_listener_->OnRequestHead(head);
+    --callback_depth_;
+    return;
+  }
+  if (!DecideRequestFraming()) return;
   if (!transfer_encoding_fields_.empty()) {
     head.framing = HttpBodyFraming::kChunked;
   } else if (has_content_length_) {
@@ -1075,6 +1093,7 @@ void HttpParserCore::ResetMessage() {
 }
 
 void HttpParserCore::ForgetFramingFacts() {
+  framing_fields_ = false;
   has_content_length_ = false;
   content_length_ = 0;
   transfer_encoding_fields_.clear();

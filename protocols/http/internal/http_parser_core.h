@@ -161,7 +161,9 @@ class HttpParserCore {
   bool in_trailers_ = false;
   bool buffered_ = false;
   bool start_line_done_ = false;
-  // Facts gathered from the head's fields.
+  // Facts gathered from the head's fields. framing_fields_: one of them
+  // (other than Host) was noted, so EndRequestHead takes the general road.
+  bool framing_fields_ = false;
   bool has_content_length_ = false;
   bool connection_close_ = false;
   bool connection_keep_alive_ = false;
