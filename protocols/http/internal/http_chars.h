@@ -134,6 +134,9 @@ inline size_t SpanTokenChars(const char* p, size_t n) {
     const unsigned m = NotAlnumDashMask16(p + i);
     if (m != 0) {
       i += static_cast<size_t>(__builtin_ctz(m));
+      // Usually the byte after the token (':' or SP): done. Other tchar
+      // punctuation goes on below.
+      if (!IsTokenChar(p[i])) return i;
       break;
     }
   }
