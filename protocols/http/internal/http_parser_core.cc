@@ -120,6 +120,41 @@ bool CrlfAt(const char* p, size_t n) {
 
 }  // namespace
 
+// Dispatched on length first: most names match none. Forced inline, as the
+// whole-head pass calls it for every field.
+[[gnu::always_inline]] inline HttpParserCore::FramingField
+HttpParserCore::FramingFieldOf(std::string_view name) {
+  switch (name.size()) {
+    case 4:
+      if (TokenEqualsLower(name, "host")) return FramingField::kHost;
+      break;
+    case 6:
+      if (TokenEqualsLower(name, "expect")) return FramingField::kExpect;
+      break;
+    case 7:
+      if (TokenEqualsLower(name, "upgrade")) return FramingField::kUpgrade;
+      break;
+    case 10:
+      if (TokenEqualsLower(name, "connection")) {
+        return FramingField::kConnection;
+      }
+      break;
+    case 14:
+      if (TokenEqualsLower(name, "content-length")) {
+        return FramingField::kContentLength;
+      }
+      break;
+    case 17:
+      if (TokenEqualsLower(name, "transfer-encoding")) {
+        return FramingField::kTransferEncoding;
+      }
+      break;
+    default:
+      break;
+  }
+  return FramingField::kNone;
+}
+
 HttpParserCore::HttpParserCore(const HttpParserOptions& options,
                                HttpRequestListener* listener)
     : kind_(MessageKind::kRequest),
@@ -421,8 +456,12 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
     const std::string_view name(line, field.name_size);
     const std::string_view value(line + field.value_start,
                                  field.value_end - field.value_start);
-    if (MayBeFramingField(name.size()) &&
-        NoteFramingField(name, value, count) != nullptr) {
+    // Host, in almost every head, is counted here rather than in a call.
+    const FramingField framing = FramingFieldOf(name);
+    if (framing == FramingField::kHost) {
+      ++host_count_;
+    } else if (framing != FramingField::kNone &&
+               NoteFramingField(framing, value, count) != nullptr) {
       return decline();
     }
     // views_ only grows, and keeps its size from message to message.
@@ -594,7 +633,8 @@ bool HttpParserCore::ParseField(const char* line, size_t size, size_t offset) {
   if (in_trailers_) return true;
   const FieldSpan& span = spans_.back();
   const char* const refused = NoteFramingField(
-      std::string_view(line - offset + span.name_offset, span.name_size),
+      FramingFieldOf(
+          std::string_view(line - offset + span.name_offset, span.name_size)),
       std::string_view(line - offset + span.value_offset, span.value_size),
       spans_.size() - 1);
   if (refused != nullptr) {
@@ -604,55 +644,45 @@ bool HttpParserCore::ParseField(const char* line, size_t size, size_t offset) {
   return true;
 }
 
-const char* HttpParserCore::NoteFramingField(std::string_view name,
+const char* HttpParserCore::NoteFramingField(FramingField field,
                                              std::string_view value,
                                              size_t index) {
-  // Dispatch on length first: most fields match none of these.
-  switch (name.size()) {
-    case 4:
-      if (TokenEqualsLower(name, "host")) ++host_count_;
+  switch (field) {
+    case FramingField::kNone:
       break;
-    case 6:
-      if (TokenEqualsLower(name, "expect")) {
-        framing_fields_ = true;
-        expect_continue_ |= HttpListHasToken(value, "100-continue");
+    case FramingField::kHost:
+      ++host_count_;
+      break;
+    case FramingField::kExpect:
+      framing_fields_ = true;
+      expect_continue_ |= HttpListHasToken(value, "100-continue");
+      break;
+    case FramingField::kUpgrade:
+      framing_fields_ = true;
+      has_upgrade_field_ = true;
+      break;
+    case FramingField::kConnection:
+      framing_fields_ = true;
+      connection_close_ |= HttpListHasToken(value, "close");
+      connection_keep_alive_ |= HttpListHasToken(value, "keep-alive");
+      connection_upgrade_ |= HttpListHasToken(value, "upgrade");
+      break;
+    case FramingField::kContentLength: {
+      uint64_t length = 0;
+      if (!ParseContentLength(value, &length)) {
+        return "invalid Content-Length";
       }
-      break;
-    case 7:
-      if (TokenEqualsLower(name, "upgrade")) {
-        framing_fields_ = true;
-        has_upgrade_field_ = true;
+      if (has_content_length_ && length != content_length_) {
+        return "conflicting Content-Length values";
       }
+      framing_fields_ = true;
+      has_content_length_ = true;
+      content_length_ = length;
       break;
-    case 10:
-      if (TokenEqualsLower(name, "connection")) {
-        framing_fields_ = true;
-        connection_close_ |= HttpListHasToken(value, "close");
-        connection_keep_alive_ |= HttpListHasToken(value, "keep-alive");
-        connection_upgrade_ |= HttpListHasToken(value, "upgrade");
-      }
-      break;
-    case 14:
-      if (TokenEqualsLower(name, "content-length")) {
-        uint64_t length = 0;
-        if (!ParseContentLength(value, &length)) {
-          return "invalid Content-Length";
-        }
-        if (has_content_length_ && length != content_length_) {
-          return "conflicting Content-Length values";
-        }
-        framing_fields_ = true;
-        has_content_length_ = true;
-        content_length_ = length;
-      }
-      break;
-    case 17:
-      if (TokenEqualsLower(name, "transfer-encoding")) {
-        framing_fields_ = true;
-        transfer_encoding_fields_.push_back(static_cast<uint32_t>(index));
-      }
-      break;
-    default:
+    }
+    case FramingField::kTransferEncoding:
+      framing_fields_ = true;
+      transfer_encoding_fields_.push_back(static_cast<uint32_t>(index));
       break;
   }
   return nullptr;

@@ -108,25 +108,22 @@ class HttpParserCore {
   bool ParseRequestLine(const char* line, size_t size, size_t offset);
   bool ParseStatusLine(const char* line, size_t size, size_t offset);
   bool ParseField(const char* line, size_t size, size_t offset);
-  // The name sizes NoteFramingField looks at; others it ignores, so a
-  // caller can skip the call.
-  static bool MayBeFramingField(size_t name_size) {
-    switch (name_size) {
-      case 4:
-      case 6:
-      case 7:
-      case 10:
-      case 14:
-      case 17:
-        return true;
-      default:
-        return false;
-    }
-  }
-  // Notes what the field `index` of the head, `name`: `value`, says about
-  // framing. Returns why the field is refused (to fail with 400), or null.
+  // The fields whose names bear on framing (or on the connection).
+  enum class FramingField : uint8_t {
+    kNone,
+    kHost,
+    kExpect,
+    kUpgrade,
+    kConnection,
+    kContentLength,
+    kTransferEncoding,
+  };
+  // Which of them a field named `name` (any case) is.
+  static FramingField FramingFieldOf(std::string_view name);
+  // Notes what the field `index` of the head, a `field` holding `value`,
+  // says. Returns why the field is refused (to fail with 400), or null.
   // Transfer-Encoding fields are remembered by index into views_.
-  const char* NoteFramingField(std::string_view name, std::string_view value,
+  const char* NoteFramingField(FramingField field, std::string_view value,
                                size_t index);
   // Undoes what NoteFramingField noted.
   void ForgetFramingFacts();
