@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <bit>
 #include <span>
 #include <utility>
 
@@ -115,7 +116,13 @@ struct FieldParts {
 
 // A CRLF at [p, p + n).
 bool CrlfAt(const char* p, size_t n) {
-  return n >= 2 && p[0] == '\r' && p[1] == '\n';
+  if (n < 2) return false;
+  // Both bytes in one compare.
+  uint16_t pair;
+  memcpy(&pair, p, 2);
+  constexpr uint16_t kCrlf = ('\n' << 8) | '\r';
+  static_assert(std::endian::native == std::endian::little);
+  return pair == kCrlf;
 }
 
 }  // namespace
