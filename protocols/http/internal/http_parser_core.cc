@@ -486,8 +486,10 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   version_ = start.version;
   start_line_done_ = true;
   section_bytes_ += pos;
-  EndHead(base, HttpFieldsView(std::span<const HttpFieldView>(views_.data(),
-                                                              count)));
+  // What EndHead does for a request; buffered_ and line_start_ are already
+  // as it leaves them.
+  EndRequestHead(base, HttpFieldsView(std::span<const HttpFieldView>(
+                           views_.data(), count)));
   return pos;
 }
 
