@@ -762,7 +762,8 @@ TEST(HttpRequestParserTest, WholeHeadPassFramingErrors) {
 // then after a plain request on the same parser (views_ reused), then
 // before one (nothing noted may leak into the next head).
 TEST(HttpRequestParserTest, WholeHeadPassNotesFramingFields) {
-  const std::string plain = "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: u\r\n\r\n";
+  const std::string plain =
+      "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: u\r\n\r\n";
   struct Case {
     std::string head;
     // The head's event without its fields, or how its error event starts.
