@@ -844,6 +844,29 @@ TEST(HttpRequestParserTest, WholeHeadPassNotesFramingFields) {
   }
 }
 
+// Request lines that start like a GET, or nearly, whole and cut anywhere:
+// the one-compare test for "GET " must agree with the method scan.
+TEST(HttpRequestParserTest, MethodsLikeGet) {
+  const std::string rest = "/ HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (const std::string start :
+       {"GET ", "GETS ", "GE ", "gET ", "GET\t", "GET  ", "GET", "G ", "XGET ",
+        "GET-X ", "GET\r\n", " GET "}) {
+    const std::string input = start + rest;
+    ExpectSameAsLineByLine(input);
+    for (size_t cut = 1; cut < input.size(); ++cut) {
+      EXPECT_EQ(ParseRequests(input, cut, {}, /*finish=*/true).events,
+                ParseRequests(input, 0, {}, /*finish=*/true).events)
+          << Shown(input) << " cut at " << cut;
+    }
+  }
+  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine("GET " + rest)),
+              StartsWith("head:GET / 1.1 none ka|"));
+  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine("GETS " + rest)),
+              StartsWith("head:GETS / 1.1 none ka|"));
+  EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine("GET  " + rest)),
+              StartsWith("error:400"));
+}
+
 // A head from a grammar of ordinary and unusual pieces, with a few bytes
 // then replaced at random positions, under default or tight limits: the
 // whole feed must agree with the byte-by-byte feed and the line-by-line
