@@ -501,6 +501,7 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   version_ = start.version;
   start_line_done_ = true;
   section_bytes_ += pos;
+  whole_plain_head_ = !framing_fields_;
   // What EndHead does for a request; buffered_ and line_start_ are already
   // as it leaves them.
   EndRequestHead(base, HttpFieldsView(std::span<const HttpFieldView>(
@@ -1130,15 +1131,21 @@ void HttpParserCore::CompleteMessage(HttpFieldsView trailers) {
 
 void HttpParserCore::ResetMessage() {
   state_ = State::kIdle;
+  section_bytes_ = 0;
+  start_line_done_ = false;
+  upgrade_ = false;
+  if (whole_plain_head_) {
+    // Nothing else was touched: see whole_plain_head_.
+    whole_plain_head_ = false;
+    host_count_ = 0;
+    return;
+  }
   in_trailers_ = false;
   buffered_ = false;
   buffer_.clear();
   line_start_ = 0;
-  section_bytes_ = 0;
-  start_line_done_ = false;
   spans_.clear();
   ForgetFramingFacts();
-  upgrade_ = false;
   remaining_ = 0;
   body_bytes_ = 0;
   chunk_size_ = 0;

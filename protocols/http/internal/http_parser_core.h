@@ -161,6 +161,13 @@ class HttpParserCore {
   // Facts gathered from the head's fields. framing_fields_: one of them
   // (other than Host) was noted, so EndRequestHead takes the general road.
   bool framing_fields_ = false;
+  // The head was read whole (by StepWholeRequestHead) and noted no field
+  // but Host. Such a message has no body (or fails), so until it completes
+  // nothing changes but the start line's facts, the section count, the Host
+  // count and upgrade_: ResetMessage resets only those. Everything else is
+  // as the previous ResetMessage (or the constructor) left it, as a head
+  // is only read whole from the idle state.
+  bool whole_plain_head_ = false;
   bool has_content_length_ = false;
   bool connection_close_ = false;
   bool connection_keep_alive_ = false;
