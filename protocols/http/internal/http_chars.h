@@ -66,11 +66,15 @@ inline unsigned Mask16(__m128i m) {
 inline __m128i Equal16(__m128i x, char c) {
   return _mm_cmpeq_epi8(x, _mm_set1_epi8(c));
 }
-// Bytes in [lo, hi], both visible ASCII.
+// Bytes in [lo, hi] (unsigned, lo <= hi): x - lo, wrapping, is at most
+// hi - lo, so subtracting hi - lo with unsigned saturation leaves zero. Three
+// instructions, where two signed compares and their AND took four or five
+// (SSE2 has no "less than" of its own).
 inline __m128i InRange16(__m128i x, char lo, char hi) {
-  return _mm_and_si128(
-      _mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
-      _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
+  const __m128i offset = _mm_sub_epi8(x, _mm_set1_epi8(lo));
+  return _mm_cmpeq_epi8(
+      _mm_subs_epu8(offset, _mm_set1_epi8(static_cast<char>(hi - lo))),
+      _mm_setzero_si128());
 }
 // Not a letter, digit or '-'. Those are the bytes of almost every method
 // and field name; the whole tchar class is no range (RFC 9110 section
