@@ -18,8 +18,10 @@
 // A request head that arrives whole in one Feed call, as almost every head
 // does, takes a faster road (StepWholeRequestHead): one pass over all its
 // lines that commits only when every line is valid and well within the
-// limits, leaving the core as the line-by-line parse would; anything else
-// goes the line-by-line way, so errors always come from one place.
+// limits, leaving the core as the line-by-line parse would (but for spans_,
+// which it skips: it writes the views and notes framing as it reads);
+// anything else goes the line-by-line way, so errors always come from one
+// place.
 
 #ifndef EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
 #define EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
@@ -95,7 +97,8 @@ class HttpParserCore {
   // it is not run over the same bytes again.
   size_t StepLines(std::string_view in, bool whole_head_tried = false);
   // A whole request head already in `in`, parsed in one pass; 0 when it
-  // is not handled (see the definition) and nothing was changed.
+  // is not handled (see the definition) and nothing was changed but views_,
+  // which no message is using then.
   size_t StepWholeRequestHead(std::string_view in);
   size_t StepChunkLine(std::string_view in);
   size_t StepBody(std::string_view in);
