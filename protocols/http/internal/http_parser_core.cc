@@ -476,6 +476,12 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   }
   size_t pos = start.end + 2;
   size_t count = 0;
+  // views_ only grows, and keeps its size from message to message: the
+  // next field has a view to write unless count reaches `room`, where the
+  // field count limit and the views written so far are both tested, so
+  // the usual field pays for one compare.
+  HttpFieldView* views = views_.data();
+  size_t room = std::min(views_.size(), options_.header_count_max);
   while (true) {
     bound = std::min(end - pos, line_max);
     const char* const line = base + pos;
@@ -485,8 +491,13 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
       break;  // The empty line ends the head.
     }
     FieldParts field;
-    if (bound == 0 || count >= options_.header_count_max ||
-        ScanField(line, bound, &field) != FieldError::kNone ||
+    if (count == room) {
+      if (count >= options_.header_count_max) return decline();
+      views_.resize(count + 1);
+      views = views_.data();
+      room = std::min(views_.size(), options_.header_count_max);
+    }
+    if (bound == 0 || ScanField(line, bound, &field) != FieldError::kNone ||
         !CrlfAt(line + field.value_stop, bound - field.value_stop)) {
       return decline();
     }
@@ -501,9 +512,7 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
                NoteFramingField(framing, value, count) != nullptr) {
       return decline();
     }
-    // views_ only grows, and keeps its size from message to message.
-    if (count == views_.size()) views_.resize(count + 1);
-    views_[count] = HttpFieldView{name, value};
+    views[count] = HttpFieldView{name, value};
     ++count;
     pos += field.value_stop + 2;
   }
@@ -520,7 +529,7 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   // What EndHead does for a request; buffered_ and line_start_ are already
   // as it leaves them.
   EndRequestHead(base, HttpFieldsView(std::span<const HttpFieldView>(
-                           views_.data(), count)));
+                           views, count)));
   return pos;
 }
 
