@@ -439,6 +439,25 @@ size_t HttpParserCore::StepLines(std::string_view in, bool whole_head_tried) {
   }
 }
 
+// The usual request: HTTP/1.1, one Host and no other field that bears on
+// framing. DecideRequestFraming accepts it, and what the general code of
+// EndRequestHead decides comes down to EndPlainRequestHead's: no body,
+// kept alive, an upgrade only for CONNECT.
+inline bool HttpParserCore::IsPlainRequest() const {
+  return !framing_fields_ && host_count_ == 1 && version_.AtLeast11();
+}
+
+// `head` holds the start line and the fields, the rest as constructed.
+// Forced inline: the whole-head pass ends most heads here.
+[[gnu::always_inline]] inline void HttpParserCore::EndPlainRequestHead(
+    HttpRequestHead* head) {
+  head->upgrade = head->method == "CONNECT";
+  StartBody(HttpBodyFraming::kNone, head->upgrade);
+  ++callback_depth_;
+  request_listener_->OnRequestHead(*head);
+  --callback_depth_;
+}
+
 size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   // The head starts at in[0]. Its lines are read with the scanners
   // ParseRequestLine and ParseField use, each bounded by the limit that
@@ -518,18 +537,31 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   }
 
   // Commit: the state the line-by-line parse reaches at the empty line.
-  method_offset_ = 0;
-  method_size_ = static_cast<uint32_t>(start.method_size);
-  target_offset_ = static_cast<uint32_t>(start.target_start);
-  target_size_ = static_cast<uint32_t>(start.target_size);
   version_ = start.version;
   start_line_done_ = true;
   section_bytes_ += pos;
   whole_plain_head_ = !framing_fields_;
+  const HttpFieldsView fields(std::span<const HttpFieldView>(views, count));
   // What EndHead does for a request; buffered_ and line_start_ are already
   // as it leaves them.
-  EndRequestHead(base, HttpFieldsView(std::span<const HttpFieldView>(
-                           views, count)));
+  if (IsPlainRequest()) {
+    // The usual request goes straight to its callback from here, its head
+    // built from the scan's results. The start line's offsets are left
+    // unwritten: only EndRequestHead reads them, and it is not called.
+    HttpRequestHead head;
+    head.method = std::string_view(base, start.method_size);
+    head.target = std::string_view(base + start.target_start,
+                                   start.target_size);
+    head.version = start.version;
+    head.headers = fields;
+    EndPlainRequestHead(&head);
+    return pos;
+  }
+  method_offset_ = 0;
+  method_size_ = static_cast<uint32_t>(start.method_size);
+  target_offset_ = static_cast<uint32_t>(start.target_start);
+  target_size_ = static_cast<uint32_t>(start.target_size);
+  EndRequestHead(base, fields);
   return pos;
 }
 
@@ -926,16 +958,8 @@ void HttpParserCore::EndRequestHead(const char* base, HttpFieldsView fields) {
   head.target = std::string_view(base + target_offset_, target_size_);
   head.version = version_;
   head.headers = fields;
-  if (!framing_fields_ && host_count_ == 1 && version_.AtLeast11()) {
-    // The usual request: HTTP/1.1, one Host and no other field that bears
-    // on framing. DecideRequestFraming accepts it, and what the general
-    // code below decides comes down to this: no body, kept alive, an
-    // upgrade only for CONNECT.
-    head.upgrade = head.method == "CONNECT";
-    StartBody(HttpBodyFraming::kNone, head.upgrade);
-    ++callback_depth_;
-    request_listener_->OnRequestHead(head);
-    --callback_depth_;
+  if (IsPlainRequest()) {
+    EndPlainRequestHead(&head);
     return;
   }
   if (!DecideRequestFraming()) return;

@@ -19,7 +19,9 @@
 // does, takes a faster road (StepWholeRequestHead): one pass over all its
 // lines that commits only when every line is valid and well within the
 // limits, leaving the core as the line-by-line parse would (but for spans_,
-// which it skips: it writes the views and notes framing as it reads);
+// which it skips: it writes the views and notes framing as it reads; and
+// for the usual request, the start line's offsets, as it builds the head
+// itself);
 // anything else goes the line-by-line way, so errors always come from one
 // place.
 
@@ -135,6 +137,8 @@ class HttpParserCore {
   // `fields` are the head's views (in views_).
   void EndHead(const char* base, HttpFieldsView fields);
   void EndRequestHead(const char* base, HttpFieldsView fields);
+  bool IsPlainRequest() const;
+  void EndPlainRequestHead(HttpRequestHead* head);
   void EndResponseHead(const char* base, HttpFieldsView fields);
   // Sets the body state for `framing` (before the head's callback, which
   // may pause) and remembers whether an upgrade follows.
