@@ -249,7 +249,8 @@ size_t HttpParserCore::Feed(std::string_view data) {
       // A request starts here with no empty line before it, as almost every
       // one does: straight to the whole-head pass (what StepIdle and
       // StepLines would reach), then line by line if it declines.
-      const std::string_view in = data.substr(pos);
+      // pos <= data.size(): no need for substr's range check.
+      const std::string_view in(data.data() + pos, data.size() - pos);
       size_t used = StepWholeRequestHead(in);
       if (used == 0) {
         state_ = State::kHead;
@@ -1161,23 +1162,9 @@ void HttpParserCore::StartTrailers() {
   spans_.clear();
 }
 
-void HttpParserCore::CompleteMessage(HttpFieldsView trailers) {
-  const bool upgrade = upgrade_;
-  state_ = State::kComplete;  // Not idle until the callback has run.
-  ++callback_depth_;
-  if (request_listener_ != nullptr) {
-    request_listener_->OnMessageComplete(trailers);
-  } else {
-    response_listener_->OnMessageComplete(trailers);
-  }
-  --callback_depth_;
-  ResetMessage();
-  // The bytes after an upgrade belong to another protocol: stop here and
-  // let the owner decide (Resume to go on with HTTP).
-  if (upgrade) paused_ = true;
-}
-
-void HttpParserCore::ResetMessage() {
+// Forced inline into its one caller, CompleteMessage, which runs after
+// every message.
+[[gnu::always_inline]] inline void HttpParserCore::ResetMessage() {
   state_ = State::kIdle;
   section_bytes_ = 0;
   start_line_done_ = false;
@@ -1199,6 +1186,22 @@ void HttpParserCore::ResetMessage() {
   chunk_size_ = 0;
   chunk_line_bytes_ = 0;
   chunk_size_seen_ = false;
+}
+
+void HttpParserCore::CompleteMessage(HttpFieldsView trailers) {
+  const bool upgrade = upgrade_;
+  state_ = State::kComplete;  // Not idle until the callback has run.
+  ++callback_depth_;
+  if (request_listener_ != nullptr) {
+    request_listener_->OnMessageComplete(trailers);
+  } else {
+    response_listener_->OnMessageComplete(trailers);
+  }
+  --callback_depth_;
+  ResetMessage();
+  // The bytes after an upgrade belong to another protocol: stop here and
+  // let the owner decide (Resume to go on with HTTP).
+  if (upgrade) paused_ = true;
 }
 
 void HttpParserCore::ForgetFramingFacts() {
