@@ -494,6 +494,14 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
       !CrlfAt(base + start.end, bound - start.end)) {
     return 0;
   }
+  // The start line goes straight into the head the callback will get,
+  // which lives in memory anyway: through the field loop it then holds no
+  // registers (held, they pushed the loop's own values onto the stack).
+  HttpRequestHead head;
+  head.method = std::string_view(base, start.method_size);
+  head.target =
+      std::string_view(base + start.target_start, start.target_size);
+  head.version = start.version;
   size_t pos = start.end + 2;
   size_t count = 0;
   // views_ only grows, and keeps its size from message to message: the
@@ -538,7 +546,7 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   }
 
   // Commit: the state the line-by-line parse reaches at the empty line.
-  version_ = start.version;
+  version_ = head.version;
   start_line_done_ = true;
   section_bytes_ += pos;
   whole_plain_head_ = !framing_fields_;
@@ -549,19 +557,14 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
     // The usual request goes straight to its callback from here, its head
     // built from the scan's results. The start line's offsets are left
     // unwritten: only EndRequestHead reads them, and it is not called.
-    HttpRequestHead head;
-    head.method = std::string_view(base, start.method_size);
-    head.target = std::string_view(base + start.target_start,
-                                   start.target_size);
-    head.version = start.version;
     head.headers = fields;
     EndPlainRequestHead(&head);
     return pos;
   }
   method_offset_ = 0;
-  method_size_ = static_cast<uint32_t>(start.method_size);
-  target_offset_ = static_cast<uint32_t>(start.target_start);
-  target_size_ = static_cast<uint32_t>(start.target_size);
+  method_size_ = static_cast<uint32_t>(head.method.size());
+  target_offset_ = static_cast<uint32_t>(head.target.data() - base);
+  target_size_ = static_cast<uint32_t>(head.target.size());
   EndRequestHead(base, fields);
   return pos;
 }
