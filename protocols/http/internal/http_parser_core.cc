@@ -502,7 +502,10 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   head.target =
       std::string_view(base + start.target_start, start.target_size);
   head.version = start.version;
-  size_t pos = start.end + 2;
+  // The field loop walks a pointer to the line and the end of the bytes
+  // it may read: fewer values to keep than offsets from base.
+  const char* line = base + start.end + 2;
+  const char* const stop = base + end;
   size_t count = 0;
   // views_ only grows, and keeps its size from message to message: the
   // next field has a view to write unless count reaches `room`, where the
@@ -511,11 +514,10 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   HttpFieldView* views = views_.data();
   size_t room = std::min(views_.size(), options_.header_count_max);
   while (true) {
-    bound = std::min(end - pos, line_max);
-    const char* const line = base + pos;
+    bound = std::min(static_cast<size_t>(stop - line), line_max);
     if (bound > 0 && line[0] == '\r') {
       if (!CrlfAt(line, bound)) return decline();
-      pos += 2;
+      line += 2;
       break;  // The empty line ends the head.
     }
     FieldParts field;
@@ -542,8 +544,9 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
     }
     views[count] = HttpFieldView{name, value};
     ++count;
-    pos += field.value_stop + 2;
+    line += field.value_stop + 2;
   }
+  const size_t pos = static_cast<size_t>(line - base);
 
   // Commit: the state the line-by-line parse reaches at the empty line.
   version_ = head.version;
