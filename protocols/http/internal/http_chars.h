@@ -113,11 +113,13 @@ template <unsigned (*mask16)(const char*)>
                                             bool* done) {
   *done = n >= 16;
   if (!*done) return 0;
+  // The first block is known to fit: tested before the loop's own test.
   size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
+  do {
     const unsigned m = mask16(p + i);
     if (m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
-  }
+    i += 16;
+  } while (i + 16 <= n);
   if (i == n) return n;
   const unsigned m = mask16(p + n - 16);
   return m != 0 ? n - 16 + static_cast<size_t>(__builtin_ctz(m)) : n;
