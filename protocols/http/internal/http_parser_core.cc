@@ -53,6 +53,16 @@ constexpr uint32_t kGetSp = uint32_t{'G'} | uint32_t{'E'} << 8 |
                             uint32_t{'T'} << 16 | uint32_t{' '} << 24;
 static_assert(std::endian::native == std::endian::little);
 
+// "HTTP/1.1" as a little-endian word.
+constexpr uint64_t kHttp11 = [] {
+  constexpr char kText[] = "HTTP/1.1";
+  uint64_t word = 0;
+  for (int i = 7; i >= 0; --i) {
+    word = word << 8 | static_cast<uint8_t>(kText[i]);
+  }
+  return word;
+}();
+
 [[gnu::always_inline]] inline RequestLineError ScanRequestLine(
     const char* line, size_t n, RequestLineParts* parts) {
   // Most requests are GETs: one compare finds the method and the SP after
@@ -77,11 +87,19 @@ static_assert(std::endian::native == std::endian::little);
   parts->target_size = i - target;
   ++i;
   const char* v = line + i;
-  if (n - i < 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
-      v[6] != '.' || v[7] < '0' || v[7] > '9') {
+  if (n - i < 8) return RequestLineError::kVersion;
+  // Almost every request is HTTP/1.1: one compare finds it, as the
+  // checks below would.
+  uint64_t version;
+  memcpy(&version, v, 8);
+  if (version == kHttp11) {
+    parts->version = HttpVersion{1, 1};
+  } else if (memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
+             v[6] != '.' || v[7] < '0' || v[7] > '9') {
     return RequestLineError::kVersion;
+  } else {
+    parts->version = HttpVersion{v[5] - '0', v[7] - '0'};
   }
-  parts->version = HttpVersion{v[5] - '0', v[7] - '0'};
   parts->end = i + 8;
   return RequestLineError::kNone;
 }

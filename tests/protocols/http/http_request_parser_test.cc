@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -866,6 +867,43 @@ TEST(HttpRequestParserTest, MethodsLikeGet) {
               StartsWith("head:GETS / 1.1 none ka|"));
   EXPECT_THAT(FirstEvent(ExpectSameAsLineByLine("GET  " + rest)),
               StartsWith("error:400"));
+}
+
+// Versions one byte away from "HTTP/1.1", and a few shorter ones: the
+// one-compare test for HTTP/1.1 must agree with the version grammar
+// (HTTP-version = "HTTP/" DIGIT "." DIGIT, RFC 9112 section 2.3).
+TEST(HttpRequestParserTest, VersionsLikeHttp11) {
+  const std::string http11 = "HTTP/1.1";
+  std::vector<std::string> versions = {http11, "HTTP/1.", "HTTP/", "H", ""};
+  for (size_t at = 0; at < http11.size(); ++at) {
+    for (const char c :
+         {'0', '1', '2', '9', 'h', 'H', 'p', 'P', 'T', 't', '.', '/', 'x', ':',
+          ' ', '\t', '\0', '\x80', static_cast<char>(http11[at] ^ 0x20)}) {
+      std::string v = http11;
+      v[at] = c;
+      versions.push_back(v);
+    }
+  }
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  for (const std::string& v : versions) {
+    const std::string input = "GET / " + v + "\r\nHost: h\r\n\r\n";
+    const std::string first = FirstEvent(ExpectSameAsLineByLine(input));
+    const bool shaped = v.size() == 8 && v.starts_with("HTTP/") &&
+                        digit(v[5]) && v[6] == '.' && digit(v[7]);
+    if (!shaped) {
+      EXPECT_EQ(first,
+                "error:400:INVALID_ARGUMENT:malformed request line: bad HTTP "
+                "version")
+          << Shown(v);
+    } else if (v[5] != '1') {
+      EXPECT_EQ(first, absl::StrCat("error:505:UNIMPLEMENTED:HTTP version ",
+                                    v.substr(5, 3), " not supported"))
+          << Shown(v);
+    } else {
+      EXPECT_THAT(first, StartsWith("head:GET / " + v.substr(5, 3) + " "))
+          << Shown(v);
+    }
+  }
 }
 
 // What the parser must say about a field line, from RFC 9112's grammar byte
