@@ -21,9 +21,8 @@
 // limits, leaving the core as the line-by-line parse would (but for spans_,
 // which it skips: it writes the views and notes framing as it reads; and
 // for the usual request, the start line's offsets, as it builds the head
-// itself);
-// anything else goes the line-by-line way, so errors always come from one
-// place.
+// itself); anything else goes the line-by-line way, so errors always come
+// from one place.
 
 #ifndef EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
 #define EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
