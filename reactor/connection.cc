@@ -121,14 +121,17 @@ bool Connection::TrySendData(std::string_view data) {
       write_shutdown_requested_ || filter_ != nullptr || data.empty()) {
     return false;
   }
-  const OutboundLimits& limits = outbound_limits();
+  // outbound_limits() less its case without a reactor, which Connected
+  // rules out; the two limits read once.
+  const OutboundLimits& limits =
+      limits_ != nullptr ? *limits_ : reactor_->options_.outbound_limits;
+  const size_t max_bytes = limits.max_bytes;
+  const size_t high_water_bytes = limits.high_water_bytes;
   const size_t queued = outbound_.size();
-  if (queued > limits.max_bytes || data.size() > limits.max_bytes - queued) {
-    return false;
-  }
+  if (queued > max_bytes || data.size() > max_bytes - queued) return false;
   outbound_.Append(data);
   if (!flush_scheduled_) ScheduleFlush();
-  if (!above_high_water_ && outbound_.size() >= limits.high_water_bytes) {
+  if (!above_high_water_ && outbound_.size() >= high_water_bytes) {
     above_high_water_ = true;
     high_water_pending_ = true;
     ScheduleFlush();
