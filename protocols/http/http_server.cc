@@ -467,13 +467,20 @@ class HttpServerConnection : public Connection,
  private:
   // The usual answer (see SendPrepared) whose bytes are at hand, to the
   // only request in flight: kept small, apart from the general path, so
-  // that the call costs little more than the copy.
+  // that the call costs little more than the copy. The cache id first (it
+  // decides most often), then the connection's state (SendDirect), then
+  // the request's, then the Date second.
   bool SendCachedDirect(ResponseSlot* slot,
                         const HttpPreparedResponse& response) {
     const WireCache& cache = shared_->wire_cache;
     if (cache.id != response.id_.value || response.id_.value == 0 ||
-        slot->head_request || slot->http10 ||
-        ClosesAfter(slot, response.close_)) {
+        !DirectOpen(slot)) {
+      return false;
+    }
+    // ClosesAfter(slot, response.close_) while reading goes on (DirectOpen):
+    // the draining case needs reading stopped. Bitwise: one test for all.
+    if (slot->head_request | slot->http10 | !slot->keep_alive |
+        response.close_) {
       return false;
     }
     const bool date_added = AddsDate(response.date_);
@@ -550,24 +557,9 @@ class HttpServerConnection : public Connection,
   // it did that; false, having changed nothing, whenever the general path
   // (Emit, Complete, Advance) would do anything more or else: buffer the
   // bytes behind an earlier response, fail, send another slot's bytes,
-  // resume reading, close or finish the connection.
+  // resume reading, close or finish the connection. Only after
+  // DirectOpen(slot).
   bool SendDirect(ResponseSlot* slot, std::string_view bytes) {
-    // Under each of these the general path does more:
-    //   - another slot in flight: these bytes wait behind it, or a later
-    //     complete response follows them out;
-    //   - bytes of this slot buffered (a 100 Continue that did not fit the
-    //     outbound queue): they go first;
-    //   - inside Advance (resuming a paused pipeline): the slot is retired
-    //     only after the resumed Pump, which counts it against the depth;
-    //   - reading paused at the depth limit: retiring the slot resumes it;
-    //   - reading stopped, the input ended or the parser failed: retiring
-    //     the last slot ends the connection (MaybeFinish);
-    //   - the close begun: then the slot is gone already (kept for safety).
-    if (slots_.size() != 1 || slots_.front() != slot ||
-        !slot->buffered.empty() || advancing_ || pipeline_paused_ ||
-        reading_stopped_ || eof_ || parser_.failed() || close_begun_) {
-      return false;
-    }
     // Fails, queueing nothing, when the connection is closing or the bytes
     // do not fit: Emit then reports it.
     if (!TrySendData(bytes)) return false;
@@ -587,6 +579,26 @@ class HttpServerConnection : public Connection,
     shared_->GiveSlot(slot);
     if (!pumping_) UpdateWait();
     return true;
+  }
+
+  // Whether the connection is in the state SendDirect needs for `slot`.
+  bool DirectOpen(const ResponseSlot* slot) const {
+    // Under each of these the general path does more:
+    //   - another slot in flight: these bytes wait behind it, or a later
+    //     complete response follows them out;
+    //   - bytes of this slot buffered (a 100 Continue that did not fit the
+    //     outbound queue): they go first;
+    //   - inside Advance (resuming a paused pipeline): the slot is retired
+    //     only after the resumed Pump, which counts it against the depth;
+    //   - reading paused at the depth limit: retiring the slot resumes it;
+    //   - reading stopped, the input ended or the parser failed: retiring
+    //     the last slot ends the connection (MaybeFinish);
+    //   - the close begun: then the slot is gone already (kept for safety).
+    // The flags bitwise: one test for all.
+    return slots_.size() == 1 && slots_.front() == slot &&
+           slot->buffered.empty() && !parser_.failed() &&
+           !(advancing_ | pipeline_paused_ | reading_stopped_ | eof_ |
+             close_begun_);
   }
 
  public:

@@ -943,6 +943,26 @@ TEST_F(HttpServerTest, PreparedResponseWaitsBehindAnEarlierPendingOne) {
   EXPECT_FALSE(record->unbound);
 }
 
+TEST_F(HttpServerTest, PreparedResponseToAHeldFrontOneLetsTheRestOut) {
+  // Goal: a prepared response to a held request at the front, with
+  // requests answered behind it waiting, goes out first and lets them out
+  // after it, in request order, each counted once.
+  StartPrepared();
+  RawRecord* record = Open(Get("/hold") + Get("/p") + Get("/r"));
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return held_.size() == 1; }));
+  EXPECT_TRUE(record->received.empty());
+  SendPreparedOnce();  // The bytes are kept, for this second.
+  ASSERT_TRUE(held_[0].Send(*prepared_).ok());
+  auto responses = Await(record, 3);
+  ASSERT_EQ(responses.size(), 3u);
+  for (const HttpResponse& response : responses) {
+    EXPECT_EQ(response.body, "prepared");
+  }
+  EXPECT_EQ(server_->stats().requests, 4u);
+  EXPECT_EQ(server_->stats().responses, 4u);
+  EXPECT_FALSE(record->unbound);
+}
+
 TEST_F(HttpServerTest, PreparedResponsesInABurstOfEveryKindOfRequest) {
   // Goal: on one connection, a burst of GET, HEAD, HTTP/1.0 keep-alive
   // GET and HEAD, GET, and a GET with "Connection: close", answered with a
