@@ -170,8 +170,15 @@ struct ServerShared : std::enable_shared_from_this<ServerShared> {
   // head and its completion. The parser reports the two within one Feed
   // call, with nothing run in between and the head's views intact until
   // the completion (see http_parser.h), so the head is kept here, for the
-  // one connection `view_owner`, rather than copied.
-  HttpRequestHead view_head;
+  // one connection `view_owner`, rather than copied; only what the
+  // handler's view takes (fewer stores than the whole head).
+  struct ViewHead {
+    std::string_view method;
+    std::string_view target;
+    HttpVersion version;
+    HttpFieldsView headers;
+  };
+  ViewHead view_head;
   const HttpServerConnection* view_owner = nullptr;
 
   // ---- Timeouts ----
@@ -780,7 +787,11 @@ class HttpServerConnection : public Connection,
     if (head.framing == HttpBodyFraming::kNone && server_ != nullptr &&
         server_->view_handler_ != nullptr) {
       // Handed over uncopied once complete (ServerShared::view_head).
-      shared_->view_head = head;
+      ServerShared::ViewHead& view = shared_->view_head;
+      view.method = head.method;
+      view.target = head.target;
+      view.version = head.version;
+      view.headers = head.headers;
       shared_->view_owner = this;
       return;
     }
@@ -830,7 +841,7 @@ class HttpServerConnection : public Connection,
     if (from_head) {
       // Copied out of the shared slot first: the handler may answer another
       // connection, whose requests then reuse it.
-      const HttpRequestHead& head = shared_->view_head;
+      const ServerShared::ViewHead& head = shared_->view_head;
       const HttpRequestView view{head.method, head.target,   head.version,
                                  head.headers, std::string_view(), trailers};
       if (server_ != nullptr) {
