@@ -117,8 +117,9 @@ absl::Status Connection::SendData(std::string_view data) {
 bool Connection::TrySendData(std::string_view data) {
   // Connected implies adopted (reactor_ set); without a filter the queue
   // is all that counts against the limits.
-  if (state_ != Lifecycle::kConnected || close_after_connect_ ||
-      write_shutdown_requested_ || filter_ != nullptr || data.empty()) {
+  if (state_ != Lifecycle::kConnected ||
+      (close_after_connect_ | write_shutdown_requested_) ||
+      filter_ != nullptr || data.empty()) {
     return false;
   }
   // outbound_limits() less its case without a reactor, which Connected
@@ -128,7 +129,8 @@ bool Connection::TrySendData(std::string_view data) {
   const size_t max_bytes = limits.max_bytes;
   const size_t high_water_bytes = limits.high_water_bytes;
   const size_t queued = outbound_.size();
-  if (queued > max_bytes || data.size() > max_bytes - queued) return false;
+  // One compare: the sum of two in-memory sizes does not overflow.
+  if (queued + data.size() > max_bytes) return false;
   outbound_.Append(data);
   if (!flush_scheduled_) ScheduleFlush();
   if (!above_high_water_ && outbound_.size() >= high_water_bytes) {

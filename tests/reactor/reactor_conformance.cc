@@ -89,6 +89,7 @@ class Recorder : public Connection {
                     std::function<void(Recorder&)> on_data = {})
       : log_(log), on_complete_(std::move(on_complete)),
         on_data_(std::move(on_data)) {}
+  using Connection::TrySendData;  // For the tests of its refusals.
   void ConnectionCompleted() override {
     log_->completed = true;
     if (on_complete_) on_complete_(*this);
@@ -814,6 +815,7 @@ TEST_P(ReactorConformanceTest, HalfCloseLetsThePeerAnswer) {
         ASSERT_TRUE(c.SendData(std::string(10000, 'h')).ok());
         c.CloseWrite();
         EXPECT_EQ(c.SendData("x").code(), absl::StatusCode::kFailedPrecondition);
+        EXPECT_FALSE(c.TrySendData("x"));  // Nor the short way.
       })).ok());
   auto poll = reactor_->AddPeriodicTimer(
       absl::Milliseconds(1), [&] { if (log.unbound) reactor_->Stop(); });
