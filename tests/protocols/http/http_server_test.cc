@@ -1141,127 +1141,126 @@ TEST(HttpServerLimitTest, PreparedResponseOverTheOutboundLimitIsRefused) {
   EXPECT_EQ(server.stats().responses, 2u);
 }
 
-TEST(HttpServerLimitTest, PreparedResponseGoesAfterItsOwnWaitingContinue) {
-  // Goal: a "100 Continue" that waited behind an earlier response and then
-  // did not fit the outbound queue (which drained below its high-water
-  // mark, so no low-water call retries it) still goes out before the
-  // final response, prepared, to the same request.
+// A server whose connections queue at most 400 outbound bytes (high-water
+// mark 390, low-water 100) and hold every request's responder, except for
+// "/p", answered at once with a prepared response; a client sends it a GET
+// and then a POST that expects 100 Continue. Answering the GET with 380
+// bytes ("HTTP/1.1 200 OK\r\n" (17), "Content-Length: 340\r\n" (21), "\r\n"
+// (2) and the body) leaves the continue (25) waiting behind it without room
+// in the queue, which never passes its high-water mark.
+class HttpServerWaitingContinueTest : public ::testing::Test {
+ protected:
+  static ReactorOptions TightQueue() {
+    ReactorOptions options;
+    options.outbound_limits.low_water_bytes = 100;
+    options.outbound_limits.high_water_bytes = 390;
+    options.outbound_limits.max_bytes = 400;
+    return options;
+  }
+
+  HttpServerWaitingContinueTest() {
+    HttpServerOptions options;
+    options.date_header = false;  // Sizes below are exact.
+    server_ = std::make_unique<HttpServer>(
+        reactor_, options,
+        [this](const HttpRequestView& request, HttpResponder r) {
+          if (request.target == "/p") {
+            EXPECT_TRUE(r.Send(prepared_).ok());
+            return;
+          }
+          bodies_.emplace_back(request.body);
+          held_.push_back(std::move(r));
+        });
+    EXPECT_TRUE(server_->Listen("127.0.0.1", kPort).ok());
+  }
+
+  // Connects a client recording into `record` and sends it `bytes`.
+  void Send(RawRecord* record, const std::string& bytes) {
+    auto c = reactor_.Connect("127.0.0.1", kPort,
+                              std::make_unique<RawClient>(record));
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_TRUE((*c)->SendData(bytes).ok());
+    client_ = *c;
+  }
+
+  static std::string GetThenPostHead() {
+    return Get("/1") +
+           "POST /2 HTTP/1.1\r\nHost: a\r\n"
+           "Expect: 100-continue\r\nContent-Length: 1\r\n\r\n";
+  }
+
+  // Answers the GET with the 380 bytes that leave no room for the continue.
+  void FillTheQueue() {
+    ASSERT_FALSE(held_.empty());
+    HttpResponse first;
+    first.body = std::string(340, 'a');
+    ASSERT_TRUE(held_[0].Send(first).ok());
+  }
+
   // Before the reactor, which writes to them as it closes.
-  RawRecord record;
-  RawRecord other;
-  sim::SimNetwork net{sim::SimOptions()};
-  ReactorOptions reactor_options;
-  reactor_options.outbound_limits.low_water_bytes = 100;
-  reactor_options.outbound_limits.high_water_bytes = 390;
-  reactor_options.outbound_limits.max_bytes = 400;
-  Reactor reactor(net, reactor_options);
-  HttpResponse plain;
-  plain.body = "prepared";
-  const HttpPreparedResponse prepared = *HttpPreparedResponse::Create(plain);
-  std::vector<HttpResponder> held;
-  HttpServerOptions options;
-  options.date_header = false;  // Sizes below are exact.
-  HttpServer server(reactor, options,
-                    [&](const HttpRequestView& request, HttpResponder r) {
-                      if (request.target == "/p") {
-                        EXPECT_TRUE(r.Send(prepared).ok());
-                      } else {
-                        held.push_back(std::move(r));
-                      }
-                    });
-  ASSERT_TRUE(server.Listen("127.0.0.1", kPort).ok());
-  auto c =
-      reactor.Connect("127.0.0.1", kPort, std::make_unique<RawClient>(&record));
-  ASSERT_TRUE(c.ok()) << c.status();
-  ASSERT_TRUE((*c)->SendData(Get("/1") +
-                             "POST /2 HTTP/1.1\r\nHost: a\r\n"
-                             "Expect: 100-continue\r\nContent-Length: 1\r\n"
-                             "\r\nx")
-                  .ok());
-  ASSERT_TRUE(RunUntil(reactor, [&] { return held.size() == 2; }));
-  // 380 bytes: "HTTP/1.1 200 OK\r\n" (17), "Content-Length: 340\r\n" (21),
-  // "\r\n" (2) and the body; the continue (25) no longer fits in 400.
-  HttpResponse first;
-  first.body = std::string(340, 'a');
-  ASSERT_TRUE(held[0].Send(first).ok());
-  RunFor(reactor, absl::Milliseconds(100));
-  // Sent once elsewhere, the prepared response's bytes are at hand.
-  auto o =
-      reactor.Connect("127.0.0.1", kPort, std::make_unique<RawClient>(&other));
-  ASSERT_TRUE(o.ok()) << o.status();
-  ASSERT_TRUE((*o)->SendData(Get("/p")).ok());
-  ASSERT_TRUE(RunUntil(reactor, [&] {
-    return ReadResponses(other.received, {"GET"}, false).size() == 1;
-  }));
-  ASSERT_TRUE(held[1].Send(prepared).ok());
+  RawRecord record_;
+  RawRecord other_;
+  sim::SimNetwork net_{sim::SimOptions()};
+  Reactor reactor_{net_, TightQueue()};
+  const HttpPreparedResponse prepared_ = *HttpPreparedResponse::Create(
+      HttpResponse{.status_code = 200, .body = "prepared"});
+  std::vector<HttpResponder> held_;
+  std::vector<std::string> bodies_;
+  std::unique_ptr<HttpServer> server_;
+  Connection* client_ = nullptr;
+};
+
+TEST_F(HttpServerWaitingContinueTest, GoesOutOnceTheQueueDrains) {
+  // Goal: the continue goes out as soon as the queue has room, although no
+  // crossing of the low-water mark calls back (the queue never passed the
+  // high-water mark): a client that waits for it before sending the body
+  // is not left hanging.
+  Send(&record_, GetThenPostHead());  // The body waits for the continue.
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return held_.size() == 1; }));
+  FillTheQueue();
+  constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  ASSERT_TRUE(RunUntil(
+      reactor_,
+      [&] { return record_.received.find(kContinue) != std::string::npos; },
+      absl::Seconds(30)))
+      << record_.received;
+  EXPECT_EQ(record_.received.find(kContinue), 380u);
+  ASSERT_TRUE(client_->SendData("x").ok());
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return held_.size() == 2; }));
+  EXPECT_EQ(bodies_[1], "x");
+  HttpResponse second;
+  second.body = "done";
+  ASSERT_TRUE(held_[1].Send(second).ok());
   std::vector<HttpResponse> responses;
-  ASSERT_TRUE(RunUntil(reactor, [&] {
-    responses = ReadResponses(record.received, {"GET", "POST", "POST"}, false);
+  ASSERT_TRUE(RunUntil(reactor_, [&] {
+    responses = ReadResponses(record_.received, {"GET", "POST", "POST"}, false);
     return responses.size() == 3;
-  })) << record.received;
+  })) << record_.received;
+  EXPECT_EQ(responses[1].status_code, 100);
+  EXPECT_EQ(responses[2].body, "done");
+}
+
+TEST_F(HttpServerWaitingContinueTest, APreparedAnswerGoesAfterIt) {
+  // Goal: the final response to the request that waited for its continue,
+  // prepared and with its bytes at hand, goes out after the continue.
+  Send(&record_, GetThenPostHead() + "x");
+  ASSERT_TRUE(RunUntil(reactor_, [&] { return held_.size() == 2; }));
+  FillTheQueue();
+  RunFor(reactor_, absl::Milliseconds(100));
+  // Sent once elsewhere, the prepared response's bytes are at hand.
+  Send(&other_, Get("/p"));
+  ASSERT_TRUE(RunUntil(reactor_, [&] {
+    return ReadResponses(other_.received, {"GET"}, false).size() == 1;
+  }));
+  ASSERT_TRUE(held_[1].Send(prepared_).ok());
+  std::vector<HttpResponse> responses;
+  ASSERT_TRUE(RunUntil(reactor_, [&] {
+    responses = ReadResponses(record_.received, {"GET", "POST", "POST"}, false);
+    return responses.size() == 3;
+  })) << record_.received;
   EXPECT_EQ(responses[0].body.size(), 340u);
   EXPECT_EQ(responses[1].status_code, 100);
   EXPECT_EQ(responses[2].body, "prepared");
-}
-
-TEST(HttpServerLimitTest, WaitingContinueGoesOutOnceTheQueueDrains) {
-  // Goal: a "100 Continue" that waited behind an earlier response and then
-  // did not fit the outbound queue goes out as soon as the queue has room,
-  // even though the queue never passed its high-water mark (so no crossing
-  // of the low-water mark calls back): a client that waits for it before
-  // sending the body is not left hanging.
-  RawRecord record;
-  sim::SimNetwork net{sim::SimOptions()};
-  ReactorOptions reactor_options;
-  reactor_options.outbound_limits.low_water_bytes = 100;
-  reactor_options.outbound_limits.high_water_bytes = 390;
-  reactor_options.outbound_limits.max_bytes = 400;
-  Reactor reactor(net, reactor_options);
-  std::vector<HttpResponder> held;
-  std::vector<std::string> bodies;
-  HttpServerOptions options;
-  options.date_header = false;  // Sizes below are exact.
-  HttpServer server(reactor, options,
-                    [&](const HttpRequestView& request, HttpResponder r) {
-                      bodies.emplace_back(request.body);
-                      held.push_back(std::move(r));
-                    });
-  ASSERT_TRUE(server.Listen("127.0.0.1", kPort).ok());
-  auto c =
-      reactor.Connect("127.0.0.1", kPort, std::make_unique<RawClient>(&record));
-  ASSERT_TRUE(c.ok()) << c.status();
-  // The second request's head only: its body waits for the continue.
-  ASSERT_TRUE((*c)->SendData(Get("/1") +
-                             "POST /2 HTTP/1.1\r\nHost: a\r\n"
-                             "Expect: 100-continue\r\nContent-Length: 1\r\n"
-                             "\r\n")
-                  .ok());
-  ASSERT_TRUE(RunUntil(reactor, [&] { return held.size() == 1; }));
-  // 380 bytes: "HTTP/1.1 200 OK\r\n" (17), "Content-Length: 340\r\n" (21),
-  // "\r\n" (2) and the body; the continue (25) does not fit in 400 then.
-  HttpResponse first;
-  first.body = std::string(340, 'a');
-  ASSERT_TRUE(held[0].Send(first).ok());
-  constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-  ASSERT_TRUE(RunUntil(
-      reactor,
-      [&] { return record.received.find(kContinue) != std::string::npos; },
-      absl::Seconds(30)))
-      << record.received;
-  EXPECT_EQ(record.received.find(kContinue), 380u);
-  ASSERT_TRUE((*c)->SendData("x").ok());
-  ASSERT_TRUE(RunUntil(reactor, [&] { return held.size() == 2; }));
-  EXPECT_EQ(bodies[1], "x");
-  HttpResponse second;
-  second.body = "done";
-  ASSERT_TRUE(held[1].Send(second).ok());
-  std::vector<HttpResponse> responses;
-  ASSERT_TRUE(RunUntil(reactor, [&] {
-    responses = ReadResponses(record.received, {"GET", "POST", "POST"}, false);
-    return responses.size() == 3;
-  })) << record.received;
-  EXPECT_EQ(responses[1].status_code, 100);
-  EXPECT_EQ(responses[2].body, "done");
 }
 
 TEST(HttpServerScaleTest, ConnectionTimeoutsNeedNoTimerEach) {
