@@ -884,6 +884,52 @@ TEST_P(ReactorConformanceTest, OutboundLimitsThrottleAProducer) {
   EXPECT_EQ(log.reason.kind, UnbindKind::kClosedByPeer);
 }
 
+TEST_P(ReactorConformanceTest, WantLowWaterCallsBackWithoutACrossing) {
+  // A connection that asks with WantLowWater hears OutboundLowWater once
+  // its queue drains to the low mark, though it never reached the high
+  // one; never OutboundHighWater; and nothing more without asking again.
+  struct State {
+    int high = 0;
+    int low = 0;
+    size_t queued_at_low = 0;
+  } state;
+  class Asker : public Connection {
+   public:
+    explicit Asker(State* s) : s_(s) {}
+    void PostInit() override {
+      ASSERT_TRUE(SendData("hello").ok());
+      WantLowWater();
+    }
+    void OutboundHighWater() override { ++s_->high; }
+    void OutboundLowWater() override {
+      ++s_->low;
+      s_->queued_at_low = OutboundDataSize();
+      ASSERT_TRUE(SendData(" again").ok());  // Not asked for: no call.
+    }
+    State* s_;
+  };
+  auto server = reactor_->StartServer(
+      "127.0.0.1", 0, [&] { return std::make_unique<Asker>(&state); });
+  ASSERT_TRUE(server.ok());
+  Recorder::Log log;
+  ASSERT_TRUE(reactor_->Connect("127.0.0.1", PortOf(*reactor_, *server),
+                                std::make_unique<Recorder>(&log)).ok());
+  int polls_after = 0;
+  auto poll = reactor_->AddPeriodicTimer(absl::Milliseconds(5), [&] {
+    // A few more turns after both pieces arrived, for a call too many.
+    if (log.received == "hello again" && ++polls_after == 5) {
+      reactor_->Stop();
+    }
+  });
+  ASSERT_TRUE(poll.ok());
+  RunUntilStopped();
+  EXPECT_EQ(log.received, "hello again");
+  EXPECT_EQ(state.low, 1);
+  EXPECT_EQ(state.high, 0);
+  EXPECT_LE(state.queued_at_low,
+            ReactorOptions().outbound_limits.low_water_bytes);
+}
+
 TEST_P(ReactorConformanceTest, ThrowingHandlerClosesOnlyItsConnection) {
   class Thrower : public Connection {
    public:
