@@ -467,50 +467,55 @@ class HttpServerConnection : public Connection,
   }
 
   absl::Status Send(ResponseSlot* slot, const HttpPreparedResponse& response) {
-    if (SendCachedDirect(slot, response)) return absl::OkStatus();
+    // The usual answer's bytes at hand, and nothing in the way (DirectOpen):
+    // straight into the outbound queue.
+    const std::string* bytes = CachedBytes(slot, response);
+    if (bytes != nullptr && DirectOpen(slot) && SendDirect(slot, *bytes)) {
+      return absl::OkStatus();
+    }
     return SendPrepared(slot, response);
   }
 
  private:
-  // The usual answer (see SendPrepared) whose bytes are at hand, to the
-  // only request in flight: kept small, apart from the general path, so
-  // that the call costs little more than the copy. The cache id first (it
-  // decides most often), then the connection's state (SendDirect), then
-  // the request's, then the Date second.
-  bool SendCachedDirect(ResponseSlot* slot,
-                        const HttpPreparedResponse& response) {
+  // The usual answer: a GET over HTTP/1.1 on a connection that stays open,
+  // so that the server adds no field but Date. Its bytes are the same for
+  // a whole second: those are kept (SendPrepared), and sent again with one
+  // copy.
+  bool IsUsual(const ResponseSlot* slot,
+               const HttpPreparedResponse& response) const {
+    // Bitwise, one test for the usual flags; ClosesAfter adds the draining
+    // case.
+    return !(slot->head_request | slot->http10 | !slot->keep_alive |
+             response.close_) &&
+           response.id_.value != 0 && !ClosesAfter(slot, false);
+  }
+
+  // The bytes kept of the usual answer when they are `response`'s to
+  // `slot` now, or null. The cache id first: it decides most often.
+  const std::string* CachedBytes(const ResponseSlot* slot,
+                                 const HttpPreparedResponse& response) {
     const WireCache& cache = shared_->wire_cache;
-    if (cache.id != response.id_.value || response.id_.value == 0 ||
-        !DirectOpen(slot)) {
-      return false;
-    }
-    // ClosesAfter(slot, response.close_) while reading goes on (DirectOpen):
-    // the draining case needs reading stopped. Bitwise: one test for all.
-    if (slot->head_request | slot->http10 | !slot->keep_alive |
-        response.close_) {
-      return false;
+    if (cache.id != response.id_.value || !IsUsual(slot, response)) {
+      return nullptr;
     }
     const bool date_added = AddsDate(response.date_);
     if (date_added) Date();  // Brings date_second up to date.
-    if (cache.second != (date_added ? shared_->date_second : -1)) return false;
-    return SendDirect(slot, cache.bytes);
+    return cache.second == (date_added ? shared_->date_second : -1)
+               ? &cache.bytes
+               : nullptr;
   }
 
+  // The general way: the kept bytes, or `response` assembled for `slot`
+  // (which fills the cache with the usual answer's bytes).
   ABSL_ATTRIBUTE_NOINLINE absl::Status SendPrepared(
       ResponseSlot* slot, const HttpPreparedResponse& response) {
-    // The usual answer (a GET over HTTP/1.1 on a connection that stays open,
-    // so that the server adds no field but Date) is the same bytes for a
-    // whole second: those are kept, and sent again with one copy.
-    const bool date_added = AddsDate(response.date_);
-    const bool usual = !slot->head_request && !slot->http10 &&
-                       response.id_.value != 0 && !ClosesAfter(slot, response.close_);
-    WireCache& cache = shared_->wire_cache;
-    if (usual && cache.id == response.id_.value) {
-      if (date_added) Date();  // Brings date_second up to date.
-      if (cache.second == (date_added ? shared_->date_second : -1)) {
-        return SendBytes(slot, cache.bytes, {}, /*close=*/false);
-      }
+    // The usual answer's bytes at hand: queued the general way.
+    if (const std::string* bytes = CachedBytes(slot, response)) {
+      return SendBytes(slot, *bytes, {}, /*close=*/false);
     }
+    const bool date_added = AddsDate(response.date_);
+    const bool usual = IsUsual(slot, response);
+    WireCache& cache = shared_->wire_cache;
     FieldFacts facts;
     facts.close = response.close_;
     facts.keep_alive = response.keep_alive_;
