@@ -104,14 +104,18 @@ absl::Status Connection::SendData(std::string_view data) {
     EMBER_CHECK(outbound_.size() <= limits.max_bytes);
     ScheduleFlush();
   }
-  if (!above_high_water_ && OutboundDataSize() >= limits.high_water_bytes) {
+  NoteHighWater(OutboundDataSize(), limits.high_water_bytes);
+  return absl::OkStatus();
+}
+
+void Connection::NoteHighWater(size_t queued, size_t high_water_bytes) {
+  if (!above_high_water_ && queued >= high_water_bytes) {
     // Heard from the loop at the end of this turn, even if the queue drains
     // before then (then OutboundLowWater follows).
     above_high_water_ = true;
     high_water_pending_ = true;
     ScheduleFlush();
   }
-  return absl::OkStatus();
 }
 
 bool Connection::TrySendData(std::string_view data) {
@@ -133,11 +137,7 @@ bool Connection::TrySendData(std::string_view data) {
   if (queued + data.size() > max_bytes) return false;
   outbound_.Append(data);
   if (!flush_scheduled_) ScheduleFlush();
-  if (!above_high_water_ && outbound_.size() >= high_water_bytes) {
-    above_high_water_ = true;
-    high_water_pending_ = true;
-    ScheduleFlush();
-  }
+  NoteHighWater(outbound_.size(), high_water_bytes);
   return true;
 }
 
@@ -200,7 +200,7 @@ void Connection::FailFilter(absl::Status status) {
     // Best effort: the alert explaining the failure, after what is queued,
     // if the socket takes it all now. Not traced: wire bytes never are.
     filter_->TakeWire([&](std::string_view bytes) { outbound_.Append(bytes); });
-    io::ConstBuffer buffers[io::StreamSocket::kWriteBuffersMax];
+    io::ConstBuffer* const buffers = reactor_->write_buffers_;
     const size_t n =
         outbound_.Gather(buffers, io::StreamSocket::kWriteBuffersMax);
     if (n > 0) socket_->Write(buffers, n);

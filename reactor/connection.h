@@ -301,6 +301,10 @@ class Connection : private io::IoWatcher {
   friend class Reactor;
   friend class ConnectRace;
 
+  // After queueing, `queued` bytes now: marks a crossing of the high-water
+  // mark, to be heard from the loop.
+  void NoteHighWater(size_t queued, size_t high_water_bytes);
+
   enum class Lifecycle : uint8_t {
     kResolving,   // Waiting for a host name lookup.
     kConnecting,  // Waiting for the connect to finish.

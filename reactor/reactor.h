@@ -329,9 +329,10 @@ class Reactor {
   // armed and activity stamped against it.
   absl::Time loop_time_;
   reactor_internal::CompactTime loop_stamp_;  // loop_time_, as stamped.
-  // Where Connection::Flush gathers the outbound blocks for one write: no
-  // user code runs between the gather and the write, so one array serves
-  // every connection, and a flush does not fill 64 entries on its stack.
+  // Where Connection::Flush (and FailFilter) gathers the outbound blocks
+  // for one write: no user code runs between the gather and the write, so
+  // one array serves every connection, and a flush does not fill 64
+  // entries on its stack.
   io::ConstBuffer write_buffers_[io::StreamSocket::kWriteBuffersMax];
   // Cleared when the reactor dies, so resolve callbacks that outlive it do
   // nothing.
