@@ -361,12 +361,13 @@ std::string_view ReasonFor(const HttpResponse& response) {
 }  // namespace
 
 class HttpServerConnection : public Connection,
-                             private HttpRequestParser::Listener {
+                             private http_internal::WholeRequestListener {
  public:
   explicit HttpServerConnection(HttpServer* server)
       : server_(server),
         shared_(server->shared_),
-        parser_(this, shared_->options.parser) {}
+        parser_(shared_->options.parser,
+                static_cast<http_internal::WholeRequestListener*>(this)) {}
 
   ~HttpServerConnection() override {
     CancelWait();
@@ -855,6 +856,37 @@ class HttpServerConnection : public Connection,
     } else {
       DispatchCollected(std::move(responder));
     }
+    PauseAtDepth(last);
+  }
+
+  // The usual request, whole (no body, not CONNECT): what OnRequestHead
+  // and OnMessageComplete do for it, in one call and without the shared
+  // view head, as the handler gets its view straight from `head`.
+  void OnBodilessRequest(const HttpRequestHead& head) override {
+    if (server_ == nullptr || server_->view_handler_ == nullptr) {
+      // Collected into an owned request first (or refused, with no server).
+      OnRequestHead(head);
+      OnMessageComplete(HttpFieldsView());
+      return;
+    }
+    if (reading_stopped_) return;
+    ++requests_started_;
+    ResponseSlot* slot = NewSlot();
+    slot->head_request = head.method == "HEAD";
+    slot->http10 = !head.version.AtLeast11();
+    slot->keep_alive = head.keep_alive;
+    stats().requests++;
+    const bool last = !slot->keep_alive || draining_;
+    if (last) StopReading();
+    const HttpRequestView view{head.method,  head.target,       head.version,
+                               head.headers, std::string_view(), {}};
+    server_->view_handler_(view, HttpResponder(slot, slot->head_request));
+    PauseAtDepth(last);
+  }
+
+  // After a request was handed over (`last`: no more are read): pauses
+  // reading while pipeline_depth_max requests are unanswered.
+  void PauseAtDepth(bool last) {
     // The depth first: a request answered at once leaves it under the
     // limit, and the rest is then not looked at.
     if (slots_.size() >= shared_->options.pipeline_depth_max && !last &&
@@ -1281,7 +1313,9 @@ class HttpServerConnection : public Connection,
 
   HttpServer* server_;
   const std::shared_ptr<ServerShared> shared_;
-  HttpRequestParser parser_;
+  // The core itself, rather than HttpRequestParser: it takes the usual
+  // request in one call (OnBodilessRequest).
+  http_internal::HttpParserCore parser_;
   std::unique_ptr<HttpServerStats> orphan_stats_;  // Once the server is gone.
 
   // Input held back while the parser is paused (pipelining limit).

@@ -225,6 +225,12 @@ HttpParserCore::HttpParserCore(const HttpParserOptions& options,
 }
 
 HttpParserCore::HttpParserCore(const HttpParserOptions& options,
+                               WholeRequestListener* listener)
+    : HttpParserCore(options, static_cast<HttpRequestListener*>(listener)) {
+  whole_requests_ = true;
+}
+
+HttpParserCore::HttpParserCore(const HttpParserOptions& options,
                                HttpResponseListener* listener)
     : kind_(MessageKind::kResponse),
       options_(options),
@@ -471,6 +477,17 @@ inline bool HttpParserCore::IsPlainRequest() const {
 [[gnu::always_inline]] inline void HttpParserCore::EndPlainRequestHead(
     HttpRequestHead* head) {
   head->upgrade = head->method == "CONNECT";
+  if (whole_requests_ && !head->upgrade) {
+    // Head and completion in one call; then idle, as CompleteMessage
+    // leaves a message without an upgrade.
+    state_ = State::kComplete;  // Not idle until the callback has run.
+    ++callback_depth_;
+    static_cast<WholeRequestListener*>(request_listener_)
+        ->OnBodilessRequest(*head);
+    --callback_depth_;
+    ResetMessage();
+    return;
+  }
   StartBody(HttpBodyFraming::kNone, head->upgrade);
   ++callback_depth_;
   request_listener_->OnRequestHead(*head);
@@ -1186,8 +1203,8 @@ void HttpParserCore::StartTrailers() {
   spans_.clear();
 }
 
-// Forced inline into its one caller, CompleteMessage, which runs after
-// every message.
+// Forced inline into its two callers, CompleteMessage and
+// EndPlainRequestHead, which between them end every message.
 [[gnu::always_inline]] inline void HttpParserCore::ResetMessage() {
   state_ = State::kIdle;
   section_bytes_ = 0;

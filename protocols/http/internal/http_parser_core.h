@@ -22,7 +22,8 @@
 // which it skips: it writes the views and notes framing as it reads; and
 // for the usual request, the start line's offsets, as it builds the head
 // itself); anything else goes the line-by-line way, so errors always come
-// from one place.
+// from one place. A WholeRequestListener hears such a usual request in one
+// call (OnBodilessRequest), with the parser left idle after it.
 
 #ifndef EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
 #define EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
@@ -45,11 +46,29 @@ enum class MessageKind : uint8_t { kRequest, kResponse };
 // What a response answers, as far as its framing is concerned.
 enum class RequestKind : uint8_t { kOther, kHead, kConnect };
 
+// A request listener that also takes a whole request without a body in one
+// call. The server's connections are such listeners: the usual request then
+// costs one callback, not two.
+class WholeRequestListener : public HttpRequestListener {
+ public:
+  // A complete request: no body, no trailers, not an upgrade (a CONNECT
+  // still goes through OnRequestHead and OnMessageComplete). It stands for
+  // OnRequestHead(head) followed at once by OnMessageComplete with no
+  // trailers; the parser is idle again when it returns, so a Pause() inside
+  // it holds back the next message only. The views in `head` are valid
+  // during the call.
+  virtual void OnBodilessRequest(const HttpRequestHead& head) = 0;
+};
+
 class HttpParserCore {
  public:
   // A request parser; `listener` must be non-null and outlive the core.
   HttpParserCore(const HttpParserOptions& options,
                  HttpRequestListener* listener);
+  // A request parser whose usual requests (see IsPlainRequest) reach
+  // `listener` through OnBodilessRequest.
+  HttpParserCore(const HttpParserOptions& options,
+                 WholeRequestListener* listener);
   // A response parser.
   HttpParserCore(const HttpParserOptions& options,
                  HttpResponseListener* listener);
@@ -160,6 +179,8 @@ class HttpParserCore {
   State state_ = State::kIdle;
   bool paused_ = false;
   bool finished_ = false;
+  // request_listener_ is a WholeRequestListener.
+  bool whole_requests_ = false;
   // The section (head or trailers) being parsed.
   bool in_trailers_ = false;
   bool buffered_ = false;

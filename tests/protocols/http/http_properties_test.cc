@@ -20,6 +20,7 @@ namespace {
 
 using ::ember::protocols::testing::RequestRecorder;
 using ::ember::protocols::testing::ResponseRecorder;
+using ::ember::protocols::testing::WholeRequestRecorder;
 
 std::vector<std::string_view> CutBy(std::string_view data,
                                     const std::vector<int>& sizes) {
@@ -141,6 +142,39 @@ RC_GTEST_PROP(HttpProperties, RequestsRoundTripHoweverCut, ()) {
   }
   collector.Finish();
   RC_ASSERT(parsed == requests);
+}
+
+// A listener that takes the usual request in one call hears what a plain
+// listener hears, for any sequence of requests cut anywhere (with a few
+// bytes replaced, at times, so that some fail).
+RC_GTEST_PROP(HttpProperties, WholeRequestsHeardAsHeadAndCompletion, ()) {
+  const int count = *rc::gen::inRange(0, 8);
+  std::string wire;
+  for (int i = 0; i < count; ++i) {
+    if (*rc::gen::inRange(0, 3) == 0) {
+      wire += "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: x\r\n\r\n";
+    } else {
+      RC_ASSERT(AppendRequest(GenRequest(), &wire).ok());
+    }
+  }
+  if (!wire.empty() && *rc::gen::inRange(0, 4) == 0) {
+    const size_t at = *rc::gen::inRange<size_t>(0, wire.size());
+    wire[at] = *rc::gen::arbitrary<char>();
+  }
+  const auto sizes = *CutSizes();
+  RequestRecorder plain;
+  HttpRequestParser plain_parser(&plain);
+  WholeRequestRecorder one_call;
+  http_internal::HttpParserCore core(HttpParserOptions(), &one_call);
+  one_call.parser = &core;
+  for (std::string_view piece : CutBy(wire, sizes)) {
+    FeedResuming(plain_parser, piece);
+    FeedResuming(core, piece);
+  }
+  plain_parser.Finish();
+  core.Finish();
+  RC_CLASSIFY(one_call.whole_requests > 0, "a request in one call");
+  RC_ASSERT(one_call.inner.events == plain.events);
 }
 
 RC_GTEST_PROP(HttpProperties, ResponsesRoundTripHoweverCut, ()) {

@@ -28,6 +28,8 @@ namespace ember::protocols {
 namespace {
 
 using ::ember::protocols::testing::ParseRequests;
+using ::ember::protocols::testing::ParseWholeRequests;
+using ::ember::protocols::testing::WholeRequestRecorder;
 using ::ember::protocols::testing::RequestEvents;
 using ::ember::protocols::testing::RequestRecorder;
 using ::testing::ElementsAre;
@@ -1076,6 +1078,50 @@ rc::Gen<std::string> HeadLike() {
   });
 }
 
+// A listener that takes whole requests gets the usual request (HTTP/1.1,
+// one Host, no other framing field, read whole) in one call; anything
+// else, a CONNECT included, comes as a head and a completion.
+TEST(HttpRequestParserTest, UsualRequestsInOneCall) {
+  const std::string get = "GET /a HTTP/1.1\r\nHost: h\r\nX: y\r\n\r\n";
+  const std::string input =
+      get + "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok" +
+      get + "GET / HTTP/1.0\r\n\r\n" +
+      "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+  int whole_requests = 0;
+  EXPECT_EQ(ParseWholeRequests(input, 0, {}, true, &whole_requests),
+            RequestEvents(input));
+  EXPECT_EQ(whole_requests, 2);
+
+  WholeRequestRecorder recorder;
+  HttpParserOptions options;
+  http_internal::HttpParserCore parser(options, &recorder);
+  recorder.parser = &parser;
+  const std::string connect = "CONNECT h:1 HTTP/1.1\r\nHost: h:1\r\n\r\n";
+  EXPECT_EQ(parser.Feed(connect + "tunnel"), connect.size());
+  EXPECT_EQ(recorder.whole_requests, 0);
+  EXPECT_TRUE(parser.paused());
+  EXPECT_THAT(recorder.inner.events,
+              ElementsAre(HasSubstr("head:CONNECT h:1 1.1 none ka up"), "done"));
+}
+
+// A Pause inside the one call holds back the next request, whose bytes
+// stay unread; the parser is idle between the two.
+TEST(HttpRequestParserTest, PauseInAWholeRequestHoldsTheNext) {
+  WholeRequestRecorder recorder;
+  HttpParserOptions options;
+  http_internal::HttpParserCore parser(options, &recorder);
+  recorder.parser = &parser;
+  recorder.on_whole = [&parser] { parser.Pause(); };
+  const std::string get = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  EXPECT_EQ(parser.Feed(get + get), get.size());
+  EXPECT_EQ(recorder.whole_requests, 1);
+  EXPECT_TRUE(parser.idle());
+  parser.Resume();
+  EXPECT_EQ(parser.Feed(get), get.size());
+  EXPECT_EQ(recorder.whole_requests, 2);
+  EXPECT_THAT(recorder.inner.events, SizeIs(4));
+}
+
 RC_GTEST_PROP(HttpRequestParserTest, WholeHeadPassAgreesWithByteByByte, ()) {
   const std::string input = *HeadLike();
   HttpParserOptions options;
@@ -1091,6 +1137,18 @@ RC_GTEST_PROP(HttpRequestParserTest, WholeHeadPassAgreesWithByteByByte, ()) {
   RC_ASSERT(ParseRequests(input, 0, options, /*finish=*/true).events ==
             ParseRequests(input, 1, options, /*finish=*/true).events);
   RC_ASSERT(whole.events == reference.events);
+  // A listener taking the usual request in one call hears the same, and
+  // the parser stops at the same byte in the same state.
+  WholeRequestRecorder one_call;
+  http_internal::HttpParserCore core(options, &one_call);
+  one_call.parser = &core;
+  RC_ASSERT(core.Feed(input) == whole.used);
+  RC_ASSERT(one_call.inner.events == whole.events);
+  RC_ASSERT(core.failed() == whole.failed);
+  RC_ASSERT(core.paused() == whole.paused);
+  RC_CLASSIFY(one_call.whole_requests > 0, "a request in one call");
+  RC_ASSERT(ParseWholeRequests(input, 0, options, /*finish=*/true) ==
+            ParseRequests(input, 0, options, /*finish=*/true).events);
   RC_ASSERT(reference.first_byte_failed || whole.used == reference.used);
   RC_ASSERT(whole.failed == reference.failed);
   RC_ASSERT(whole.paused == reference.paused);

@@ -1040,6 +1040,31 @@ TEST_F(HttpServerTest, PreparedResponseToAHalfClosedClientEndsTheConnection) {
   EXPECT_EQ(ReadResponses(record->received, {"GET", "GET"}, true).size(), 2u);
 }
 
+TEST_F(HttpServerTest, ShutdownFromAHandlerReadsOneMoreRequestAtMost) {
+  // Goal: a handler that begins a graceful shutdown gets its answer out;
+  // a request already read behind it is answered with "Connection: close",
+  // and nothing after that is read. The requests arrive in one burst, so
+  // each is taken whole in one call.
+  int handled = 0;
+  Start([&](const HttpRequestView& request, HttpResponder responder) {
+    ++handled;
+    if (request.target == "/stop") {
+      reactor_.GracefulShutdown(absl::Seconds(10), [] {});
+    }
+    HttpResponse response;
+    response.body = std::string(request.target);
+    ASSERT_TRUE(responder.Send(response).ok());
+  });
+  RawRecord* record = Open(Get("/stop") + Get("/two") + Get("/three"));
+  AwaitClose(record);
+  auto responses = ReadResponses(record->received, {"GET", "GET"}, true);
+  ASSERT_EQ(responses.size(), 2u) << record->received;
+  EXPECT_EQ(responses[0].body, "/stop");
+  EXPECT_EQ(responses[1].body, "/two");
+  EXPECT_EQ(responses[1].headers.Get("Connection"), "close");
+  EXPECT_EQ(handled, 2);
+}
+
 TEST_F(HttpServerTest, PreparedResponseDuringGracefulShutdownCloses) {
   // Goal: on Reactor::GracefulShutdown, a pending request answered with a
   // prepared response gets it with "Connection: close", then the close.

@@ -97,6 +97,16 @@ void RequestRecorder::OnError(const HttpParseError& error) {
   errors.push_back(error);
 }
 
+void WholeRequestRecorder::OnBodilessRequest(const HttpRequestHead& head) {
+  EXPECT_EQ(head.framing, HttpBodyFraming::kNone);
+  EXPECT_FALSE(head.upgrade);
+  if (parser != nullptr) EXPECT_FALSE(parser->idle());
+  ++whole_requests;
+  inner.OnRequestHead(head);
+  inner.OnMessageComplete(HttpFieldsView());
+  if (on_whole) on_whole();
+}
+
 void ResponseRecorder::OnResponseHead(const HttpResponseHead& head) {
   std::string e =
       absl::StrCat("head:", head.status_code, " ", std::string(head.reason),
@@ -134,6 +144,19 @@ RequestRecorder ParseRequests(std::string_view input, size_t piece,
   return recorder;
 }
 
+std::vector<std::string> ParseWholeRequests(std::string_view input,
+                                            size_t piece,
+                                            const HttpParserOptions& options,
+                                            bool finish, int* whole_requests) {
+  WholeRequestRecorder recorder;
+  http_internal::HttpParserCore parser(options, &recorder);
+  recorder.parser = &parser;
+  FeedPieces(parser, input, piece);
+  if (finish) parser.Finish();
+  if (whole_requests != nullptr) *whole_requests = recorder.whole_requests;
+  return recorder.inner.events;
+}
+
 std::vector<std::string> RequestEvents(std::string_view input,
                                        const HttpParserOptions& options,
                                        bool finish) {
@@ -142,6 +165,10 @@ std::vector<std::string> RequestEvents(std::string_view input,
   for (size_t piece : {1, 2, 3, 7, 100}) {
     EXPECT_EQ(ParseRequests(input, piece, options, finish).events, whole)
         << "pieces of " << piece;
+  }
+  for (size_t piece : {0, 1, 7}) {
+    EXPECT_EQ(ParseWholeRequests(input, piece, options, finish), whole)
+        << "whole requests, pieces of " << piece;
   }
   return whole;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "protocols/http/http_parser.h"
+#include "protocols/http/internal/http_parser_core.h"
 
 namespace ember::protocols::testing {
 
@@ -34,6 +35,29 @@ class RequestRecorder : public HttpRequestParser::Listener {
   std::function<void()> on_complete;
 };
 
+// Takes the usual request in one call (OnBodilessRequest) and records it
+// as RequestRecorder records a head and its completion, so that the events
+// of the two listeners compare. `whole_requests` counts those calls; each
+// checks that the parser (when set) is not idle during it.
+class WholeRequestRecorder : public http_internal::WholeRequestListener {
+ public:
+  void OnRequestHead(const HttpRequestHead& head) override {
+    inner.OnRequestHead(head);
+  }
+  void OnBody(std::string_view data) override { inner.OnBody(data); }
+  void OnMessageComplete(HttpFieldsView trailers) override {
+    inner.OnMessageComplete(trailers);
+  }
+  void OnError(const HttpParseError& error) override { inner.OnError(error); }
+  void OnBodilessRequest(const HttpRequestHead& head) override;
+
+  RequestRecorder inner;
+  int whole_requests = 0;
+  const http_internal::HttpParserCore* parser = nullptr;
+  // Optional hook, run after recording.
+  std::function<void()> on_whole;
+};
+
 class ResponseRecorder : public HttpResponseParser::Listener {
  public:
   void OnResponseHead(const HttpResponseHead& head) override;
@@ -51,8 +75,16 @@ class ResponseRecorder : public HttpResponseParser::Listener {
 RequestRecorder ParseRequests(std::string_view input, size_t piece,
                               const HttpParserOptions& options = {},
                               bool finish = true);
+// The same through a parser whose listener takes the usual request in one
+// call; `*whole_requests` (when set) gets the count of such calls.
+std::vector<std::string> ParseWholeRequests(std::string_view input,
+                                            size_t piece,
+                                            const HttpParserOptions& options,
+                                            bool finish,
+                                            int* whole_requests = nullptr);
 // The events for the whole input, after checking (EXPECT) that pieces of
-// 1, 2, 3, 7 and 100 bytes give the same.
+// 1, 2, 3, 7 and 100 bytes give the same, and that a listener taking the
+// usual request in one call records the same, whole and in pieces.
 std::vector<std::string> RequestEvents(std::string_view input,
                                        const HttpParserOptions& options = {},
                                        bool finish = true);
