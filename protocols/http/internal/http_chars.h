@@ -54,9 +54,9 @@ inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
 #if defined(__SSE2__)
 // Sixteen bytes at a time (SSE2 is part of x86-64, so no run-time check).
-// Each *Mask16 below sets bit i when byte i of the 16 at p stops a scan;
-// bytes from 0x80 up are negative to the signed compares, so they fall
-// below every range of visible ASCII.
+// Each *Mask16 below sets bit i when byte i of the 16 at p is of the class
+// it names; bytes from 0x80 up are negative to the signed compares, so they
+// fall below every range of visible ASCII.
 inline __m128i Load16(const char* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
@@ -66,27 +66,38 @@ inline unsigned Mask16(__m128i m) {
 inline __m128i Equal16(__m128i x, char c) {
   return _mm_cmpeq_epi8(x, _mm_set1_epi8(c));
 }
-// Bytes in [lo, hi] (unsigned, lo <= hi): x - lo, wrapping, is at most
-// hi - lo, so subtracting hi - lo with unsigned saturation leaves zero. Three
-// instructions, where two signed compares and their AND took four or five
-// (SSE2 has no "less than" of its own).
-inline __m128i InRange16(__m128i x, char lo, char hi) {
-  const __m128i offset = _mm_sub_epi8(x, _mm_set1_epi8(lo));
-  return _mm_cmpeq_epi8(
-      _mm_subs_epu8(offset, _mm_set1_epi8(static_cast<char>(hi - lo))),
-      _mm_setzero_si128());
+// A constant the compiler is not shown. GCC turns a signed compare with a
+// known constant into the opposite compare and a compare with zero to
+// invert it: one instruction more per test than comparing with the
+// constant as written, which these scanners then do.
+inline __m128i Opaque16(char c) {
+  __m128i v = _mm_set1_epi8(c);
+  asm("" : "+x"(v));
+  return v;
 }
-// Not a letter, digit or '-'. Those are the bytes of almost every method
-// and field name; the whole tchar class is no range (RFC 9110 section
-// 5.6.2), and testing it all costs more than a short name's table lookups.
-// ORing 0x20 lower-cases a letter and makes no other byte a letter.
-inline unsigned NotAlnumDashMask16(const char* p) {
+// Bytes in [lo, hi]: adding 0x80 - lo moves the range to the bottom of the
+// signed bytes, where one compare tells it from the rest.
+inline __m128i InRange16(__m128i x, char lo, char hi) {
+  const char bottom = static_cast<char>(0x80);
+  return _mm_cmplt_epi8(
+      _mm_add_epi8(x, _mm_set1_epi8(static_cast<char>(bottom - lo))),
+      Opaque16(static_cast<char>(bottom + (hi - lo) + 1)));
+}
+// A letter, digit or '-'. Those are the bytes of almost every method and
+// field name; the whole tchar class is no range (RFC 9110 section 5.6.2),
+// and testing it all costs more than a short name's table lookups. ORing
+// 0x20 lower-cases a letter and makes no other byte a letter (digits are
+// tested on the bytes as they are: ORing 0x20 makes digits of some
+// controls).
+inline unsigned AlnumDashMask16(const char* p) {
   const __m128i x = Load16(p);
   const __m128i letter =
       InRange16(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z');
-  const __m128i digit_or_dash =
-      _mm_or_si128(InRange16(x, '0', '9'), Equal16(x, '-'));
-  return ~Mask16(_mm_or_si128(letter, digit_or_dash)) & 0xffffu;
+  const __m128i digit = InRange16(x, '0', '9');
+  return Mask16(_mm_or_si128(_mm_or_si128(letter, digit), Equal16(x, '-')));
+}
+inline unsigned NotAlnumDashMask16(const char* p) {
+  return ~AlnumDashMask16(p) & 0xffffu;
 }
 // Not allowed in a field value: a control other than HTAB, or DEL.
 inline unsigned BadValueMask16(const char* p) {
@@ -96,12 +107,21 @@ inline unsigned BadValueMask16(const char* p) {
   const __m128i bad = _mm_andnot_si128(Equal16(x, '\t'), control);
   return Mask16(_mm_or_si128(bad, Equal16(x, 0x7f)));
 }
-// Not VCHAR: SP and below, DEL, and from 0x80 up (negative to the signed
-// compare).
+// Not VCHAR: SP and below, DEL, and from 0x80 up. Adding one moves exactly
+// the VCHARs, 0x21 to 0x7e, to the signed bytes from 0x22 up: DEL wraps to
+// the most negative byte, and the bytes from 0x80 up are negative or zero.
 inline unsigned NotTargetMask16(const char* p) {
-  const __m128i x = Load16(p);
-  return Mask16(
-      _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)), Equal16(x, 0x7f)));
+  const __m128i x = _mm_add_epi8(Load16(p), _mm_set1_epi8(1));
+  return Mask16(_mm_cmplt_epi8(x, Opaque16(0x22)));
+}
+// Neither VCHAR nor SP. The usual field value is made of those bytes alone,
+// so this finds the CR that ends its line. It flags every byte
+// BadValueMask16 flags, and also HTAB and obs-text, which a value may hold:
+// a fast path that stops at those leaves the value to the exact scan. The
+// same add as NotTargetMask16, with SP (moved to 0x21) let through.
+inline unsigned NotVisibleOrSpaceMask16(const char* p) {
+  const __m128i x = _mm_add_epi8(Load16(p), _mm_set1_epi8(1));
+  return Mask16(_mm_cmplt_epi8(x, Opaque16(0x21)));
 }
 
 // Index of the first byte of [p, p + n) that `mask16` flags, or n, when n

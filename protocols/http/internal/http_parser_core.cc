@@ -32,9 +32,10 @@ int HexValue(char c) {
 // read is the very line the line-by-line parse would cut at its LF, and
 // both reach the same verdict.
 //
-// The two scanners are forced inline: called out of line, their results
-// went through memory and the whole-head pass spilled its registers around
-// each call (callgrind: about 80 instructions more per request).
+// The two scanners are forced inline into their callers: called out of
+// line, their results went through memory (callgrind: about 80
+// instructions more per request, when the whole-head pass used them for
+// every line).
 
 // request-line = method SP request-target SP HTTP-version (RFC 9112
 // section 3). The version must end the line; `end` says where it ends.
@@ -173,39 +174,148 @@ bool CrlfAt(const char* p, size_t n) {
   return pair == kCrlf;
 }
 
+// The usual lines of the whole-head pass, each read with one or two block
+// tests where the scanners above take several steps and bounds checks.
+// Each accepts only lines the scanners above accept, with the very same
+// parts, and declines anything else (the pass then runs those scanners
+// over the line, so a decline costs only the time spent here).
+
+// "GET", a target of 1 to 16 visible bytes, "HTTP/1.1" and CRLF, all
+// within `n` bytes: what ScanRequestLine, then the pass's CRLF check,
+// would accept.
+[[gnu::always_inline]] inline bool ScanUsualRequestLine(
+    const char* line, size_t n, RequestLineParts* parts) {
+#if defined(__SSE2__)
+  // The method, a block of target bytes and the byte after them.
+  if (n < 4 + 16 + 1) return false;
+  uint32_t first4;
+  memcpy(&first4, line, 4);
+  if (first4 != kGetSp) return false;
+  // A target that fills the block ends at the byte after it, tested the
+  // same way as the others: the extra bit stands for it.
+  const size_t target_size =
+      static_cast<size_t>(__builtin_ctz(NotTargetMask16(line + 4) | 0x10000u));
+  if (target_size == 0 || line[4 + target_size] != ' ') return false;
+  const size_t version = 4 + target_size + 1;
+  if (n - version < 8 + 2) return false;
+  uint64_t word;
+  memcpy(&word, line + version, 8);
+  if (word != kHttp11 || !CrlfAt(line + version + 8, 2)) return false;
+  parts->method_size = 3;
+  parts->target_start = 4;
+  parts->target_size = target_size;
+  parts->version = HttpVersion{1, 1};
+  parts->end = version + 8;
+  return true;
+#else
+  return false;
+#endif
+}
+
+// The bytes ScanUsualField needs readable from the start of the line: the
+// name's block and the byte after it, ':', a space, and a block of the
+// value, with the byte after the block (the LF after a CR in its last
+// byte).
+constexpr size_t kUsualFieldReach = 16 + 1 + 1 + 16 + 1;
+
+// A field line of letters, digits and '-' up to a ':' within 17 bytes, at
+// most one SP, a value of visible bytes and SP that begins and ends with a
+// visible byte, then CRLF, taking at most `line_max` bytes: what ScanField
+// (over as many bytes as the line may take), then the pass's CRLF check,
+// would accept, giving the same name and value. `*next` is where the next
+// line starts. Reads no further than `stop`, which is at least
+// kUsualFieldReach bytes on.
+[[gnu::always_inline]] inline bool ScanUsualField(const char* line,
+                                                  const char* stop,
+                                                  size_t line_max,
+                                                  HttpFieldView* field,
+                                                  const char** next) {
+#if defined(__SSE2__)
+  // The first byte that is not a letter, digit or '-'. A name that fills
+  // the block ends at the byte after it, which the inverted mask's upper
+  // bits stand for: if that byte is ':', the name is 16 usual bytes.
+  const size_t name_size =
+      static_cast<size_t>(__builtin_ctz(~AlnumDashMask16(line)));
+  if (name_size == 0 || line[name_size] != ':') return false;
+  // Almost always one SP, then the value; more whitespace, or none before
+  // an empty value, goes the exact way.
+  const char* value = line + name_size + 1;
+  value += *value == ' ';
+  if (static_cast<uint8_t>(*value) <= ' ') return false;
+  // The first byte that is not visible or SP; if it is the CR of a CRLF,
+  // every byte before it may be in a value, and the value ends there.
+  const char* block = value;
+  unsigned stops = NotVisibleOrSpaceMask16(block);
+  while (stops == 0) {
+    block += 16;
+    if (stop - block <= 16) return false;
+    stops = NotVisibleOrSpaceMask16(block);
+  }
+  const char* const cr = block + __builtin_ctz(stops);
+  if (!CrlfAt(cr, 2) || cr[-1] == ' ' ||
+      static_cast<size_t>(cr + 2 - line) > line_max) {
+    return false;
+  }
+  *field = HttpFieldView{std::string_view(line, name_size),
+                         std::string_view(value, cr - value)};
+  *next = cr + 2;
+  return true;
+#else
+  return false;
+#endif
+}
+
+// The line-by-line parse's scanners, with the pass's CRLF checks, for the
+// lines the two above do not take. Out of line: the usual request never
+// needs them, and inlined, they took registers from the usual lines' loop.
+[[gnu::noinline]] bool ScanRequestLineAndCrlf(const char* line, size_t bound,
+                                              RequestLineParts* parts) {
+  return ScanRequestLine(line, bound, parts) == RequestLineError::kNone &&
+         parts->version.major == 1 &&
+         CrlfAt(line + parts->end, bound - parts->end);
+}
+
+[[gnu::noinline]] bool ScanFieldAndCrlf(const char* line, size_t bound,
+                                        FieldParts* parts) {
+  return bound > 0 && ScanField(line, bound, parts) == FieldError::kNone &&
+         CrlfAt(line + parts->value_stop, bound - parts->value_stop);
+}
+
 }  // namespace
 
-// Dispatched on length first: most names match none. Forced inline, as the
-// whole-head pass calls it for every field.
+// Dispatched on length first: most names match none. Host, in almost every
+// head, is tested first, then the other sizes in turn: for the usual field
+// a few compares, where a jump table cost about as many instructions
+// before its first compare. Forced inline, as the whole-head pass calls it
+// for every field.
 [[gnu::always_inline]] inline HttpParserCore::FramingField
 HttpParserCore::FramingFieldOf(std::string_view name) {
-  switch (name.size()) {
-    case 4:
-      if (TokenEqualsLower(name, "host")) return FramingField::kHost;
-      break;
-    case 6:
-      if (TokenEqualsLower(name, "expect")) return FramingField::kExpect;
-      break;
-    case 7:
-      if (TokenEqualsLower(name, "upgrade")) return FramingField::kUpgrade;
-      break;
-    case 10:
-      if (TokenEqualsLower(name, "connection")) {
-        return FramingField::kConnection;
-      }
-      break;
-    case 14:
-      if (TokenEqualsLower(name, "content-length")) {
-        return FramingField::kContentLength;
-      }
-      break;
-    case 17:
-      if (TokenEqualsLower(name, "transfer-encoding")) {
-        return FramingField::kTransferEncoding;
-      }
-      break;
-    default:
-      break;
+  const size_t size = name.size();
+  if (size == 4) {
+    return TokenEqualsLower(name, "host") ? FramingField::kHost
+                                          : FramingField::kNone;
+  }
+  if (size == 10) {
+    return TokenEqualsLower(name, "connection") ? FramingField::kConnection
+                                                : FramingField::kNone;
+  }
+  if (size == 6) {
+    return TokenEqualsLower(name, "expect") ? FramingField::kExpect
+                                            : FramingField::kNone;
+  }
+  if (size == 7) {
+    return TokenEqualsLower(name, "upgrade") ? FramingField::kUpgrade
+                                             : FramingField::kNone;
+  }
+  if (size == 14) {
+    return TokenEqualsLower(name, "content-length")
+               ? FramingField::kContentLength
+               : FramingField::kNone;
+  }
+  if (size == 17) {
+    return TokenEqualsLower(name, "transfer-encoding")
+               ? FramingField::kTransferEncoding
+               : FramingField::kNone;
   }
   return FramingField::kNone;
 }
@@ -523,11 +633,12 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   };
 
   RequestLineParts start;
-  size_t bound = std::min(end, line_max);
-  if (ScanRequestLine(base, bound, &start) != RequestLineError::kNone ||
-      start.version.major != 1 ||
-      !CrlfAt(base + start.end, bound - start.end)) {
-    return 0;
+  const size_t start_bound = std::min(end, line_max);
+  if (!ScanUsualRequestLine(base, start_bound, &start)) {
+    // Its own parts: only these need to be in memory for the call.
+    RequestLineParts other;
+    if (!ScanRequestLineAndCrlf(base, start_bound, &other)) return 0;
+    start = other;
   }
   // The start line goes straight into the head the callback will get,
   // which lives in memory anyway: through the field loop it then holds no
@@ -541,45 +652,63 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   // it may read: fewer values to keep than offsets from base.
   const char* line = base + start.end + 2;
   const char* const stop = base + end;
-  size_t count = 0;
+  // The last place a line may start for ScanUsualField to read it (none,
+  // when the bytes are too few: every line starts after base).
+  const char* const usual_last =
+      end >= kUsualFieldReach ? stop - kUsualFieldReach : base;
   // views_ only grows, and keeps its size from message to message: the
-  // next field has a view to write unless count reaches `room`, where the
-  // field count limit and the views written so far are both tested, so
-  // the usual field pays for one compare.
-  HttpFieldView* views = views_.data();
-  size_t room = std::min(views_.size(), options_.header_count_max);
+  // next field has a view to write unless `view` reaches `view_end`,
+  // where the field count limit and the views written so far are both
+  // tested, so the usual field pays for one compare.
+  HttpFieldView* view = views_.data();
+  HttpFieldView* view_end =
+      view + std::min(views_.size(), options_.header_count_max);
   while (true) {
-    bound = std::min(static_cast<size_t>(stop - line), line_max);
-    if (bound > 0 && line[0] == '\r') {
-      if (!CrlfAt(line, bound)) return decline();
+    HttpFieldView field;
+    const char* next;
+    if (line <= usual_last && line[0] == '\r') {
+      // The empty line ends the head. Its two bytes are there to read, as
+      // line is no further than usual_last.
+      if (!CrlfAt(line, 2) || line_max < 2) return decline();
       line += 2;
-      break;  // The empty line ends the head.
+      break;
     }
-    FieldParts field;
-    if (count == room) {
+    if (line > usual_last ||
+        !ScanUsualField(line, stop, line_max, &field, &next)) {
+      const size_t bound = std::min(static_cast<size_t>(stop - line), line_max);
+      if (bound > 0 && line[0] == '\r') {
+        if (!CrlfAt(line, bound)) return decline();
+        line += 2;
+        break;  // The empty line ends the head.
+      }
+      FieldParts parts;
+      if (!ScanFieldAndCrlf(line, bound, &parts)) return decline();
+      field =
+          HttpFieldView{std::string_view(line, parts.name_size),
+                        std::string_view(line + parts.value_start,
+                                         parts.value_end - parts.value_start)};
+      next = line + parts.value_stop + 2;
+    }
+    if (view == view_end) {
+      const size_t count = static_cast<size_t>(view - views_.data());
       if (count >= options_.header_count_max) return decline();
       views_.resize(count + 1);
-      views = views_.data();
-      room = std::min(views_.size(), options_.header_count_max);
+      view = views_.data() + count;
+      view_end =
+          views_.data() + std::min(views_.size(), options_.header_count_max);
     }
-    if (bound == 0 || ScanField(line, bound, &field) != FieldError::kNone ||
-        !CrlfAt(line + field.value_stop, bound - field.value_stop)) {
-      return decline();
-    }
-    const std::string_view name(line, field.name_size);
-    const std::string_view value(line + field.value_start,
-                                 field.value_end - field.value_start);
     // Host, in almost every head, is counted here rather than in a call.
-    const FramingField framing = FramingFieldOf(name);
+    const FramingField framing = FramingFieldOf(field.name);
     if (framing == FramingField::kHost) {
       ++host_count_;
     } else if (framing != FramingField::kNone &&
-               NoteFramingField(framing, value, count) != nullptr) {
+               NoteFramingField(framing, field.value,
+                                static_cast<size_t>(view - views_.data())) !=
+                   nullptr) {
       return decline();
     }
-    views[count] = HttpFieldView{name, value};
-    ++count;
-    line += field.value_stop + 2;
+    *view++ = field;
+    line = next;
   }
   const size_t pos = static_cast<size_t>(line - base);
 
@@ -588,10 +717,12 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   start_line_done_ = true;
   section_bytes_ += pos;
   whole_plain_head_ = !framing_fields_;
-  const HttpFieldsView fields(std::span<const HttpFieldView>(views, count));
+  const HttpFieldsView fields(std::span<const HttpFieldView>(
+      views_.data(), static_cast<size_t>(view - views_.data())));
   // What EndHead does for a request; buffered_ and line_start_ are already
-  // as it leaves them.
-  if (IsPlainRequest()) {
+  // as it leaves them. IsPlainRequest, with the version in hand rather than
+  // read back.
+  if (whole_plain_head_ && host_count_ == 1 && head.version.AtLeast11()) {
     // The usual request goes straight to its callback from here, its head
     // built from the scan's results. The start line's offsets are left
     // unwritten: only EndRequestHead reads them, and it is not called.
