@@ -66,38 +66,35 @@ inline unsigned Mask16(__m128i m) {
 inline __m128i Equal16(__m128i x, char c) {
   return _mm_cmpeq_epi8(x, _mm_set1_epi8(c));
 }
-// A constant the compiler is not shown. GCC turns a signed compare with a
-// known constant into the opposite compare and a compare with zero to
-// invert it: one instruction more per test than comparing with the
-// constant as written, which these scanners then do.
-inline __m128i Opaque16(char c) {
-  __m128i v = _mm_set1_epi8(c);
-  asm("" : "+x"(v));
-  return v;
+// Bytes above `c`, as signed bytes. GCC turns a compare with a constant it
+// can see into the opposite compare with the next constant, then inverts
+// that with a compare against zero: one instruction more per test. Hidden
+// from it, the constant stays as written, and in a register across a loop.
+inline __m128i GreaterThan16(__m128i x, char c) {
+  __m128i limit = _mm_set1_epi8(c);
+  asm("" : "+x"(limit));
+  return _mm_cmpgt_epi8(x, limit);
 }
-// Bytes in [lo, hi]: adding 0x80 - lo moves the range to the bottom of the
-// signed bytes, where one compare tells it from the rest.
-inline __m128i InRange16(__m128i x, char lo, char hi) {
+// Bytes outside [lo, hi]: adding 0x80 - lo moves the range to the bottom
+// of the signed bytes, where one compare tells it from the rest.
+inline __m128i OutsideRange16(__m128i x, char lo, char hi) {
   const char bottom = static_cast<char>(0x80);
-  return _mm_cmplt_epi8(
+  return GreaterThan16(
       _mm_add_epi8(x, _mm_set1_epi8(static_cast<char>(bottom - lo))),
-      Opaque16(static_cast<char>(bottom + (hi - lo) + 1)));
+      static_cast<char>(bottom + (hi - lo)));
 }
-// A letter, digit or '-'. Those are the bytes of almost every method and
-// field name; the whole tchar class is no range (RFC 9110 section 5.6.2),
-// and testing it all costs more than a short name's table lookups. ORing
-// 0x20 lower-cases a letter and makes no other byte a letter (digits are
-// tested on the bytes as they are: ORing 0x20 makes digits of some
+// Not a letter, digit or '-'. Those are the bytes of almost every method
+// and field name; the whole tchar class is no range (RFC 9110 section
+// 5.6.2), and testing it all costs more than a short name's table lookups.
+// ORing 0x20 lower-cases a letter and makes no other byte a letter (digits
+// are tested on the bytes as they are: ORing 0x20 makes digits of some
 // controls).
-inline unsigned AlnumDashMask16(const char* p) {
-  const __m128i x = Load16(p);
-  const __m128i letter =
-      InRange16(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z');
-  const __m128i digit = InRange16(x, '0', '9');
-  return Mask16(_mm_or_si128(_mm_or_si128(letter, digit), Equal16(x, '-')));
-}
 inline unsigned NotAlnumDashMask16(const char* p) {
-  return ~AlnumDashMask16(p) & 0xffffu;
+  const __m128i x = Load16(p);
+  const __m128i not_alnum = _mm_and_si128(
+      OutsideRange16(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z'),
+      OutsideRange16(x, '0', '9'));
+  return Mask16(_mm_andnot_si128(Equal16(x, '-'), not_alnum));
 }
 // Not allowed in a field value: a control other than HTAB, or DEL.
 inline unsigned BadValueMask16(const char* p) {
@@ -107,21 +104,22 @@ inline unsigned BadValueMask16(const char* p) {
   const __m128i bad = _mm_andnot_si128(Equal16(x, '\t'), control);
   return Mask16(_mm_or_si128(bad, Equal16(x, 0x7f)));
 }
-// Not VCHAR: SP and below, DEL, and from 0x80 up. Adding one moves exactly
-// the VCHARs, 0x21 to 0x7e, to the signed bytes from 0x22 up: DEL wraps to
-// the most negative byte, and the bytes from 0x80 up are negative or zero.
-inline unsigned NotTargetMask16(const char* p) {
-  const __m128i x = _mm_add_epi8(Load16(p), _mm_set1_epi8(1));
-  return Mask16(_mm_cmplt_epi8(x, Opaque16(0x22)));
+// VCHAR: 0x21 to 0x7e. Adding one moves exactly those bytes to the signed
+// bytes above 0x21: DEL wraps to the most negative byte, and the bytes from
+// 0x80 up become negative or zero.
+inline unsigned TargetMask16(const char* p) {
+  return Mask16(GreaterThan16(_mm_add_epi8(Load16(p), _mm_set1_epi8(1)), 0x21));
 }
-// Neither VCHAR nor SP. The usual field value is made of those bytes alone,
-// so this finds the CR that ends its line. It flags every byte
-// BadValueMask16 flags, and also HTAB and obs-text, which a value may hold:
-// a fast path that stops at those leaves the value to the exact scan. The
-// same add as NotTargetMask16, with SP (moved to 0x21) let through.
-inline unsigned NotVisibleOrSpaceMask16(const char* p) {
-  const __m128i x = _mm_add_epi8(Load16(p), _mm_set1_epi8(1));
-  return Mask16(_mm_cmplt_epi8(x, Opaque16(0x21)));
+inline unsigned NotTargetMask16(const char* p) {
+  return ~TargetMask16(p) & 0xffffu;
+}
+// VCHAR or SP, the bytes the usual field value is made of; the first other
+// byte is the CR that ends its line. Every byte BadValueMask16 flags is
+// another, and so are HTAB and obs-text, which a value may hold: a fast
+// path that stops at those leaves the value to the exact scan. The same
+// add as TargetMask16, with SP (moved to 0x21) let in.
+inline unsigned VisibleOrSpaceMask16(const char* p) {
+  return Mask16(GreaterThan16(_mm_add_epi8(Load16(p), _mm_set1_epi8(1)), 0x20));
 }
 
 // Index of the first byte of [p, p + n) that `mask16` flags, or n, when n

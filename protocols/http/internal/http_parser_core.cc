@@ -186,18 +186,19 @@ bool CrlfAt(const char* p, size_t n) {
 [[gnu::always_inline]] inline bool ScanUsualRequestLine(
     const char* line, size_t n, RequestLineParts* parts) {
 #if defined(__SSE2__)
-  // The method, a block of target bytes and the byte after them.
-  if (n < 4 + 16 + 1) return false;
+  // The longest such line, so that none of its bytes needs its own bounds
+  // check: the method, a block of target bytes, SP, version and CRLF.
+  if (n < 4 + 16 + 1 + 8 + 2) return false;
   uint32_t first4;
   memcpy(&first4, line, 4);
   if (first4 != kGetSp) return false;
-  // A target that fills the block ends at the byte after it, tested the
-  // same way as the others: the extra bit stands for it.
+  // The first byte that is not a target byte. A target that fills the
+  // block ends at the byte after it, which the inverted mask's upper bits
+  // stand for.
   const size_t target_size =
-      static_cast<size_t>(__builtin_ctz(NotTargetMask16(line + 4) | 0x10000u));
+      static_cast<size_t>(__builtin_ctz(~TargetMask16(line + 4)));
   if (target_size == 0 || line[4 + target_size] != ' ') return false;
   const size_t version = 4 + target_size + 1;
-  if (n - version < 8 + 2) return false;
   uint64_t word;
   memcpy(&word, line + version, 8);
   if (word != kHttp11 || !CrlfAt(line + version + 8, 2)) return false;
@@ -213,14 +214,14 @@ bool CrlfAt(const char* p, size_t n) {
 }
 
 // The bytes ScanUsualField needs readable from the start of the line: the
-// name's block and the byte after it, ':', a space, and a block of the
+// name's block, ':' and SP after a name that fills it, and a block of the
 // value, with the byte after the block (the LF after a CR in its last
 // byte).
-constexpr size_t kUsualFieldReach = 16 + 1 + 1 + 16 + 1;
+constexpr size_t kUsualFieldReach = 16 + 2 + 16 + 1;
 
-// A field line of letters, digits and '-' up to a ':' within 17 bytes, at
-// most one SP, a value of visible bytes and SP that begins and ends with a
-// visible byte, then CRLF, taking at most `line_max` bytes: what ScanField
+// A field line of letters, digits and '-' up to a ':' within 17 bytes, one
+// SP, a value of visible bytes and SP that begins and ends with a visible
+// byte, then CRLF, taking at most `line_max` bytes: what ScanField
 // (over as many bytes as the line may take), then the pass's CRLF check,
 // would accept, giving the same name and value. `*next` is where the next
 // line starts. Reads no further than `stop`, which is at least
@@ -232,26 +233,29 @@ constexpr size_t kUsualFieldReach = 16 + 1 + 1 + 16 + 1;
                                                   const char** next) {
 #if defined(__SSE2__)
   // The first byte that is not a letter, digit or '-'. A name that fills
-  // the block ends at the byte after it, which the inverted mask's upper
-  // bits stand for: if that byte is ':', the name is 16 usual bytes.
+  // the block ends at the byte after it, which the extra bit stands for: if
+  // that byte is ':', the name is 16 usual bytes.
   const size_t name_size =
-      static_cast<size_t>(__builtin_ctz(~AlnumDashMask16(line)));
-  if (name_size == 0 || line[name_size] != ':') return false;
-  // Almost always one SP, then the value; more whitespace, or none before
-  // an empty value, goes the exact way.
-  const char* value = line + name_size + 1;
-  value += *value == ' ';
-  if (static_cast<uint8_t>(*value) <= ' ') return false;
+      static_cast<size_t>(__builtin_ctz(NotAlnumDashMask16(line) | 0x10000u));
+  // ':' and one SP, both in one compare (the usual separator; any other
+  // goes the exact way), then a value that starts with a visible byte.
+  uint16_t separator;
+  memcpy(&separator, line + name_size, 2);
+  if (name_size == 0 || separator != (':' | ' ' << 8) ||
+      static_cast<uint8_t>(line[name_size + 2]) <= ' ') {
+    return false;
+  }
+  const char* const value = line + name_size + 2;
   // The first byte that is not visible or SP; if it is the CR of a CRLF,
   // every byte before it may be in a value, and the value ends there.
   const char* block = value;
-  unsigned stops = NotVisibleOrSpaceMask16(block);
-  while (stops == 0) {
+  unsigned visible = VisibleOrSpaceMask16(block);
+  while (visible == 0xffff) {
     block += 16;
     if (stop - block <= 16) return false;
-    stops = NotVisibleOrSpaceMask16(block);
+    visible = VisibleOrSpaceMask16(block);
   }
-  const char* const cr = block + __builtin_ctz(stops);
+  const char* const cr = block + __builtin_ctz(~visible);
   if (!CrlfAt(cr, 2) || cr[-1] == ' ' ||
       static_cast<size_t>(cr + 2 - line) > line_max) {
     return false;
@@ -668,8 +672,9 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
     const char* next;
     if (line <= usual_last && line[0] == '\r') {
       // The empty line ends the head. Its two bytes are there to read, as
-      // line is no further than usual_last.
-      if (!CrlfAt(line, 2) || line_max < 2) return decline();
+      // line is no further than usual_last, and within the line limit, as
+      // the start line was.
+      if (!CrlfAt(line, 2)) return decline();
       line += 2;
       break;
     }
