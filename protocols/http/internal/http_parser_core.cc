@@ -288,10 +288,11 @@ constexpr size_t kUsualFieldReach = 16 + 2 + 16 + 1;
 }  // namespace
 
 // Dispatched on length first: most names match none. Host, in almost every
-// head, is tested first, then the other sizes in turn: for the usual field
-// a few compares, where a jump table cost about as many instructions
-// before its first compare. Forced inline, as the whole-head pass calls it
-// for every field.
+// head, is tested first, then the shorter and the longer sizes apart: a
+// few compares for the usual field, where a jump table took as many
+// instructions before its first compare (GCC makes one of a longer chain
+// of sizes). Forced inline, as the whole-head pass calls it for every
+// field.
 [[gnu::always_inline]] inline HttpParserCore::FramingField
 HttpParserCore::FramingFieldOf(std::string_view name) {
   const size_t size = name.size();
@@ -299,27 +300,23 @@ HttpParserCore::FramingFieldOf(std::string_view name) {
     return TokenEqualsLower(name, "host") ? FramingField::kHost
                                           : FramingField::kNone;
   }
-  if (size == 10) {
-    return TokenEqualsLower(name, "connection") ? FramingField::kConnection
-                                                : FramingField::kNone;
+  if (size < 10) {
+    if (size == 6 && TokenEqualsLower(name, "expect")) {
+      return FramingField::kExpect;
+    }
+    if (size == 7 && TokenEqualsLower(name, "upgrade")) {
+      return FramingField::kUpgrade;
+    }
+    return FramingField::kNone;
   }
-  if (size == 6) {
-    return TokenEqualsLower(name, "expect") ? FramingField::kExpect
-                                            : FramingField::kNone;
+  if (size == 10 && TokenEqualsLower(name, "connection")) {
+    return FramingField::kConnection;
   }
-  if (size == 7) {
-    return TokenEqualsLower(name, "upgrade") ? FramingField::kUpgrade
-                                             : FramingField::kNone;
+  if (size == 14 && TokenEqualsLower(name, "content-length")) {
+    return FramingField::kContentLength;
   }
-  if (size == 14) {
-    return TokenEqualsLower(name, "content-length")
-               ? FramingField::kContentLength
-               : FramingField::kNone;
-  }
-  if (size == 17) {
-    return TokenEqualsLower(name, "transfer-encoding")
-               ? FramingField::kTransferEncoding
-               : FramingField::kNone;
+  if (size == 17 && TokenEqualsLower(name, "transfer-encoding")) {
+    return FramingField::kTransferEncoding;
   }
   return FramingField::kNone;
 }
