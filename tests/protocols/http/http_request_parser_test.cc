@@ -1006,6 +1006,98 @@ TEST(HttpRequestParserTest, EachMessageKindAfterEachOther) {
   }
 }
 
+// The whole-head pass reads the usual lines (a GET with a target of up to
+// 16 bytes; a field of a letter, digit and '-' name within 17 bytes, ": "
+// and a value of visible bytes and SP) with block tests of their own, and
+// leaves every other line to the scanners the line-by-line parse uses.
+// Each such line and lines one change away from it: whole and byte by
+// byte, far from the end of the bytes (a request follows) and at it, with
+// the line and section limits at and just below its size.
+void ExpectUsualLineAsLineByLine(const std::string& start,
+                                 const std::string& fields, size_t line_size) {
+  const std::string head = start + fields + "\r\n";
+  const std::string next =
+      "GET /next HTTP/1.1\r\nHost: h\r\nX-Pad: " + std::string(40, 'p') +
+      "\r\n\r\n";
+  std::vector<HttpParserOptions> limits(5);
+  limits[1].line_bytes_max = line_size;
+  limits[2].line_bytes_max = line_size - 1;
+  limits[3].header_bytes_max = head.size();
+  limits[4].header_bytes_max = head.size() - 1;
+  for (const HttpParserOptions& options : limits) {
+    ExpectSameAsLineByLine(head + next, options);
+    // The head alone, and cut short inside its last line.
+    ExpectSameAsLineByLine(head, options);
+    ExpectSameAsLineByLine(head.substr(0, head.size() - 3), options);
+  }
+}
+
+TEST(HttpRequestParserTest, WholeHeadPassUsualFieldLinesAndTheirNeighbours) {
+  const std::string start = "GET / HTTP/1.1\r\nHost: h\r\n";
+  std::vector<std::string> names = {"A", "Ab-9", "a.b", "A\x80", ""};
+  for (size_t size : {14, 15, 16, 17, 18}) {
+    names.push_back(std::string(size, 'n'));
+    names.push_back("X-" + std::string(size - 2, '9'));
+  }
+  const std::vector<std::string> values = {
+      "",     "v",    "v v",   " v",    "\tv",  "v ",     "v\t",
+      "v  ",  "v \t", "\x80v", "v\x80", "v\tv", "v\x7fv", "v\rv",
+      "v\nv", "v\r",  "v\x01", "\x7f",  " ",    "\t"};
+  for (const std::string& name : names) {
+    for (const std::string sep : {": ", ":", ":  ", ":\t", ": \t", " : "}) {
+      for (const std::string& value : values) {
+        const std::string line = name + sep + value + "\r\n";
+        ExpectUsualLineAsLineByLine(start, line + "B: c\r\n", line.size());
+        ExpectUsualLineAsLineByLine(start, line, line.size());
+      }
+    }
+  }
+  // Values whose end, and so the CR, falls at every place of a first,
+  // second and third block, with or without a byte the block test stops at
+  // before it.
+  for (const std::string name : {"A", "nnnnnnnnnnnnnnnn"}) {
+    for (size_t size = 1; size <= 50; ++size) {
+      for (const std::string last : {"v", "\t", " ", "\x7f", "\x80"}) {
+        const std::string line =
+            name + ": " + std::string(size - 1, 'v') + last + "\r\n";
+        ExpectUsualLineAsLineByLine(start, line + "B: c\r\n", line.size());
+        ExpectUsualLineAsLineByLine(start, line, line.size());
+      }
+    }
+  }
+  // The empty line at each distance from the end of the bytes.
+  for (size_t pad = 0; pad <= 40; ++pad) {
+    ExpectSameAsLineByLine(start + "\r\n" + std::string(pad, 'x'));
+    ExpectSameAsLineByLine(start + "\rX" + std::string(pad, 'x'));
+    ExpectSameAsLineByLine(start + "\r\r\n" + std::string(pad, 'x'));
+    ExpectSameAsLineByLine(start + "\n" + std::string(pad, 'x'));
+  }
+}
+
+TEST(HttpRequestParserTest, WholeHeadPassUsualRequestLinesAndTheirNeighbours) {
+  const std::string fields =
+      "Host: h\r\nUser-Agent: " + std::string(20, 'u') + "\r\n";
+  std::vector<std::string> lines;
+  for (size_t size = 0; size <= 20; ++size) {
+    const std::string target =
+        size == 0 ? "" : "/" + std::string(size - 1, 'a');
+    for (const std::string end :
+         {" HTTP/1.1\r\n", " HTTP/1.0\r\n", " HTTP/1.2\r\n",
+          "\x80 HTTP/1.1\r\n", "\t HTTP/1.1\r\n", "\x7f HTTP/1.1\r\n",
+          "  HTTP/1.1\r\n", " HTTP/1.1\n", " HTTP/1.1\r\r\n",
+          " HTTP/1.1 \r\n"}) {
+      lines.push_back("GET " + target + end);
+    }
+  }
+  for (const std::string method : {"POST", "GETX", "get", "G"}) {
+    lines.push_back(method + " /a HTTP/1.1\r\n");
+  }
+  for (const std::string& line : lines) {
+    ExpectUsualLineAsLineByLine(line, fields, line.size());
+    ExpectUsualLineAsLineByLine(line, "", line.size());
+  }
+}
+
 // A head from a grammar of ordinary and unusual pieces, with a few bytes
 // then replaced at random positions, under default or tight limits: the
 // whole feed must agree with the byte-by-byte feed and the line-by-line
