@@ -62,6 +62,29 @@ TEST(HttpCharsTest, ScannersAgreeWithAByteByByteScan) {
   }
 }
 
+#if defined(__SSE2__)
+// The block tests of the whole-head pass's fast paths, for every byte at
+// every place of a block: VCHAR for targets; VCHAR or SP for values.
+TEST(HttpCharsTest, BlockMasksAgreeWithTheirClasses) {
+  for (size_t at = 0; at < 16; ++at) {
+    for (int c = 0; c < 256; ++c) {
+      std::string block(16, 'a');
+      block[at] = static_cast<char>(c);
+      const bool vchar = c > 0x20 && c < 0x7f;
+      ASSERT_EQ(TargetMask16(block.data()), vchar ? 0xffffu : 0xffffu ^ (1u << at))
+          << "at=" << at << " byte=" << c;
+      ASSERT_EQ(VisibleOrSpaceMask16(block.data()),
+                vchar || c == ' ' ? 0xffffu : 0xffffu ^ (1u << at))
+          << "at=" << at << " byte=" << c;
+      const bool alnum_dash = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                              (c >= 'A' && c <= 'Z') || c == '-';
+      ASSERT_EQ(NotAlnumDashMask16(block.data()), alnum_dash ? 0u : 1u << at)
+          << "at=" << at << " byte=" << c;
+    }
+  }
+}
+#endif
+
 // TokenEqualsLower against a byte-by-byte comparison: every length up to
 // 24 (whole words, 4-to-7-byte pairs, overlapping last words), each
 // position changed to every tchar in turn.
