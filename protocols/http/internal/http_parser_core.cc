@@ -224,10 +224,12 @@ constexpr size_t kUsualFieldReach = 16 + 2 + 16 + 1;
 // byte, then CRLF, taking at most `line_max` bytes: what ScanField
 // (over as many bytes as the line may take), then the pass's CRLF check,
 // would accept, giving the same name and value. `*next` is where the next
-// line starts. Reads no further than `stop`, which is at least
-// kUsualFieldReach bytes on.
+// line starts. `last_block` is the last place a block of the value may
+// start, with the byte after the block still there to read (the LF after a
+// CR at its end); it is at least 18 bytes on, where the first block may
+// start.
 [[gnu::always_inline]] inline bool ScanUsualField(const char* line,
-                                                  const char* stop,
+                                                  const char* last_block,
                                                   size_t line_max,
                                                   HttpFieldView* field,
                                                   const char** next) {
@@ -252,7 +254,7 @@ constexpr size_t kUsualFieldReach = 16 + 2 + 16 + 1;
   unsigned visible = VisibleOrSpaceMask16(block);
   while (visible == 0xffff) {
     block += 16;
-    if (stop - block <= 16) return false;
+    if (block > last_block) return false;
     visible = VisibleOrSpaceMask16(block);
   }
   const char* const cr = block + __builtin_ctz(~visible);
@@ -678,7 +680,8 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
       break;
     }
     if (line > usual_last ||
-        !ScanUsualField(line, stop, line_max, &field, &next)) {
+        !ScanUsualField(line, usual_last + (kUsualFieldReach - 16 - 1),
+                        line_max, &field, &next)) {
       const size_t bound = std::min(static_cast<size_t>(stop - line), line_max);
       if (bound > 0 && line[0] == '\r') {
         if (!CrlfAt(line, bound)) return decline();
