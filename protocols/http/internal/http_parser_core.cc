@@ -608,10 +608,11 @@ inline bool HttpParserCore::IsPlainRequest() const {
 }
 
 size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
-  // The head starts at in[0]. Its lines are read with the scanners
-  // ParseRequestLine and ParseField use, each bounded by the limit that
-  // applies to it (as LineLimit computes it), so a line that would be too
-  // long is simply not found. Each field's view goes straight into views_
+  // The head starts at in[0]. Its usual lines are read by the block tests
+  // of ScanUsualRequestLine and ScanUsualField, the others with the
+  // scanners ParseRequestLine and ParseField use; either way each line is
+  // bounded by the limit that applies to it (as LineLimit computes it), so
+  // a line that would be too long is simply not found. Each field's view goes straight into views_
   // (the bytes are the caller's and stay put until the message ends, as
   // EndHead explains), and what it says about framing is noted as it is
   // read; nothing else changes until the whole head has been read.
@@ -673,8 +674,8 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
     const char* next;
     if (line <= usual_last && line[0] == '\r') {
       // The empty line ends the head. Its two bytes are there to read, as
-      // line is no further than usual_last, and within the line limit, as
-      // the start line was.
+      // line is no further than usual_last, and within the line limit,
+      // which the longer start line met.
       if (!CrlfAt(line, 2)) return decline();
       line += 2;
       break;
@@ -727,8 +728,8 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   const HttpFieldsView fields(std::span<const HttpFieldView>(
       views_.data(), static_cast<size_t>(view - views_.data())));
   // What EndHead does for a request; buffered_ and line_start_ are already
-  // as it leaves them. IsPlainRequest, with the version in hand rather than
-  // read back.
+  // as it leaves them. IsPlainRequest's test, on the head's version
+  // (version_, just written from it, would be read back).
   if (whole_plain_head_ && host_count_ == 1 && head.version.AtLeast11()) {
     // The usual request goes straight to its callback from here, its head
     // built from the scan's results. The start line's offsets are left

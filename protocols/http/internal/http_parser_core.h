@@ -22,8 +22,12 @@
 // which it skips: it writes the views and notes framing as it reads; and
 // for the usual request, the start line's offsets, as it builds the head
 // itself); anything else goes the line-by-line way, so errors always come
-// from one place. A WholeRequestListener hears such a usual request in one
-// call (OnBodilessRequest), with the parser left idle after it.
+// from one place. Within that pass, the usual lines (a GET with a short
+// target, fields of letters, digits and '-' with ": " and a plain value)
+// are read with 16-byte block tests of their own, and any other line with
+// the line-by-line scanners. A WholeRequestListener hears such a usual
+// request in one call (OnBodilessRequest), with the parser left idle after
+// it.
 
 #ifndef EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
 #define EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
