@@ -647,9 +647,7 @@ size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
   // The start line goes straight into the head the callback will get,
   // which lives in memory anyway: through the field loop it then holds no
   // registers (held, they pushed the loop's own values onto the stack).
-  // It is the parser's own (see plain_head_): only what changes from one
-  // request to the next is written.
-  HttpRequestHead& head = plain_head_;
+  HttpRequestHead head;
   head.method = std::string_view(base, start.method_size);
   head.target =
       std::string_view(base + start.target_start, start.target_size);

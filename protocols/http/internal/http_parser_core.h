@@ -227,12 +227,6 @@ class HttpParserCore {
   // Only grows; BuildViews, or the whole-head pass, rewrites the first
   // ones a head needs.
   std::vector<HttpFieldView> views_;
-  // The head the whole-head pass gives OnRequestHead for a plain request
-  // (EndPlainRequestHead). Such heads differ only in the start line, the
-  // fields and `upgrade`; the rest keeps its defaults, as nothing else
-  // writes them, so each request writes just those parts rather than
-  // building a whole head.
-  HttpRequestHead plain_head_;
 
   uint64_t content_length_ = 0;
   std::vector<uint32_t> transfer_encoding_fields_;  // Indexes into views_.
