@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "io/absl_compat.h"
@@ -30,22 +31,20 @@ HttpResponse NotAllowed(std::string_view allow) {
   return response;
 }
 
-}  // namespace
+// Out of line, as it runs once: HandleHello's usual case then sets up
+// nothing for it.
+ABSL_ATTRIBUTE_NOINLINE const protocols::HttpPreparedResponse* NewHello() {
+  return new protocols::HttpPreparedResponse(
+      *protocols::HttpPreparedResponse::Create(
+          Text(200, std::string(kHelloBody))));
+}
 
-void HandleHello(const HttpRequestView& request, HttpResponder responder) {
+// Everything but the usual GET /: built per request. Kept out of line so
+// that HandleHello's usual case sets up none of its locals.
+ABSL_ATTRIBUTE_NOINLINE void HandleOther(const HttpRequestView& request,
+                                         HttpResponder responder) {
   const bool get = request.method == "GET" || request.method == "HEAD";
   const std::string_view target = request.target;
-  if (get && target == "/") {
-    // The one response most requests get: checked and serialised once; each
-    // send adds only Date and, when the connection ends, Connection.
-    static const protocols::HttpPreparedResponse* const kHello =
-        new protocols::HttpPreparedResponse(
-            *protocols::HttpPreparedResponse::Create(
-                Text(200, std::string(kHelloBody))));
-    // Fails only when the connection is gone: nobody to tell.
-    responder.Send(*kHello).IgnoreError();
-    return;
-  }
   HttpResponse response;
   constexpr std::string_view kBytes = "/bytes/";
   if (target == "/") {
@@ -80,6 +79,21 @@ void HandleHello(const HttpRequestView& request, HttpResponder responder) {
   }
   // Fails only when the connection is gone: nobody to tell.
   responder.Send(std::move(response)).IgnoreError();
+}
+
+}  // namespace
+
+void HandleHello(const HttpRequestView& request, HttpResponder responder) {
+  if ((request.method == "GET" || request.method == "HEAD") &&
+      request.target == "/") {
+    // The one response most requests get: checked and serialised once; each
+    // send adds only Date and, when the connection ends, Connection.
+    static const protocols::HttpPreparedResponse* const kHello = NewHello();
+    // Fails only when the connection is gone: nobody to tell.
+    responder.Send(*kHello).IgnoreError();
+    return;
+  }
+  HandleOther(request, std::move(responder));
 }
 
 }  // namespace ember::examples
