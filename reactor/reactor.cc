@@ -133,6 +133,7 @@ absl::Status Reactor::RunOnce(absl::Time deadline) {
       remote_pending_.load()) {
     wait_until = absl::InfinitePast();
   }
+  dispatch_stamped_ = false;
   absl::StatusOr<int> polled = network_.Poll(wait_until);
   if (!polled.ok()) return polled.status();
   SetLoopTime(network_.Now());

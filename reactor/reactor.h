@@ -163,10 +163,11 @@ class Reactor {
 
   // The backend's monotonic clock, read fresh.
   absl::Time Now() { return network_.Now(); }
-  // The time the event being handled was dispatched: refreshed before each
-  // timer, tick and I/O callback, so it lags Now() by no more than the
-  // callbacks of this dispatch have taken. Free to read, where Now() asks
-  // the backend's clock; for timestamps and deadlines taken per request.
+  // The time the events being handled began to be dispatched: refreshed
+  // as a turn begins (before its timers and ticks) and before the first I/O
+  // callback of each poll, so it lags Now() by no more than the callbacks
+  // run since have taken. Free to read, where Now() asks the backend's
+  // clock; for timestamps and deadlines taken per request.
   absl::Time LoopNow() const { return loop_time_; }
   absl::Time WallNow() { return network_.WallNow(); }
 
@@ -297,10 +298,17 @@ class Reactor {
 
   char* read_buffer() { return read_buffer_.get(); }
   // Called first by everything Poll dispatches (I/O readiness, resolves):
-  // the loop's time becomes the time of this dispatch, not the time the
-  // Poll began waiting, so timers armed and activity stamped from here
-  // count from now.
-  void StampDispatchTime() { SetLoopTime(network_.Now()); }
+  // the loop's time becomes the time the first of them began, not the time
+  // the Poll began waiting, so timers armed and activity stamped from here
+  // count from after the wait. One clock read serves a whole Poll (events
+  // ready together are dispatched within moments of each other; the clock
+  // and its conversions cost about 100 instructions a read): a dispatch late
+  // in a long batch sees a time up to the batch's own run time early.
+  void StampDispatchTime() {
+    if (dispatch_stamped_) return;
+    dispatch_stamped_ = true;
+    SetLoopTime(network_.Now());
+  }
   // loop_time_ and its compact form change together: connections stamp
   // activity with the compact one many times a turn (Touch), so it is
   // converted once here.
@@ -329,6 +337,8 @@ class Reactor {
   // armed and activity stamped against it.
   absl::Time loop_time_;
   reactor_internal::CompactTime loop_stamp_;  // loop_time_, as stamped.
+  // StampDispatchTime has read the clock during the current Poll.
+  bool dispatch_stamped_ = false;
   // Where Connection::Flush (and FailFilter) gathers the outbound blocks
   // for one write: no user code runs between the gather and the write, so
   // one array serves every connection, and a flush does not fill 64
