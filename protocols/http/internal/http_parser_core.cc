@@ -387,13 +387,17 @@ size_t HttpParserCore::Feed(std::string_view data) {
       // one does: straight to the whole-head pass (what StepIdle and
       // StepLines would reach), then line by line if it declines.
       // pos <= data.size(): no need for substr's range check.
+      // It reads the requests after this one too while they are usual
+      // ones for a WholeRequestListener; a head it declines is then read
+      // line by line from where it starts.
       const std::string_view in(data.data() + pos, data.size() - pos);
-      size_t used = StepWholeRequestHead(in);
-      if (used == 0) {
+      bool declined;
+      pos += StepWholeRequestHeads(in, &declined);
+      if (declined) {
         state_ = State::kHead;
-        used = StepLines(in, /*whole_head_tried=*/true);
+        pos += StepLines(std::string_view(data.data() + pos, data.size() - pos),
+                         /*whole_head_tried=*/true);
       }
-      pos += used;
       continue;
     }
     pos += Step(data.substr(pos));
@@ -500,8 +504,11 @@ size_t HttpParserCore::StepLines(std::string_view in, bool whole_head_tried) {
   if (!buffered_) {
     if (!whole_head_tried && !start_line_done_ && !in_trailers_ &&
         kind_ == MessageKind::kRequest) {
-      const size_t used = StepWholeRequestHead(in);
-      if (used > 0) return used;
+      // A head it declines after reading usual requests is tried again
+      // from Feed's loop, idle by then.
+      bool declined;
+      const size_t used = StepWholeRequestHeads(in, &declined);
+      if (used > 0 || !declined) return used;
     }
     // The section starts at in[0]: parse in place.
     const char* const base = in.data();
@@ -607,141 +614,195 @@ inline bool HttpParserCore::IsPlainRequest() const {
   --callback_depth_;
 }
 
-size_t HttpParserCore::StepWholeRequestHead(std::string_view in) {
+size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
+                                             bool* declined) {
   // The head starts at in[0]. Its usual lines are read by the block tests
   // of ScanUsualRequestLine and ScanUsualField, the others with the
   // scanners ParseRequestLine and ParseField use; either way each line is
   // bounded by the limit that applies to it (as LineLimit computes it), so
-  // a line that would be too long is simply not found. Each field's view goes straight into views_
-  // (the bytes are the caller's and stay put until the message ends, as
-  // EndHead explains), and what it says about framing is noted as it is
-  // read; nothing else changes until the whole head has been read.
-  // Anything the line-by-line parse would refuse, or that this pass does
-  // not handle itself (a head not complete in `in`, bare LF or CR,
-  // obs-fold, HTTP versions other than 1.x, too many fields, a framing
-  // field NoteFramingField refuses), forgets the framing facts noted and
-  // returns 0: that parse then runs as it always does and says what is
-  // wrong, at the same byte. spans_ stays empty throughout: after the head
-  // only views_ is read.
-  const char* const base = in.data();
-  const size_t n = in.size();
-  // The bytes the line at `pos` may take, CRLF included, are
-  // min(n - pos, line limit, room left in the section), as LineLimit
-  // computes them. The section so far is section_bytes_ + pos, so the last
-  // two terms meet at one end, computed once: min(n, room) - pos.
-  const size_t end = std::min(n, options_.header_bytes_max - section_bytes_);
+  // a line that would be too long is simply not found. Each field's view
+  // goes straight into views_ (the bytes are the caller's and stay put
+  // until the message ends, as EndHead explains), and what it says about
+  // framing is noted as it is read; nothing else changes until the whole
+  // head has been read. Anything the line-by-line parse would refuse, or
+  // that this pass does not handle itself (a head not complete in `in`,
+  // bare LF or CR, obs-fold, HTTP versions other than 1.x, too many fields,
+  // a framing field NoteFramingField refuses), forgets the framing facts
+  // noted and declines: that parse then runs as it always does and says
+  // what is wrong, at the same byte. spans_ stays empty throughout: after
+  // the head only views_ is read.
+  //
+  // A usual request for a WholeRequestListener ends idle, and the next
+  // head, if one starts right after it (as Feed's loop would find: not
+  // paused, more bytes, no empty line first), is read in this same call:
+  // pipelined requests then cost one call, and what stays the same from
+  // one to the next (the limits, views_, the head's defaults) is set up
+  // once.
+  *declined = false;
+  const char* const in_end = in.data() + in.size();
   const size_t line_max = options_.line_bytes_max;
-  const auto decline = [this]() {
-    ForgetFramingFacts();
-    return size_t{0};
-  };
-
-  RequestLineParts start;
-  const size_t start_bound = std::min(end, line_max);
-  if (!ScanUsualRequestLine(base, start_bound, &start)) {
-    // Its own parts: only these need to be in memory for the call.
-    RequestLineParts other;
-    if (!ScanRequestLineAndCrlf(base, start_bound, &other)) return 0;
-    start = other;
-  }
-  // The start line goes straight into the head the callback will get,
-  // which lives in memory anyway: through the field loop it then holds no
-  // registers (held, they pushed the loop's own values onto the stack).
-  HttpRequestHead head;
-  head.method = std::string_view(base, start.method_size);
-  head.target =
-      std::string_view(base + start.target_start, start.target_size);
-  head.version = start.version;
-  // The field loop walks a pointer to the line and the end of the bytes
-  // it may read: fewer values to keep than offsets from base.
-  const char* line = base + start.end + 2;
-  const char* const stop = base + end;
-  // The last place a line may start for ScanUsualField to read it (none,
-  // when the bytes are too few: every line starts after base).
-  const char* const usual_last =
-      end >= kUsualFieldReach ? stop - kUsualFieldReach : base;
+  // The room left in the section. Only the first head may follow empty
+  // lines StepIdle counted; after a request the section starts anew.
+  size_t room = options_.header_bytes_max - section_bytes_;
   // views_ only grows, and keeps its size from message to message: the
   // next field has a view to write unless `view` reaches `view_end`,
   // where the field count limit and the views written so far are both
   // tested, so the usual field pays for one compare.
-  HttpFieldView* view = views_.data();
+  HttpFieldView* views = views_.data();
   HttpFieldView* view_end =
-      view + std::min(views_.size(), options_.header_count_max);
+      views + std::min(views_.size(), options_.header_count_max);
+  // The head the callback gets. The start line and the fields go straight
+  // into it, as it lives in memory anyway: through the field loop they
+  // then hold no registers (held, they pushed the loop's own values onto
+  // the stack). The rest keeps the defaults a usual request's head has,
+  // as nothing here writes it but `upgrade`, just before a CONNECT's
+  // callback, after which the call returns.
+  HttpRequestHead head;
+  const char* base = in.data();
   while (true) {
-    HttpFieldView field;
-    const char* next;
-    if (line <= usual_last && line[0] == '\r') {
-      // The empty line ends the head. Its two bytes are there to read, as
-      // line is no further than usual_last, and within the line limit,
-      // which the longer start line met.
-      if (!CrlfAt(line, 2)) return decline();
-      line += 2;
-      break;
-    }
-    if (line > usual_last ||
-        !ScanUsualField(line, usual_last + (kUsualFieldReach - 16 - 1),
-                        line_max, &field, &next)) {
-      const size_t bound = std::min(static_cast<size_t>(stop - line), line_max);
-      if (bound > 0 && line[0] == '\r') {
-        if (!CrlfAt(line, bound)) return decline();
-        line += 2;
-        break;  // The empty line ends the head.
-      }
-      FieldParts parts;
-      if (!ScanFieldAndCrlf(line, bound, &parts)) return decline();
-      field =
-          HttpFieldView{std::string_view(line, parts.name_size),
-                        std::string_view(line + parts.value_start,
-                                         parts.value_end - parts.value_start)};
-      next = line + parts.value_stop + 2;
-    }
-    if (view == view_end) {
-      const size_t count = static_cast<size_t>(view - views_.data());
-      if (count >= options_.header_count_max) return decline();
-      views_.resize(count + 1);
-      view = views_.data() + count;
-      view_end =
-          views_.data() + std::min(views_.size(), options_.header_count_max);
-    }
-    // Host, in almost every head, is counted here rather than in a call.
-    const FramingField framing = FramingFieldOf(field.name);
-    if (framing == FramingField::kHost) {
-      ++host_count_;
-    } else if (framing != FramingField::kNone &&
-               NoteFramingField(framing, field.value,
-                                static_cast<size_t>(view - views_.data())) !=
-                   nullptr) {
-      return decline();
-    }
-    *view++ = field;
-    line = next;
-  }
-  const size_t pos = static_cast<size_t>(line - base);
+    // The bytes the line at `pos` may take, CRLF included, are
+    // min(n - pos, line limit, room left in the section), as LineLimit
+    // computes them. The section so far is section_bytes_ + pos, so the
+    // last two terms meet at one end, computed once: min(n, room) - pos.
+    const size_t end = std::min(static_cast<size_t>(in_end - base), room);
+    const auto decline = [&]() {
+      ForgetFramingFacts();
+      *declined = true;
+      return static_cast<size_t>(base - in.data());
+    };
 
-  // Commit: the state the line-by-line parse reaches at the empty line.
-  version_ = head.version;
-  start_line_done_ = true;
-  section_bytes_ += pos;
-  whole_plain_head_ = !framing_fields_;
-  const HttpFieldsView fields(std::span<const HttpFieldView>(
-      views_.data(), static_cast<size_t>(view - views_.data())));
-  // What EndHead does for a request; buffered_ and line_start_ are already
-  // as it leaves them. IsPlainRequest's test, on the head's version
-  // (version_, just written from it, would be read back).
-  if (whole_plain_head_ && host_count_ == 1 && head.version.AtLeast11()) {
-    // The usual request goes straight to its callback from here, its head
-    // built from the scan's results. The start line's offsets are left
-    // unwritten: only EndRequestHead reads them, and it is not called.
-    head.headers = fields;
-    EndPlainRequestHead(&head);
-    return pos;
+    RequestLineParts start;
+    const size_t start_bound = std::min(end, line_max);
+    if (!ScanUsualRequestLine(base, start_bound, &start)) {
+      // Its own parts: only these need to be in memory for the call.
+      RequestLineParts other;
+      if (!ScanRequestLineAndCrlf(base, start_bound, &other)) {
+        *declined = true;
+        return static_cast<size_t>(base - in.data());
+      }
+      start = other;
+    }
+    head.method = std::string_view(base, start.method_size);
+    head.target =
+        std::string_view(base + start.target_start, start.target_size);
+    head.version = start.version;
+    // The field loop walks a pointer to the line and the end of the bytes
+    // it may read: fewer values to keep than offsets from base.
+    const char* line = base + start.end + 2;
+    const char* const stop = base + end;
+    // The last place a line may start for ScanUsualField to read it (none,
+    // when the bytes are too few: every line starts after base).
+    const char* const usual_last =
+        end >= kUsualFieldReach ? stop - kUsualFieldReach : base;
+    HttpFieldView* view = views;
+    // Host, in almost every head, is counted here, not in host_count_:
+    // that is written only when a head is committed other than as a usual
+    // request, which leaves it 0.
+    int hosts = 0;
+    while (true) {
+      HttpFieldView field;
+      const char* next;
+      if (line <= usual_last && line[0] == '\r') {
+        // The empty line ends the head. Its two bytes are there to read, as
+        // line is no further than usual_last, and within the line limit,
+        // which the longer start line met.
+        if (!CrlfAt(line, 2)) return decline();
+        line += 2;
+        break;
+      }
+      if (line > usual_last ||
+          !ScanUsualField(line, usual_last + (kUsualFieldReach - 16 - 1),
+                          line_max, &field, &next)) {
+        const size_t bound =
+            std::min(static_cast<size_t>(stop - line), line_max);
+        if (bound > 0 && line[0] == '\r') {
+          if (!CrlfAt(line, bound)) return decline();
+          line += 2;
+          break;  // The empty line ends the head.
+        }
+        FieldParts parts;
+        if (!ScanFieldAndCrlf(line, bound, &parts)) return decline();
+        field = HttpFieldView{
+            std::string_view(line, parts.name_size),
+            std::string_view(line + parts.value_start,
+                             parts.value_end - parts.value_start)};
+        next = line + parts.value_stop + 2;
+      }
+      if (view == view_end) {
+        const size_t count = static_cast<size_t>(view - views);
+        if (count >= options_.header_count_max) return decline();
+        views_.resize(count + 1);
+        views = views_.data();
+        view = views + count;
+        view_end = views + std::min(views_.size(), options_.header_count_max);
+      }
+      const FramingField framing = FramingFieldOf(field.name);
+      if (framing == FramingField::kHost) {
+        ++hosts;
+      } else if (framing != FramingField::kNone &&
+                 NoteFramingField(framing, field.value,
+                                  static_cast<size_t>(view - views)) !=
+                     nullptr) {
+        return decline();
+      }
+      *view++ = field;
+      line = next;
+    }
+    const HttpFieldsView fields(std::span<const HttpFieldView>(
+        views, static_cast<size_t>(view - views)));
+    // What EndHead does for a request; buffered_ and line_start_ are
+    // already as it leaves them. IsPlainRequest's test, on the head's
+    // version and the local Host count.
+    if (!framing_fields_ && hosts == 1 && head.version.AtLeast11() &&
+        whole_requests_ && head.method != "CONNECT") {
+      // The usual request: head and completion in one call, as
+      // EndPlainRequestHead makes them, then idle, as ResetMessage leaves
+      // it. Of what the line-by-line parse would commit, only state_ is
+      // seen during the callback (through idle() and failed()), and
+      // ResetMessage would undo the rest: the start line's facts are left
+      // unwritten (version_ and the offsets are read only after a start
+      // line writes them), as are start_line_done_, whole_plain_head_ and
+      // host_count_, and section_bytes_ is 0 as ResetMessage leaves it.
+      head.headers = fields;
+      state_ = State::kComplete;  // Not idle until the callback has run.
+      ++callback_depth_;
+      static_cast<WholeRequestListener*>(request_listener_)
+          ->OnBodilessRequest(head);
+      --callback_depth_;
+      state_ = State::kIdle;
+      section_bytes_ = 0;
+      room = options_.header_bytes_max;
+      base = line;
+      // Feed's loop, for the bytes after this request: a Pause() inside
+      // the callback, the end of the bytes or an empty line (StepIdle's)
+      // goes back there.
+      if (paused_ || base == in_end || base[0] == '\r' || base[0] == '\n') {
+        return static_cast<size_t>(base - in.data());
+      }
+      continue;
+    }
+    // Commit: the state the line-by-line parse reaches at the empty line.
+    const size_t pos = static_cast<size_t>(line - base);
+    version_ = head.version;
+    start_line_done_ = true;
+    section_bytes_ += pos;
+    host_count_ = hosts;
+    whole_plain_head_ = !framing_fields_;
+    if (IsPlainRequest()) {
+      // A usual request for a listener that takes it in two calls, or a
+      // CONNECT: its start line's offsets are left unwritten, as only
+      // EndRequestHead reads them, and it is not called.
+      head.headers = fields;
+      EndPlainRequestHead(&head);
+    } else {
+      method_offset_ = 0;
+      method_size_ = static_cast<uint32_t>(head.method.size());
+      target_offset_ = static_cast<uint32_t>(head.target.data() - base);
+      target_size_ = static_cast<uint32_t>(head.target.size());
+      EndRequestHead(base, fields);
+    }
+    return static_cast<size_t>(line - in.data());
   }
-  method_offset_ = 0;
-  method_size_ = static_cast<uint32_t>(head.method.size());
-  target_offset_ = static_cast<uint32_t>(head.target.data() - base);
-  target_size_ = static_cast<uint32_t>(head.target.size());
-  EndRequestHead(base, fields);
-  return pos;
 }
 
 HttpParserCore::LineResult HttpParserCore::ParseLine(const char* base,

@@ -16,7 +16,7 @@
 // for any cut.
 //
 // A request head that arrives whole in one Feed call, as almost every head
-// does, takes a faster road (StepWholeRequestHead): one pass over all its
+// does, takes a faster road (StepWholeRequestHeads): one pass over all its
 // lines that commits only when every line is valid and well within the
 // limits, leaving the core as the line-by-line parse would (but for spans_,
 // which it skips: it writes the views and notes framing as it reads; and
@@ -117,13 +117,16 @@ class HttpParserCore {
 
   size_t Step(std::string_view in);
   size_t StepIdle(std::string_view in);
-  // `whole_head_tried`: StepWholeRequestHead already declined `in`, so
+  // `whole_head_tried`: StepWholeRequestHeads already declined `in`, so
   // it is not run over the same bytes again.
   size_t StepLines(std::string_view in, bool whole_head_tried = false);
-  // A whole request head already in `in`, parsed in one pass; 0 when it
-  // is not handled (see the definition) and nothing was changed but views_,
-  // which no message is using then.
-  size_t StepWholeRequestHead(std::string_view in);
+  // Whole request heads already in `in`, each parsed in one pass: the
+  // first, and those after it while each ends a usual request for a
+  // WholeRequestListener and Feed's loop would read on (see the
+  // definition). Returns the bytes used; `*declined` says the head after
+  // them was not handled, and nothing was changed for it but views_, which
+  // no message is using then.
+  size_t StepWholeRequestHeads(std::string_view in, bool* declined);
   size_t StepChunkLine(std::string_view in);
   size_t StepBody(std::string_view in);
 
@@ -192,7 +195,7 @@ class HttpParserCore {
   // Facts gathered from the head's fields. framing_fields_: one of them
   // (other than Host) was noted, so EndRequestHead takes the general road.
   bool framing_fields_ = false;
-  // The head was read whole (by StepWholeRequestHead) and noted no field
+  // The head was read whole (by StepWholeRequestHeads) and noted no field
   // but Host. Such a message has no body (or fails), so until it completes
   // nothing changes but the start line's facts, the section count, the Host
   // count and upgrade_: ResetMessage resets only those. Everything else is
