@@ -180,36 +180,32 @@ bool CrlfAt(const char* p, size_t n) {
 // parts, and declines anything else (the pass then runs those scanners
 // over the line, so a decline costs only the time spent here).
 
-// "GET", a target of 1 to 16 visible bytes, "HTTP/1.1" and CRLF, all
-// within `n` bytes: what ScanRequestLine, then the pass's CRLF check,
-// would accept.
-[[gnu::always_inline]] inline bool ScanUsualRequestLine(
-    const char* line, size_t n, RequestLineParts* parts) {
+// The longest line ScanUsualRequestLine takes: the method, a block of
+// target bytes, SP, version and CRLF.
+constexpr size_t kUsualRequestLineMax = 4 + 16 + 1 + 8 + 2;
+
+// "GET", a target of 1 to 16 visible bytes, "HTTP/1.1" and CRLF: what
+// ScanRequestLine, then the pass's CRLF check, would accept. Returns the
+// target's size, or 0 for any other line. The caller sees to it that
+// kUsualRequestLineMax bytes are there to read and within the line's
+// limits, so that none of them needs its own bounds check.
+[[gnu::always_inline]] inline size_t ScanUsualRequestLine(const char* line) {
 #if defined(__SSE2__)
-  // The longest such line, so that none of its bytes needs its own bounds
-  // check: the method, a block of target bytes, SP, version and CRLF.
-  if (n < 4 + 16 + 1 + 8 + 2) return false;
   uint32_t first4;
   memcpy(&first4, line, 4);
-  if (first4 != kGetSp) return false;
+  if (first4 != kGetSp) return 0;
   // The first byte that is not a target byte. A target that fills the
   // block ends at the byte after it, which the inverted mask's upper bits
   // stand for.
-  const size_t target_size =
-      static_cast<size_t>(__builtin_ctz(~TargetMask16(line + 4)));
-  if (target_size == 0 || line[4 + target_size] != ' ') return false;
+  const size_t target_size = LowestSetBit(~TargetMask16(line + 4));
+  if (target_size == 0 || line[4 + target_size] != ' ') return 0;
   const size_t version = 4 + target_size + 1;
   uint64_t word;
   memcpy(&word, line + version, 8);
-  if (word != kHttp11 || !CrlfAt(line + version + 8, 2)) return false;
-  parts->method_size = 3;
-  parts->target_start = 4;
-  parts->target_size = target_size;
-  parts->version = HttpVersion{1, 1};
-  parts->end = version + 8;
-  return true;
+  if (word != kHttp11 || !CrlfAt(line + version + 8, 2)) return 0;
+  return target_size;
 #else
-  return false;
+  return 0;
 #endif
 }
 
@@ -227,7 +223,8 @@ constexpr size_t kUsualFieldReach = 16 + 2 + 16 + 1;
 // line starts. `last_block` is the last place a block of the value may
 // start, with the byte after the block still there to read (the LF after a
 // CR at its end); it is at least 18 bytes on, where the first block may
-// start.
+// start, so no further than it. `line_max` is at least kUsualFieldReach: a line whose value ends
+// in its first block is no longer, so only longer values are measured.
 [[gnu::always_inline]] inline bool ScanUsualField(const char* line,
                                                   const char* last_block,
                                                   size_t line_max,
@@ -237,8 +234,7 @@ constexpr size_t kUsualFieldReach = 16 + 2 + 16 + 1;
   // The first byte that is not a letter, digit or '-'. A name that fills
   // the block ends at the byte after it, which the extra bit stands for: if
   // that byte is ':', the name is 16 usual bytes.
-  const size_t name_size =
-      static_cast<size_t>(__builtin_ctz(NotAlnumDashMask16(line) | 0x10000u));
+  const size_t name_size = LowestSetBit(NotAlnumDashMask16(line) | 0x10000u);
   // ':' and one SP, both in one compare (the usual separator; any other
   // goes the exact way), then a value that starts with a visible byte.
   uint16_t separator;
@@ -250,18 +246,26 @@ constexpr size_t kUsualFieldReach = 16 + 2 + 16 + 1;
   const char* const value = line + name_size + 2;
   // The first byte that is not visible or SP; if it is the CR of a CRLF,
   // every byte before it may be in a value, and the value ends there.
-  const char* block = value;
-  unsigned visible = VisibleOrSpaceMask16(block);
-  while (visible == 0xffff) {
-    block += 16;
-    if (block > last_block) return false;
-    visible = VisibleOrSpaceMask16(block);
+  unsigned visible = VisibleOrSpaceMask16(value);
+  const char* cr;
+  if (visible != 0xffff) {
+    cr = value + LowestSetBit(~visible);
+  } else {
+    // The last block may overlap the one before it, to read no further
+    // than last_block: its bytes before the new ones are visible or SP,
+    // so the first byte that is not is still the first. A line that ends
+    // near the end of the bytes (as the last of a burst of pipelined
+    // requests does) is then read here too.
+    const char* block = value;
+    do {
+      if (block == last_block) return false;
+      block = std::min(block + 16, last_block);
+      visible = VisibleOrSpaceMask16(block);
+    } while (visible == 0xffff);
+    cr = block + LowestSetBit(~visible);
+    if (static_cast<size_t>(cr + 2 - line) > line_max) return false;
   }
-  const char* const cr = block + __builtin_ctz(~visible);
-  if (!CrlfAt(cr, 2) || cr[-1] == ' ' ||
-      static_cast<size_t>(cr + 2 - line) > line_max) {
-    return false;
-  }
+  if (!CrlfAt(cr, 2) || cr[-1] == ' ') return false;
   *field = HttpFieldView{std::string_view(line, name_size),
                          std::string_view(value, cr - value)};
   *next = cr + 2;
@@ -393,7 +397,8 @@ size_t HttpParserCore::Feed(std::string_view data) {
       const std::string_view in(data.data() + pos, data.size() - pos);
       bool declined;
       pos += StepWholeRequestHeads(in, &declined);
-      if (declined) {
+      // (An empty line after a request goes round the loop to StepIdle.)
+      if (declined && data[pos] != '\r' && data[pos] != '\n') {
         state_ = State::kHead;
         pos += StepLines(std::string_view(data.data() + pos, data.size() - pos),
                          /*whole_head_tried=*/true);
@@ -641,9 +646,18 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
   *declined = false;
   const char* const in_end = in.data() + in.size();
   const size_t line_max = options_.line_bytes_max;
-  // The room left in the section. Only the first head may follow empty
-  // lines StepIdle counted; after a request the section starts anew.
-  size_t room = options_.header_bytes_max - section_bytes_;
+  // The usual lines' scans read up to kUsualFieldReach bytes from where a
+  // line starts, and take lines up to that long (see ScanUsualField): they
+  // are used only when the line limit is no shorter. `usual_last` is the
+  // last place such a line may start, as far as the bytes go (in.data()
+  // when none may: every line but the first starts after it, and the
+  // first is tested with <). A head whose section limit comes before the
+  // end of the bytes has its own (see below).
+  const bool usual_lines = line_max >= kUsualFieldReach;
+  static_assert(kUsualRequestLineMax <= kUsualFieldReach);
+  const char* const usual_last_in = usual_lines && in.size() >= kUsualFieldReach
+                                        ? in_end - kUsualFieldReach
+                                        : in.data();
   // views_ only grows, and keeps its size from message to message: the
   // next field has a view to write unless `view` reaches `view_end`,
   // where the field count limit and the views written so far are both
@@ -658,54 +672,81 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
   // as nothing here writes it but `upgrade`, just before a CONNECT's
   // callback, after which the call returns.
   HttpRequestHead head;
+  // What decides whether a head is a usual request for a
+  // WholeRequestListener, gathered in one word so that one compare tells:
+  // the Host count in the low half, and kNotUsual once anything else
+  // rules it out (another listener, a version before 1.1, CONNECT, a
+  // framing field noted). The head is such a request when the word is 1.
+  constexpr uint64_t kNotUsual = uint64_t{1} << 32;
+  const uint64_t facts_start = whole_requests_ ? 0 : kNotUsual;
+  // The bytes the line at `pos` may take, CRLF included, are
+  // min(n - pos, line limit, room left in the section), as LineLimit
+  // computes them. The section so far is section_bytes_ + pos, so the
+  // first and last terms meet at one end, `stop`: the end of the bytes,
+  // unless the section's limit comes first. When the bytes fit in the
+  // first head's room they fit in every later head's (a whole section),
+  // so the usual call sets `stop` once.
+  const char* stop = in_end;
+  const char* usual_last = usual_last_in;
+  const bool room_binds =
+      in.size() > options_.header_bytes_max - section_bytes_;
   const char* base = in.data();
   while (true) {
-    // The bytes the line at `pos` may take, CRLF included, are
-    // min(n - pos, line limit, room left in the section), as LineLimit
-    // computes them. The section so far is section_bytes_ + pos, so the
-    // last two terms meet at one end, computed once: min(n, room) - pos.
-    const size_t end = std::min(static_cast<size_t>(in_end - base), room);
+    if (room_binds) {
+      // (section_bytes_ is 0 from the second head on.)
+      const size_t room = options_.header_bytes_max - section_bytes_;
+      stop = static_cast<size_t>(in_end - base) > room ? base + room : in_end;
+      usual_last = usual_lines && static_cast<size_t>(stop - base) >=
+                                      kUsualFieldReach
+                       ? stop - kUsualFieldReach
+                       : in.data();
+    }
     const auto decline = [&]() {
       ForgetFramingFacts();
       *declined = true;
       return static_cast<size_t>(base - in.data());
     };
 
-    RequestLineParts start;
-    const size_t start_bound = std::min(end, line_max);
-    if (!ScanUsualRequestLine(base, start_bound, &start)) {
-      // Its own parts: only these need to be in memory for the call.
-      RequestLineParts other;
-      if (!ScanRequestLineAndCrlf(base, start_bound, &other)) {
+    // The start line goes straight into the head, each road writing its
+    // own results (the usual line's are mostly constants). The field loop
+    // then walks a pointer to the line and the end of the bytes it may
+    // read: fewer values to keep than offsets from base.
+    uint64_t facts = facts_start;
+    const char* line;
+    // base < usual_last: the usual line's bytes are there, and within the
+    // limits, as kUsualRequestLineMax <= kUsualFieldReach.
+    const size_t usual_target =
+        base < usual_last ? ScanUsualRequestLine(base) : 0;
+    if (usual_target != 0) {
+      head.method = std::string_view(base, 3);
+      head.target = std::string_view(base + 4, usual_target);
+      head.version = HttpVersion{1, 1};
+      line = base + 4 + usual_target + 1 + 8 + 2;
+    } else {
+      RequestLineParts start;
+      if (!ScanRequestLineAndCrlf(
+              base, std::min(static_cast<size_t>(stop - base), line_max),
+              &start)) {
         *declined = true;
         return static_cast<size_t>(base - in.data());
       }
-      start = other;
+      head.method = std::string_view(base, start.method_size);
+      head.target =
+          std::string_view(base + start.target_start, start.target_size);
+      head.version = start.version;
+      if (!start.version.AtLeast11() || head.method == "CONNECT") {
+        facts |= kNotUsual;
+      }
+      line = base + start.end + 2;
     }
-    head.method = std::string_view(base, start.method_size);
-    head.target =
-        std::string_view(base + start.target_start, start.target_size);
-    head.version = start.version;
-    // The field loop walks a pointer to the line and the end of the bytes
-    // it may read: fewer values to keep than offsets from base.
-    const char* line = base + start.end + 2;
-    const char* const stop = base + end;
-    // The last place a line may start for ScanUsualField to read it (none,
-    // when the bytes are too few: every line starts after base).
-    const char* const usual_last =
-        end >= kUsualFieldReach ? stop - kUsualFieldReach : base;
     HttpFieldView* view = views;
-    // Host, in almost every head, is counted here, not in host_count_:
-    // that is written only when a head is committed other than as a usual
-    // request, which leaves it 0.
-    int hosts = 0;
     while (true) {
       HttpFieldView field;
       const char* next;
       if (line <= usual_last && line[0] == '\r') {
         // The empty line ends the head. Its two bytes are there to read, as
         // line is no further than usual_last, and within the line limit,
-        // which the longer start line met.
+        // which is at least kUsualFieldReach.
         if (!CrlfAt(line, 2)) return decline();
         line += 2;
         break;
@@ -736,14 +777,18 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
         view = views + count;
         view_end = views + std::min(views_.size(), options_.header_count_max);
       }
+      // Host, in almost every head, is counted in `facts`, not in
+      // host_count_: that is written only when a head is committed other
+      // than as a usual request, which leaves it 0.
       const FramingField framing = FramingFieldOf(field.name);
       if (framing == FramingField::kHost) {
-        ++hosts;
-      } else if (framing != FramingField::kNone &&
-                 NoteFramingField(framing, field.value,
-                                  static_cast<size_t>(view - views)) !=
-                     nullptr) {
-        return decline();
+        ++facts;
+      } else if (framing != FramingField::kNone) {
+        if (NoteFramingField(framing, field.value,
+                             static_cast<size_t>(view - views)) != nullptr) {
+          return decline();
+        }
+        facts |= kNotUsual;
       }
       *view++ = field;
       line = next;
@@ -751,10 +796,9 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
     const HttpFieldsView fields(std::span<const HttpFieldView>(
         views, static_cast<size_t>(view - views)));
     // What EndHead does for a request; buffered_ and line_start_ are
-    // already as it leaves them. IsPlainRequest's test, on the head's
-    // version and the local Host count.
-    if (!framing_fields_ && hosts == 1 && head.version.AtLeast11() &&
-        whole_requests_ && head.method != "CONNECT") {
+    // already as it leaves them. IsPlainRequest's test, and the one
+    // EndPlainRequestHead makes for a WholeRequestListener, in one.
+    if (facts == 1) {
       // The usual request: head and completion in one call, as
       // EndPlainRequestHead makes them, then idle, as ResetMessage leaves
       // it. Of what the line-by-line parse would commit, only state_ is
@@ -771,12 +815,12 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
       --callback_depth_;
       state_ = State::kIdle;
       section_bytes_ = 0;
-      room = options_.header_bytes_max;
       base = line;
       // Feed's loop, for the bytes after this request: a Pause() inside
-      // the callback, the end of the bytes or an empty line (StepIdle's)
-      // goes back there.
-      if (paused_ || base == in_end || base[0] == '\r' || base[0] == '\n') {
+      // the callback, or the end of the bytes, goes back there. So does an
+      // empty line (StepIdle's), which no request line starts with: its
+      // head is declined (Feed then sees the CR or LF).
+      if (paused_ || base == in_end) {
         return static_cast<size_t>(base - in.data());
       }
       continue;
@@ -786,7 +830,7 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
     version_ = head.version;
     start_line_done_ = true;
     section_bytes_ += pos;
-    host_count_ = hosts;
+    host_count_ = static_cast<int>(static_cast<uint32_t>(facts));
     whole_plain_head_ = !framing_fields_;
     if (IsPlainRequest()) {
       // A usual request for a listener that takes it in two calls, or a
