@@ -644,27 +644,35 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
   // one to the next (the limits, views_, the head's defaults) is set up
   // once.
   *declined = false;
-  const char* const in_end = in.data() + in.size();
   const size_t line_max = options_.line_bytes_max;
+  // The bytes the line at `pos` may take, CRLF included, are
+  // min(n - pos, line limit, room left in the section), as LineLimit
+  // computes them. The section so far is section_bytes_ + pos, so the
+  // first and last terms meet at one end, `stop`: the end of the bytes,
+  // or where the first head's section would reach its limit, if that comes
+  // first. A later head's section starts further on and has the whole
+  // limit, so `stop` comes no later than its own end: a head that runs
+  // past `stop` is declined, and read line by line, as the first would
+  // be, but only when a Feed brings more than a whole section's bytes.
+  const size_t room = options_.header_bytes_max - section_bytes_;
+  const char* const stop = in.data() + std::min(in.size(), room);
   // The usual lines' scans read up to kUsualFieldReach bytes from where a
   // line starts, and take lines up to that long (see ScanUsualField): they
   // are used only when the line limit is no shorter. `usual_last` is the
-  // last place such a line may start, as far as the bytes go (in.data()
-  // when none may: every line but the first starts after it, and the
-  // first is tested with <). A head whose section limit comes before the
-  // end of the bytes has its own (see below).
-  const bool usual_lines = line_max >= kUsualFieldReach;
+  // last place such a line may start (in.data() when none may: every line
+  // but the first starts after it, and the first is tested with <).
   static_assert(kUsualRequestLineMax <= kUsualFieldReach);
-  const char* const usual_last_in = usual_lines && in.size() >= kUsualFieldReach
-                                        ? in_end - kUsualFieldReach
-                                        : in.data();
+  const char* const usual_last =
+      line_max >= kUsualFieldReach &&
+              static_cast<size_t>(stop - in.data()) >= kUsualFieldReach
+          ? stop - kUsualFieldReach
+          : in.data();
   // views_ only grows, and keeps its size from message to message: the
   // next field has a view to write unless `view` reaches `view_end`,
   // where the field count limit and the views written so far are both
   // tested, so the usual field pays for one compare.
-  HttpFieldView* views = views_.data();
   HttpFieldView* view_end =
-      views + std::min(views_.size(), options_.header_count_max);
+      views_.data() + std::min(views_.size(), options_.header_count_max);
   // The head the callback gets. The start line and the fields go straight
   // into it, as it lives in memory anyway: through the field loop they
   // then hold no registers (held, they pushed the loop's own values onto
@@ -679,28 +687,8 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
   // framing field noted). The head is such a request when the word is 1.
   constexpr uint64_t kNotUsual = uint64_t{1} << 32;
   const uint64_t facts_start = whole_requests_ ? 0 : kNotUsual;
-  // The bytes the line at `pos` may take, CRLF included, are
-  // min(n - pos, line limit, room left in the section), as LineLimit
-  // computes them. The section so far is section_bytes_ + pos, so the
-  // first and last terms meet at one end, `stop`: the end of the bytes,
-  // unless the section's limit comes first. When the bytes fit in the
-  // first head's room they fit in every later head's (a whole section),
-  // so the usual call sets `stop` once.
-  const char* stop = in_end;
-  const char* usual_last = usual_last_in;
-  const bool room_binds =
-      in.size() > options_.header_bytes_max - section_bytes_;
   const char* base = in.data();
   while (true) {
-    if (room_binds) {
-      // (section_bytes_ is 0 from the second head on.)
-      const size_t room = options_.header_bytes_max - section_bytes_;
-      stop = static_cast<size_t>(in_end - base) > room ? base + room : in_end;
-      usual_last = usual_lines && static_cast<size_t>(stop - base) >=
-                                      kUsualFieldReach
-                       ? stop - kUsualFieldReach
-                       : in.data();
-    }
     const auto decline = [&]() {
       ForgetFramingFacts();
       *declined = true;
@@ -739,7 +727,7 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
       }
       line = base + start.end + 2;
     }
-    HttpFieldView* view = views;
+    HttpFieldView* view = views_.data();
     while (true) {
       HttpFieldView field;
       const char* next;
@@ -770,12 +758,12 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
         next = line + parts.value_stop + 2;
       }
       if (view == view_end) {
-        const size_t count = static_cast<size_t>(view - views);
+        const size_t count = static_cast<size_t>(view - views_.data());
         if (count >= options_.header_count_max) return decline();
         views_.resize(count + 1);
-        views = views_.data();
-        view = views + count;
-        view_end = views + std::min(views_.size(), options_.header_count_max);
+        view = views_.data() + count;
+        view_end =
+            views_.data() + std::min(views_.size(), options_.header_count_max);
       }
       // Host, in almost every head, is counted in `facts`, not in
       // host_count_: that is written only when a head is committed other
@@ -785,7 +773,8 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
         ++facts;
       } else if (framing != FramingField::kNone) {
         if (NoteFramingField(framing, field.value,
-                             static_cast<size_t>(view - views)) != nullptr) {
+                             static_cast<size_t>(view - views_.data())) !=
+            nullptr) {
           return decline();
         }
         facts |= kNotUsual;
@@ -794,7 +783,7 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
       line = next;
     }
     const HttpFieldsView fields(std::span<const HttpFieldView>(
-        views, static_cast<size_t>(view - views)));
+        views_.data(), static_cast<size_t>(view - views_.data())));
     // What EndHead does for a request; buffered_ and line_start_ are
     // already as it leaves them. IsPlainRequest's test, and the one
     // EndPlainRequestHead makes for a WholeRequestListener, in one.
@@ -817,10 +806,11 @@ size_t HttpParserCore::StepWholeRequestHeads(std::string_view in,
       section_bytes_ = 0;
       base = line;
       // Feed's loop, for the bytes after this request: a Pause() inside
-      // the callback, or the end of the bytes, goes back there. So does an
+      // the callback, or `stop`, goes back there (which then calls again,
+      // for a new section's room, if there are more bytes). So does an
       // empty line (StepIdle's), which no request line starts with: its
       // head is declined (Feed then sees the CR or LF).
-      if (paused_ || base == in_end) {
+      if (paused_ || base == stop) {
         return static_cast<size_t>(base - in.data());
       }
       continue;
