@@ -1264,5 +1264,364 @@ RC_GTEST_PROP(HttpRequestParserTest, WholeHeadPassAgreesWithByteByByte, ()) {
   RC_ASSERT(whole.paused == reference.paused);
 }
 
+
+// ---- Bursts of pipelined requests ----
+//
+// For a WholeRequestListener, usual requests that follow each other in one
+// Feed are read in one call of the whole-head pass, one after another. A
+// burst must end where Feed's loop would stop, request by request: at a
+// Pause() inside a callback, at a failure, after an upgrade, at the end of
+// the bytes (a partial head is kept), and a request it does not take must
+// go on the road it always did.
+
+// A pipelined burst as h2load sends it: the request the benchmarks time.
+std::string UsualRequest(int port) {
+  return absl::StrCat("GET / HTTP/1.1\r\nHost: 127.0.0.1:", port,
+                      "\r\nuser-agent: h2load nghttp2/1.52.0\r\n\r\n");
+}
+
+std::string UsualBurst(int requests) {
+  std::string burst;
+  for (int i = 0; i < requests; ++i) burst += UsualRequest(8000 + i);
+  return burst;
+}
+
+// How one parser went through `input`: the events, and the bytes each Feed
+// call consumed. The input is fed whole (a heap copy of exactly its size,
+// as FeedWhole's, so that a read past it is seen), then what a pause left
+// is fed again after Resume, until all is read or the parser fails.
+struct BurstRun {
+  std::vector<std::string> events;
+  std::vector<size_t> used;
+  bool failed = false;
+  int whole_requests = 0;
+};
+
+template <typename Parser>
+void FeedBurstInto(Parser& parser, std::string_view input, BurstRun* run) {
+  const std::unique_ptr<char[]> bytes(new char[input.size()]);
+  std::copy(input.begin(), input.end(), bytes.get());
+  std::string_view rest(bytes.get(), input.size());
+  while (!rest.empty()) {
+    const size_t used = parser.Feed(rest);
+    run->used.push_back(used);
+    rest.remove_prefix(used);
+    if (parser.failed() || rest.empty()) break;
+    // Feed reads everything it is given unless paused (or failed).
+    EXPECT_TRUE(parser.paused());
+    parser.Resume();
+  }
+  run->failed = parser.failed();
+}
+
+// Through a WholeRequestListener, pausing in the completion of request
+// `pause_at` (counting from 0, whichever way it completes; -1: never).
+BurstRun FeedBurst(std::string_view input, const HttpParserOptions& options,
+                   int pause_at = -1) {
+  WholeRequestRecorder recorder;
+  http_internal::HttpParserCore parser(options, &recorder);
+  recorder.parser = &parser;
+  int completed = 0;
+  recorder.inner.on_complete = [&] {
+    if (completed++ == pause_at) parser.Pause();
+  };
+  BurstRun run;
+  FeedBurstInto(parser, input, &run);
+  run.events = std::move(recorder.inner.events);
+  run.whole_requests = recorder.whole_requests;
+  return run;
+}
+
+// The same through HttpRequestParser, whose listener hears every request
+// as a head and a completion: each request's head is then a call of its
+// own from Feed's loop, which is what a burst must match.
+BurstRun FeedRequestByRequest(std::string_view input,
+                              const HttpParserOptions& options,
+                              int pause_at = -1) {
+  RequestRecorder recorder;
+  HttpRequestParser parser(&recorder, options);
+  int completed = 0;
+  recorder.on_complete = [&] {
+    if (completed++ == pause_at) parser.Pause();
+  };
+  BurstRun run;
+  FeedBurstInto(parser, input, &run);
+  run.events = std::move(recorder.events);
+  return run;
+}
+
+// Checks that a burst agrees with the request-by-request reference (events,
+// bytes per Feed call, failure) and with a byte-by-byte feed (events), and
+// returns the burst's run.
+BurstRun ExpectBurstAgrees(std::string_view input,
+                           const HttpParserOptions& options = {},
+                           int pause_at = -1) {
+  const BurstRun burst = FeedBurst(input, options, pause_at);
+  const BurstRun reference = FeedRequestByRequest(input, options, pause_at);
+  EXPECT_EQ(burst.events, reference.events) << Shown(input);
+  EXPECT_EQ(burst.used, reference.used) << Shown(input);
+  EXPECT_EQ(burst.failed, reference.failed) << Shown(input);
+  EXPECT_EQ(burst.events,
+            ParseRequests(input, 1, options, /*finish=*/false).events)
+      << "byte by byte: " << Shown(input);
+  return burst;
+}
+
+// Sixteen usual requests in one Feed: every one in one call, all read.
+TEST(HttpRequestParserTest, BurstOfUsualRequests) {
+  const std::string burst = UsualBurst(16);
+  const BurstRun run = ExpectBurstAgrees(burst);
+  EXPECT_EQ(run.whole_requests, 16);
+  EXPECT_THAT(run.used, ElementsAre(burst.size()));
+  EXPECT_THAT(run.events, SizeIs(32));
+  EXPECT_EQ(run.events[30],
+            "head:GET / 1.1 none ka|Host=127.0.0.1:8015|"
+            "user-agent=h2load nghttp2/1.52.0");
+}
+
+// A Pause() in any request's callback stops the burst right after that
+// request, the parser idle; the rest is read after Resume.
+TEST(HttpRequestParserTest, BurstPausedAtEachRequest) {
+  const std::string burst = UsualBurst(5);
+  const size_t each = UsualRequest(8000).size();
+  for (int pause_at = 0; pause_at < 5; ++pause_at) {
+    const BurstRun run = ExpectBurstAgrees(burst, {}, pause_at);
+    EXPECT_EQ(run.whole_requests, 5);
+    if (pause_at < 4) {
+      EXPECT_THAT(run.used, ElementsAre((pause_at + 1) * each,
+                                        (4 - pause_at) * each))
+          << pause_at;
+    }
+  }
+  // Idle, not paused by anything else, between the two Feed calls.
+  WholeRequestRecorder recorder;
+  http_internal::HttpParserCore parser(HttpParserOptions(), &recorder);
+  recorder.on_whole = [&] {
+    if (recorder.whole_requests == 2) parser.Pause();
+  };
+  EXPECT_EQ(parser.Feed(burst), 2 * each);
+  EXPECT_TRUE(parser.paused());
+  EXPECT_TRUE(parser.idle());
+  EXPECT_FALSE(parser.failed());
+  // Paused again in the last one: Feed stops there though no bytes follow.
+  recorder.on_whole = [&] {
+    if (recorder.whole_requests == 5) parser.Pause();
+  };
+  parser.Resume();
+  EXPECT_EQ(parser.Feed(std::string_view(burst).substr(2 * each)), 3 * each);
+  EXPECT_TRUE(parser.paused());
+  EXPECT_TRUE(parser.idle());
+}
+
+// Requests the burst does not take, between usual ones: each goes the way
+// it always did (a head, then its body and completion; an error where the
+// line-by-line parse finds it), and the burst goes on after it or stops.
+TEST(HttpRequestParserTest, BurstAroundOtherRequests) {
+  const std::string usual = UsualRequest(8080);
+  const std::vector<std::string> others = {
+      // Other requests that complete.
+      "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+      "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\n",
+      "GET / HTTP/1.0\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n",
+      "HEAD /" + std::string(40, 't') + " HTTP/1.1\r\nHost: h\r\n\r\n",
+      "GET /x HTTP/1.1\r\nHost: h\r\nA-Very-Long-Field-Name: v\r\n\r\n",
+      "GET /x HTTP/1.1\r\nHost: h\r\nA:\tb \r\n\r\n",
+      // Empty lines before a request.
+      "\r\n",
+      "\r\n\r\n",
+      "\n",
+      // Upgrades: the parser stops after them.
+      "CONNECT h:1 HTTP/1.1\r\nHost: h:1\r\n\r\n",
+      "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n"
+      "Upgrade: websocket\r\n\r\n",
+      // Errors: the parser stops at them.
+      "GET / HTTP/1.1\r\nHost: h\r\nHost: i\r\n\r\n",
+      "GET / HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1\nHost: h\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n",
+      "GET / HTTP/2.0\r\nHost: h\r\n\r\n",
+      "\x01GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+  };
+  for (const std::string& other : others) {
+    for (const std::string& input :
+         {other + usual + usual, usual + other + usual,
+          usual + usual + other, usual + other + other + usual}) {
+      for (int pause_at : {-1, 0, 1, 2}) {
+        ExpectBurstAgrees(input, {}, pause_at);
+      }
+    }
+  }
+}
+
+// A burst whose last head is cut short anywhere: the requests before it
+// are read, the partial head is kept, and the next Feed completes it.
+TEST(HttpRequestParserTest, BurstEndingInAPartialHead) {
+  const std::string burst = UsualBurst(3);
+  const size_t each = UsualRequest(8000).size();
+  for (size_t cut = 2 * each; cut <= burst.size(); ++cut) {
+    WholeRequestRecorder recorder;
+    http_internal::HttpParserCore parser(HttpParserOptions(), &recorder);
+    recorder.parser = &parser;
+    const std::unique_ptr<char[]> first(new char[cut]);
+    std::copy(burst.begin(), burst.begin() + cut, first.get());
+    EXPECT_EQ(parser.Feed(std::string_view(first.get(), cut)), cut);
+    EXPECT_EQ(recorder.whole_requests, cut == burst.size() ? 3 : 2) << cut;
+    EXPECT_EQ(parser.idle(), cut == 2 * each || cut == burst.size()) << cut;
+    EXPECT_EQ(parser.Feed(std::string_view(burst).substr(cut)),
+              burst.size() - cut);
+    EXPECT_EQ(recorder.inner.events,
+              ParseRequests(burst, 1, HttpParserOptions(), false).events)
+        << cut;
+    ExpectBurstAgrees(burst.substr(0, cut));
+  }
+}
+
+// The last field of the last request ends near the end of the bytes,
+// with values of every length: the value's last block then overlaps the
+// one before it, and must still find the CR, and nothing past the bytes.
+TEST(HttpRequestParserTest, BurstEndingInValuesOfEveryLength) {
+  for (size_t size = 1; size <= 70; ++size) {
+    for (const std::string& tail : {std::string(), std::string("\r\n")}) {
+      const std::string last =
+          "GET /l HTTP/1.1\r\nHost: h\r\nX-Value: " + std::string(size, 'v') +
+          "\r\n\r\n" + tail;
+      const BurstRun run = ExpectBurstAgrees(UsualBurst(2) + last);
+      EXPECT_EQ(run.whole_requests, 3) << size;
+      // A value ending in SP, or holding a CR short of its end.
+      ExpectBurstAgrees(UsualBurst(1) + "GET /l HTTP/1.1\r\nHost: h\r\nX: " +
+                        std::string(size, 'v') + " \r\n\r\n" + tail);
+      ExpectBurstAgrees(UsualBurst(1) + "GET /l HTTP/1.1\r\nHost: h\r\nX: " +
+                        std::string(size, 'v') + "\rv\r\n\r\n" + tail);
+    }
+  }
+}
+
+// Limits reached in the middle of a burst: the section (with more bytes in
+// one Feed than a section may hold, and after empty lines), the field
+// count, and line limits about as long as the usual lines' reach.
+TEST(HttpRequestParserTest, BurstMeetsLimits) {
+  const std::string burst = UsualBurst(16);
+  const size_t each = UsualRequest(8000).size();
+  for (size_t header_max : {each - 1, each, each + 1, 2 * each, 3 * each + 5,
+                            burst.size() - 1, burst.size()}) {
+    HttpParserOptions options;
+    options.header_bytes_max = header_max;
+    const BurstRun run = ExpectBurstAgrees(burst, options);
+    if (header_max >= each) {
+      EXPECT_EQ(run.whole_requests, 16) << header_max;
+    }
+    ExpectBurstAgrees("\r\n" + burst, options);
+    ExpectBurstAgrees("\r\n\r\n\r\n" + burst, options);
+    ExpectBurstAgrees(UsualBurst(2) + "\r\n\r\n" + burst, options);
+  }
+  // Empty lines before a burst count towards its first head's section
+  // only: a later, longer head may take the whole section.
+  const std::string longer = "GET / HTTP/1.1\r\nHost: h\r\nX: " +
+                             std::string(60, 'v') + "\r\n\r\n";
+  ASSERT_GT(longer.size(), each + 3);
+  for (const std::string blank : {"\r\n", "\n", "\r\n\r\n"}) {
+    for (size_t header_max :
+         {longer.size() - 1, longer.size(), longer.size() + 1}) {
+      HttpParserOptions options;
+      options.header_bytes_max = header_max;
+      ExpectBurstAgrees(blank + UsualRequest(8000) + longer + longer,
+                        options);
+      ExpectBurstAgrees(blank + UsualRequest(8000) + longer + longer, options,
+                        /*pause_at=*/0);
+    }
+  }
+  for (size_t count_max : {1, 2, 3}) {
+    HttpParserOptions options;
+    options.header_count_max = count_max;
+    const std::string three =
+        "GET / HTTP/1.1\r\nHost: h\r\nA: b\r\nC: d\r\n\r\n";
+    ExpectBurstAgrees(burst + three + burst, options);
+    ExpectBurstAgrees(three + burst, options);
+  }
+  for (size_t line_max = 28; line_max <= 40; ++line_max) {
+    HttpParserOptions options;
+    options.line_bytes_max = line_max;
+    ExpectBurstAgrees(burst, options);
+    ExpectBurstAgrees(
+        "GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(30, 'v') + "\r\n\r\n" +
+            "GET / HTTP/1.1\r\nHost: h\r\nXY: " + std::string(30, 'v') +
+            "\r\n\r\n" + burst,
+        options);
+  }
+}
+
+// Bursts of heads like the usual request, with values of any length,
+// now and then a field that bears on framing, a byte changed anywhere or
+// the last head cut short.
+rc::Gen<std::string> BurstLike() {
+  return rc::gen::exec([]() {
+    static const std::vector<std::string> kTargets = {
+        "/", "/index.html", "/" + std::string(15, 'a'),
+        "/" + std::string(16, 'a'), "/?" + std::string(30, 'q')};
+    // Names the usual request may have, with values of any length, and
+    // (less often) fields that bear on framing, with valid values.
+    static const std::vector<std::string> kNames = {
+        "user-agent", "Accept", "X-" + std::string(14, 'n'),
+        "X-" + std::string(15, 'n')};
+    static const std::vector<std::string> kFramingFields = {
+        "Connection: keep-alive", "Content-Length: 0", "Host: h",
+        "Expect: 100-continue", "Connection: close"};
+    std::string burst;
+    const int requests = *rc::gen::inRange(1, 12);
+    for (int r = 0; r < requests; ++r) {
+      // Now and then empty lines before a request.
+      if (*rc::gen::inRange(0, 6) == 0) {
+        burst += *rc::gen::elementOf(
+            std::vector<std::string>{"\r\n", "\n", "\r\n\r\n"});
+      }
+      burst += "GET " + *rc::gen::elementOf(kTargets) +
+               " HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n";
+      const int fields = *rc::gen::inRange(0, 4);
+      for (int f = 0; f < fields; ++f) {
+        if (*rc::gen::inRange(0, 10) == 0) {
+          burst += *rc::gen::elementOf(kFramingFields) + "\r\n";
+        } else {
+          burst += *rc::gen::elementOf(kNames) + ": " +
+                   std::string(*rc::gen::inRange<size_t>(1, 50), 'v') + "\r\n";
+        }
+      }
+      burst += "\r\n";
+    }
+    if (*rc::gen::inRange(0, 3) == 0) {
+      const size_t at = *rc::gen::inRange<size_t>(0, burst.size());
+      burst[at] = *rc::gen::elementOf(std::string("\r\n :\t\x80\x01Ga0"));
+    }
+    if (*rc::gen::arbitrary<bool>()) {
+      burst.resize(*rc::gen::inRange<size_t>(0, burst.size() + 1));
+    }
+    return burst;
+  });
+}
+
+RC_GTEST_PROP(HttpRequestParserTest, BurstAgreesRequestByRequest, ()) {
+  const std::string input = *BurstLike();
+  HttpParserOptions options;
+  if (*rc::gen::inRange(0, 3) == 0) {
+    // About as large as the heads and their lines, so that bursts meet
+    // them part way.
+    options.line_bytes_max = *rc::gen::inRange<size_t>(20, 100);
+    options.header_bytes_max = *rc::gen::inRange<size_t>(50, 600);
+    options.header_count_max = *rc::gen::inRange<size_t>(1, 6);
+  }
+  const int pause_at = *rc::gen::inRange(-1, 12);
+  const BurstRun burst = FeedBurst(input, options, pause_at);
+  const BurstRun reference = FeedRequestByRequest(input, options, pause_at);
+  RC_CLASSIFY(burst.whole_requests > 1, "several usual requests");
+  RC_ASSERT(burst.events == reference.events);
+  RC_ASSERT(burst.used == reference.used);
+  RC_ASSERT(burst.failed == reference.failed);
+  RC_ASSERT(burst.events ==
+            ParseRequests(input, 1, options, /*finish=*/false).events);
+}
+
 }  // namespace
 }  // namespace ember::protocols
