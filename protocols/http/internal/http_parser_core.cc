@@ -222,9 +222,10 @@ constexpr size_t kUsualFieldReach = 16 + 2 + 16 + 1;
 // would accept, giving the same name and value. `*next` is where the next
 // line starts. `last_block` is the last place a block of the value may
 // start, with the byte after the block still there to read (the LF after a
-// CR at its end); it is at least 18 bytes on, where the first block may
-// start, so no further than it. `line_max` is at least kUsualFieldReach: a line whose value ends
-// in its first block is no longer, so only longer values are measured.
+// CR at its end); it is at least 18 bytes on, so the first block, which
+// starts no further, is always there. `line_max` is at least
+// kUsualFieldReach: no line whose value ends in its first block is longer,
+// so only longer values are measured against it.
 [[gnu::always_inline]] inline bool ScanUsualField(const char* line,
                                                   const char* last_block,
                                                   size_t line_max,

@@ -27,7 +27,9 @@
 // are read with 16-byte block tests of their own, and any other line with
 // the line-by-line scanners. A WholeRequestListener hears such a usual
 // request in one call (OnBodilessRequest), with the parser left idle after
-// it.
+// it; unless that call paused the parser, the pass then reads the next head
+// as Feed's loop would, in the same call, so that a burst of pipelined
+// usual requests costs one call.
 
 #ifndef EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
 #define EMBER_PROTOCOLS_HTTP_INTERNAL_HTTP_PARSER_CORE_H_
