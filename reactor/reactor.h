@@ -164,8 +164,9 @@ class Reactor {
   // The backend's monotonic clock, read fresh.
   absl::Time Now() { return network_.Now(); }
   // The time the events being handled began to be dispatched: refreshed
-  // as a turn begins (before its timers and ticks) and before the first I/O
-  // callback of each poll, so it lags Now() by no more than the callbacks
+  // as a turn begins (before its timers and ticks), before the first I/O
+  // callback of each poll and after a poll that dispatched nothing, so it
+  // lags Now() by no more than the callbacks (and the writes they queued)
   // run since have taken. Free to read, where Now() asks the backend's
   // clock; for timestamps and deadlines taken per request.
   absl::Time LoopNow() const { return loop_time_; }
@@ -279,9 +280,19 @@ class Reactor {
                  const std::optional<io::Address>& bind);
   void OnServerReadable(Server* server);
   // Runs the ticks queued before this call; true if any ran.
-  bool RunTicks();
+  // Runs the ticks queued before the call; returns whether there were any.
+  // Inline, as most turns have none.
+  bool RunTicks() {
+    if (ticks_.empty() && !remote_pending_.load()) return false;
+    return RunQueuedTicks();
+  }
+  bool RunQueuedTicks();
   void FlushPending();
   void ReapClosed();
+  // After a dispatch (the turn's timers and ticks, or a Poll): writes what
+  // callbacks queued, unbinds what they closed, and destroys ended connect
+  // races.
+  void EndDispatch();
   void CloseAll(UnbindKind kind);
   void CheckDrained();
   void Teardown();

@@ -23,6 +23,7 @@ bool TimerQueue::Cancel(TimerId id) {
   if (it == live_.end()) return false;
   if (it->second.origin == Origin::kUser) --user_count_;
   live_.erase(it);
+  if (top_live_ && heap_.front().id == id) top_live_ = false;
   MaybeCompact();
   return true;
 }
@@ -31,28 +32,30 @@ void TimerQueue::Clear() {
   heap_.clear();
   live_.clear();
   user_count_ = 0;
-}
-
-absl::Time TimerQueue::NextDeadline() {
-  DropStaleTop();
-  return heap_.empty() ? absl::InfiniteFuture() : heap_.front().deadline;
+  top_live_ = false;
 }
 
 void TimerQueue::Push(absl::Time deadline, TimerId id, uint64_t seq) {
   heap_.push_back(HeapEntry{deadline, seq, id});
   std::push_heap(heap_.begin(), heap_.end(), Later);
+  // A new entry is its timer's current one; any other top is unchanged.
+  if (heap_.front().seq == seq) top_live_ = true;
 }
 
 void TimerQueue::PopTop() {
   std::pop_heap(heap_.begin(), heap_.end(), Later);
   heap_.pop_back();
+  top_live_ = false;
 }
 
-void TimerQueue::DropStaleTop() {
+void TimerQueue::FindLiveTop() {
   while (!heap_.empty()) {
     const HeapEntry& top = heap_.front();
     auto it = live_.find(top.id);
-    if (it != live_.end() && it->second.seq == top.seq) return;
+    if (it != live_.end() && it->second.seq == top.seq) {
+      top_live_ = true;
+      return;
+    }
     PopTop();
   }
 }
@@ -69,6 +72,7 @@ void TimerQueue::MaybeCompact() {
   }
   std::make_heap(kept.begin(), kept.end(), Later);
   heap_ = std::move(kept);
+  top_live_ = false;
 }
 
 }  // namespace ember

@@ -51,7 +51,10 @@ class TimerQueue {
   bool IsPending(TimerId id) const { return live_.contains(id); }
 
   // The earliest deadline of a live timer, or absl::InfiniteFuture().
-  absl::Time NextDeadline();
+  absl::Time NextDeadline() {
+    DropStaleTop();
+    return heap_.empty() ? absl::InfiniteFuture() : heap_.front().deadline;
+  }
 
   // Runs every timer due at or before `now`, in (deadline, order added)
   // order. Timers added by a callback with a deadline <= now run in a later
@@ -86,7 +89,14 @@ class TimerQueue {
   }
   void Push(absl::Time deadline, TimerId id, uint64_t seq);
   void PopTop();
-  void DropStaleTop();
+  // Pops cancelled entries off the top until a live one (or none) is there.
+  // Every turn asks for the top twice (RunDue, NextDeadline) and it rarely
+  // changes in between, so a top found live is remembered until it might
+  // not be.
+  void DropStaleTop() {
+    if (!top_live_ && !heap_.empty()) FindLiveTop();
+  }
+  void FindLiveTop();
   void MaybeCompact();
 
   std::vector<HeapEntry> heap_;
@@ -94,6 +104,10 @@ class TimerQueue {
   TimerId next_id_ = 1;
   uint64_t next_seq_ = 1;
   size_t user_count_ = 0;
+  // heap_.front() is known to be a live timer's current entry. Set by
+  // FindLiveTop and by a Push that becomes the top; cleared by whatever may
+  // make the top stale (PopTop, cancelling the top, rebuilding the heap).
+  bool top_live_ = false;
 };
 
 template <typename Runner>

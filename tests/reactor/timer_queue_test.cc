@@ -5,7 +5,13 @@
 
 #include "reactor/timer_queue.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <map>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -127,6 +133,88 @@ TEST(TimerQueueTest, CancelChurnKeepsQueueConsistent) {
   EXPECT_EQ(q.NextDeadline(), kT0 + absl::Seconds(1));
   RunAll(q, kT0 + absl::Seconds(5000));
   EXPECT_EQ(fired, 1);
+}
+
+// The queue remembers a top it found live between calls (every turn asks
+// for it twice). Against a plain model, under adds, cancels (the top ones
+// most of all), periodic re-arms and runs: the next deadline, the size and
+// the timers each run fires, in order, stay right after every step.
+TEST(TimerQueueTest, NextDeadlineFollowsAModelUnderChurn) {
+  struct ModelTimer {
+    absl::Time deadline;
+    uint64_t seq;
+    absl::Duration period;
+  };
+  std::mt19937_64 random(20261201);
+  auto below = [&random](uint64_t n) { return random() % n; };
+  TimerQueue q;
+  std::map<TimerId, ModelTimer> model;
+  uint64_t seq = 0;
+  absl::Time now = kT0;
+  std::vector<TimerId> fired;
+  auto model_next = [&model] {
+    absl::Time next = absl::InfiniteFuture();
+    for (const auto& [id, t] : model) next = std::min(next, t.deadline);
+    return next;
+  };
+  auto model_top = [&model] {
+    auto top = model.begin();
+    for (auto it = model.begin(); it != model.end(); ++it) {
+      if (std::pair(it->second.deadline, it->second.seq) <
+          std::pair(top->second.deadline, top->second.seq)) {
+        top = it;
+      }
+    }
+    return top->first;
+  };
+  for (int step = 0; step < 20000; ++step) {
+    const uint64_t op = below(10);
+    if (op < 4 || model.empty()) {
+      const absl::Time deadline = now + absl::Milliseconds(below(50));
+      const absl::Duration period =
+          below(4) == 0 ? absl::Milliseconds(1 + below(20))
+                        : absl::ZeroDuration();
+      const TimerId id = q.Add(deadline, period, TimerQueue::Origin::kUser, {});
+      model[id] = ModelTimer{deadline, ++seq, period};
+    } else if (op < 7) {
+      // Cancel: the top timer half of the time, else any.
+      TimerId id = model.begin()->first;
+      if (below(2) == 0) {
+        id = model_top();
+      } else {
+        auto it = model.begin();
+        std::advance(it, below(model.size()));
+        id = it->first;
+      }
+      EXPECT_TRUE(q.Cancel(id));
+      model.erase(id);
+    } else {
+      now += absl::Milliseconds(below(30));
+      std::vector<std::pair<std::pair<absl::Time, uint64_t>, TimerId>> due;
+      for (const auto& [id, t] : model) {
+        if (t.deadline <= now) due.push_back({{t.deadline, t.seq}, id});
+      }
+      std::sort(due.begin(), due.end());
+      std::vector<TimerId> expected;
+      for (const auto& d : due) {
+        expected.push_back(d.second);
+        ModelTimer& t = model[d.second];
+        if (t.period > absl::ZeroDuration()) {
+          t.deadline = now + t.period;
+          t.seq = ++seq;
+        } else {
+          model.erase(d.second);
+        }
+      }
+      fired.clear();
+      q.RunDue(now, [&fired](TimerId id, TimerQueue::Callback&) {
+        fired.push_back(id);
+      });
+      ASSERT_EQ(fired, expected) << "step " << step;
+    }
+    ASSERT_EQ(q.NextDeadline(), model_next()) << "step " << step;
+    ASSERT_EQ(q.size(), model.size()) << "step " << step;
+  }
 }
 
 }  // namespace
