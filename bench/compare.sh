@@ -27,8 +27,9 @@
 #   --out=DIR          where to keep the raw outputs (default: a temp dir)
 #   --summarize=FILE   only print the tables of an earlier run's runs.tsv
 #
-# Within each workload the servers take turns (A B C D E A B C D E ...), so
-# that drift in the shared machine's load spreads over all of them. Each run
+# Within each workload the servers take turns, each round starting one server
+# later (A B C D E, B C D E A, C D E A B, ...), so that drift in the shared
+# machine's load spreads over all of them and favours no place. Each run
 # starts the server afresh on a free port, pinned to CPU 0 (`taskset -c 0`);
 # the load runs pinned to CPU 1. Per run it records the load tool's
 # operations per second and latency percentiles, and the server's CPU time
@@ -332,8 +333,12 @@ for workload in $workloads; do
     http_* | h2load_* | idle_http) protocol=http ;;
     *) die "unknown workload $workload" ;;
   esac
+  read -r -a order <<<"$servers"
   for ((round = 1; round <= rounds; ++round)); do
-    for server in $servers; do
+    # Each round starts one server later (A B C, B C A, C A B, ...): a load
+    # that drifts during a workload then favours no server's place.
+    for ((k = 0; k < ${#order[@]}; ++k)); do
+      server=${order[(k + round - 1) % ${#order[@]}]}
       [[ -n $(server_binary "$server" "$protocol") ]] || continue
       loadavg=$(cut -d' ' -f1 /proc/loadavg)
       start_server "$server" "$protocol" "$workload-$round"
