@@ -1073,7 +1073,7 @@ TEST(HttpRequestParserTest, WholeHeadPassUsualFieldLinesAndTheirNeighbours) {
   // Every byte in a value, a name and a target the block tests read.
   for (int c = 0; c < 256; ++c) {
     const std::string byte(1, static_cast<char>(c));
-    for (const std::string line :
+    for (const std::string& line :
          {"A: ab" + byte + "cd\r\n", "A: " + byte + "bcd\r\n",
           "A: abc" + byte + "\r\n", "Ab" + byte + "c: d\r\n",
           byte + "bc: d\r\n"}) {

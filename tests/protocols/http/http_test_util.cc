@@ -100,7 +100,9 @@ void RequestRecorder::OnError(const HttpParseError& error) {
 void WholeRequestRecorder::OnBodilessRequest(const HttpRequestHead& head) {
   EXPECT_EQ(head.framing, HttpBodyFraming::kNone);
   EXPECT_FALSE(head.upgrade);
-  if (parser != nullptr) EXPECT_FALSE(parser->idle());
+  if (parser != nullptr) {
+    EXPECT_FALSE(parser->idle());
+  }
   ++whole_requests;
   inner.OnRequestHead(head);
   inner.OnMessageComplete(HttpFieldsView());
