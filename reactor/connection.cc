@@ -534,7 +534,22 @@ void Connection::OnIoReady(uint32_t readiness) {
   if ((readiness & io::kReadable) && state_ != Lifecycle::kClosed &&
       state_ != Lifecycle::kConnecting) {
     HandleReadable();
+    FlushAfterEvent();
   }
+}
+
+void Connection::FlushAfterEvent() {
+  // What this connection's own callbacks queued goes out now, in one write,
+  // rather than after every other event of the poll has been handled: an
+  // answer then waits for no other connection's work (with a thousand
+  // connections ready at once, that wait was the tail of the latency).
+  // Only when this connection was queued last, as it nearly always is; one
+  // queued before or after it keeps its place in the turn's flush.
+  std::vector<Connection*>& queued = reactor_->flush_list_;
+  if (!flush_scheduled_ || queued.empty() || queued.back() != this) return;
+  queued.pop_back();
+  flush_scheduled_ = false;
+  Flush();
 }
 
 void Connection::FinishConnecting() {

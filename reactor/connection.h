@@ -355,6 +355,9 @@ class Connection : private io::IoWatcher {
   void MaybeCloseFilter();
   // True when nothing of the filter's holds up a close or half-close.
   bool FilterFlushed() const;
+  // After a read event's callbacks: writes what they queued, if this
+  // connection is the last one queued for the turn's flush.
+  void FlushAfterEvent();
 
   // Laid out for size (a server holds one per client): the flags together,
   // and what most connections never set (their own outbound limits) kept
