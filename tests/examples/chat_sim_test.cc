@@ -343,12 +343,33 @@ TEST(CoroChatSimDeterminismTest, OneSeedGivesOneRun) {
   OneSeedGivesOneRun(ChatServerKind::kCoro);
 }
 
+// The faults of `faults` the simulator draws per write call rather than per
+// byte of the stream: a split or a short write is drawn at the offset a
+// write starts at (sim/sim_streams.cc), so how many strike follows how the
+// bytes were cut into writes, not the bytes themselves.
+std::map<std::string, uint64_t> WithoutPerWriteFaults(
+    std::map<std::string, uint64_t> faults) {
+  faults.erase("split");
+  faults.erase("short_write");
+  return faults;
+}
+
 TEST(ChatSimEquivalenceTest, TheCoroServerIsObservablyTheCallbackServer) {
   // Goal: the two servers are interchangeable, not merely both correct.
   // Run on the same seed and plan, every client sees the same thing (the
   // same lines, bytes, joins, leaves and failures) and the simulator the
-  // same traffic, although the coroutine server's reactor records more
-  // events (the ticks that resume its tasks, and each resume).
+  // same bytes and the same faults, although the coroutine server's reactor
+  // records more events (the ticks that resume its tasks, and each resume).
+  //
+  // Not the same writes, though. The callback server relays a line inside
+  // the read event that brought it; the coroutine server's task resumes on
+  // the next turn, after the rest of that poll. When a receiver still holds
+  // bytes the window refused and becomes writable later in the same poll,
+  // the callback server's relayed line goes out with them in one write, the
+  // coroutine server's in a second write of its own (seed 4413, swarm: 124
+  // and 386 bytes where the callback server wrote 510). The bytes and their
+  // order are the same; the faults drawn per write are not, so they are
+  // left out of the comparison.
   for (const char* plan_name : {"ideal", "wan", "hostile", "swarm"}) {
     for (uint64_t seed : Seeds(600, 3)) {
       SCOPED_TRACE(::testing::Message()
@@ -377,7 +398,8 @@ TEST(ChatSimEquivalenceTest, TheCoroServerIsObservablyTheCallbackServer) {
       EXPECT_EQ(a.chat.deliveries, b.chat.deliveries);
       EXPECT_EQ(callback.result.stats.bytes_written,
                 coro.result.stats.bytes_written);
-      EXPECT_EQ(callback.result.stats.faults, coro.result.stats.faults);
+      EXPECT_EQ(WithoutPerWriteFaults(callback.result.stats.faults),
+                WithoutPerWriteFaults(coro.result.stats.faults));
       EXPECT_GT(coro.result.reactor_events, callback.result.reactor_events);
       if (::testing::Test::HasFailure()) return;
     }
