@@ -105,10 +105,7 @@ absl::Status Reactor::Run() {
 // for some of these.
 void Reactor::EndDispatch() {
   if (!flush_list_.empty()) FlushPending();
-  if (!closed_list_.empty() || !closed_datagrams_.empty() ||
-      !stopped_servers_.empty() || draining_) {
-    ReapClosed();
-  }
+  if (ClosedPending() || draining_) ReapClosed();
   if (!retired_races_.empty()) retired_races_.clear();
 }
 
@@ -244,8 +241,7 @@ void Reactor::FlushPending() {
 }
 
 void Reactor::ReapClosed() {
-  while (!closed_list_.empty() || !closed_datagrams_.empty() ||
-         !stopped_servers_.empty()) {
+  while (ClosedPending()) {
     stopped_servers_.clear();
     reap_scratch_.swap(closed_list_);
     for (Connection* c : reap_scratch_) {

@@ -279,9 +279,8 @@ class Reactor {
                  absl::StatusOr<std::vector<io::Address>> resolved,
                  const std::optional<io::Address>& bind);
   void OnServerReadable(Server* server);
-  // Runs the ticks queued before this call; true if any ran.
-  // Runs the ticks queued before the call; returns whether there were any.
-  // Inline, as most turns have none.
+  // Runs the ticks queued before this call; true if any ran. Inline, as
+  // most turns have none.
   bool RunTicks() {
     if (ticks_.empty() && !remote_pending_.load()) return false;
     return RunQueuedTicks();
@@ -289,6 +288,11 @@ class Reactor {
   bool RunQueuedTicks();
   void FlushPending();
   void ReapClosed();
+  // Something closed (or a server stopped) waits for ReapClosed.
+  bool ClosedPending() const {
+    return !closed_list_.empty() || !closed_datagrams_.empty() ||
+           !stopped_servers_.empty();
+  }
   // After a dispatch (the turn's timers and ticks, or a Poll): writes what
   // callbacks queued, unbinds what they closed, and destroys ended connect
   // races.
