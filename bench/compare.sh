@@ -34,10 +34,14 @@
 # the load runs pinned to CPU 1. Per run it records the load tool's
 # operations per second and latency percentiles, and the server's CPU time
 # (utime + stime from /proc/PID/stat, over the whole load run, connection
-# set-up included) divided by the operations. The table gives the median of
-# the rounds of each figure (each taken on its own). A server that does not
-# start, dies, or a load run that reports any error (connection errors,
-# non-2xx responses, echoes that differ) stops the script with status 1.
+# set-up included) divided by the operations, and the user-space part of
+# it. The first table gives the median of the rounds of each figure (each
+# taken on its own); the second divides each run's figures by the epoll
+# loop's in the same round and gives the median and quartiles of those
+# ratios, which a drift of the machine between rounds does not move. A
+# server that does not start, dies, or a load run that reports any error
+# (connection errors, non-2xx responses, echoes that differ) stops the
+# script with status 1.
 set -euo pipefail
 
 rounds=5
@@ -99,6 +103,41 @@ def med(values):
     values = [float(v) for v in values if v != ""]
     return statistics.median(values) if values else None
 
+# Each server's figure over the epoll loop's in the same round, one ratio
+# per round: a drift of the machine that lasts a round moves both alike and
+# cancels. Prints the median ratio and its quartiles over the rounds.
+def paired(w, servers):
+    ref = {r["round"]: r for r in rows.get((w, "epoll"), [])}
+    if not ref or len(ref) < 2:
+        return
+    def spread(values):
+        values = sorted(values)
+        if not values:
+            return "-"
+        m = statistics.median(values)
+        if len(values) < 4:
+            return f"{m:.2f}"
+        q = statistics.quantiles(values, n=4)
+        return f"{m:.2f} ({q[0]:.2f} to {q[2]:.2f})"
+    print("\nEach round's figure over the epoll loop's in the same round: median"
+          " (quartiles) of the rounds.\n")
+    print("| Server | ops/s | server CPU per op | p99 latency |")
+    print("|---|---|---|---|")
+    for s in servers:
+        if s == "epoll":
+            continue
+        ops, cpu, p99 = [], [], []
+        for r in rows[(w, s)]:
+            e = ref.get(r["round"])
+            if e is None:
+                continue
+            ops.append(float(r["ops_per_s"]) / float(e["ops_per_s"]))
+            if float(e["cpu_us_per_op"]) > 0:
+                cpu.append(float(r["cpu_us_per_op"]) / float(e["cpu_us_per_op"]))
+            if r["p99_us"] and e["p99_us"]:
+                p99.append(float(r["p99_us"]) / float(e["p99_us"]))
+        print(f"| {s} | {spread(ops)} | {spread(cpu)} | {spread(p99)} |")
+
 print(f"\nMedians over the rounds ({runs}).")
 for w in order:
     print(f"\n### {titles.get(w, w)}\n")
@@ -112,18 +151,21 @@ for w in order:
             print(f"| {s} | {statistics.median(k):.2f} | {min(k):.2f} to {max(k):.2f} |")
     else:
         ref = med(r["ops_per_s"] for r in rows.get((w, "epoll"), []))
-        print("| Server | ops/s (median) | vs epoll | range | server CPU us/op | p50 us | p99 us |")
-        print("|---|---|---|---|---|---|---|")
+        print("| Server | ops/s (median) | vs epoll | range | server CPU us/op | of which user | p50 us | p99 us |")
+        print("|---|---|---|---|---|---|---|---|")
         for s in servers:
             rs = rows[(w, s)]
             ops = [float(r["ops_per_s"]) for r in rs]
             m = statistics.median(ops)
             ratio = f"{m / ref:.2f}" if ref else "-"
             p99 = med(r["p99_us"] for r in rs)
+            user = med(r.get("user_us_per_op") or "" for r in rs)
             print(f"| {s} | {m:,.0f} | {ratio} | {min(ops):,.0f} to {max(ops):,.0f} "
                   f"| {med(r['cpu_us_per_op'] for r in rs):.2f} "
+                  f"| {'-' if user is None else f'{user:.2f}'} "
                   f"| {med(r['p50_us'] for r in rs):.1f} "
                   f"| {'-' if p99 is None else f'{p99:.1f}'} |")
+        paired(w, servers)
     print(f"\n1-minute load average during these runs: {min(loads):.2f} to {max(loads):.2f}")
 EOF
 }
@@ -205,13 +247,13 @@ done
 
 clk_tck=$(getconf CLK_TCK)
 
-# utime + stime of a process, in clock ticks.
+# utime and stime of a process, in clock ticks.
 cpu_ticks() {
   local stat
   stat=$(<"/proc/$1/stat") ||
     { cat "$server_log" >&2; die "the server ($server_log) died during the run"; }
   stat=${stat##*) }  # fields from the third (state) on
-  awk '{ print $12 + $13 }' <<<"$stat"
+  awk '{ print $12, $13 }' <<<"$stat"
 }
 
 rss_kib() {
@@ -322,7 +364,7 @@ run_load() {
 }
 
 runs="$out/runs.tsv"
-printf 'workload\tround\tserver\tops_per_s\tcpu_us_per_op\tp50_us\tp99_us\tkib_per_conn\tloadavg\n' >"$runs"
+printf 'workload\tround\tserver\tops_per_s\tcpu_us_per_op\tp50_us\tp99_us\tkib_per_conn\tloadavg\tuser_us_per_op\tsys_us_per_op\n' >"$runs"
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/load.txt"
 echo "raw results in $out" >&2
@@ -361,22 +403,25 @@ for workload in $workloads; do
         wait "$idle_pid" 2>/dev/null || true
         kib=$(awk -v a="$after" -v b="$before" -v n="$idle" \
           'BEGIN { printf "%.2f", (a - b) / n }')
-        printf '%s\t%d\t%s\t\t\t\t\t%s\t%s\n' "$workload" "$round" "$server" \
+        printf '%s\t%d\t%s\t\t\t\t\t%s\t%s\t\t\n' "$workload" "$round" "$server" \
           "$kib" "$loadavg" >>"$runs"
         echo "$workload round $round $server: RSS $before -> $after KiB," \
           "$kib KiB per connection (load $loadavg)" >&2
       else
-        cpu_before=$(cpu_ticks "$server_pid")
+        ticks=$(cpu_ticks "$server_pid")
+        read -r user_before sys_before <<<"$ticks"
         run_load "$workload" "$log"
-        cpu_after=$(cpu_ticks "$server_pid")
-        cpu_us=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$clk_tck" \
-          -v n="$ops" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }')
-        printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t\t%s\n' "$workload" "$round" \
-          "$server" "$ops_per_s" "$cpu_us" "$p50_us" "$p99_us" "$loadavg" \
-          >>"$runs"
+        ticks=$(cpu_ticks "$server_pid")
+        read -r user_after sys_after <<<"$ticks"
+        read -r cpu_us user_us sys_us < <(awk -v hz="$clk_tck" -v n="$ops" \
+          -v u=$((user_after - user_before)) -v s=$((sys_after - sys_before)) \
+          'BEGIN { f = 1e6 / hz / n; printf "%.3f %.3f %.3f\n", (u + s) * f, u * f, s * f }')
+        printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t\t%s\t%s\t%s\n' "$workload" \
+          "$round" "$server" "$ops_per_s" "$cpu_us" "$p50_us" "$p99_us" \
+          "$loadavg" "$user_us" "$sys_us" >>"$runs"
         echo "$workload round $round $server: $ops_per_s ops/s," \
-          "$cpu_us us CPU/op, p50 $p50_us us, p99 ${p99_us:--} us" \
-          "(load $loadavg)" >&2
+          "$cpu_us us CPU/op ($user_us user), p50 $p50_us us," \
+          "p99 ${p99_us:--} us (load $loadavg)" >&2
       fi
       stop_server "$server" "$protocol"
     done
