@@ -89,6 +89,14 @@ class IoWatcher {
   // from inside `Network::Poll`.
   virtual void OnIoReady(uint32_t readiness) = 0;
 
+  // How many bytes from the watcher's address OnIoReady usually reads: a
+  // hint, asked once when the watcher is set. A backend may fetch them into
+  // the cache ahead of the call (the epoll backend does, for the next ready
+  // watcher while it dispatches the current one), so that a server with
+  // many connections does not stall on each one's state in turn. Zero
+  // means the first cache line only.
+  virtual size_t HotBytes() const { return 0; }
+
  protected:
   ~IoWatcher() = default;
 };

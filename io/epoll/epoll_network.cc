@@ -20,6 +20,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "io/absl_compat.h"
 #include "io/check.h"
@@ -653,7 +654,27 @@ void EpollNetwork::ReleaseSlot(uint32_t index) {
 
 void EpollNetwork::SetSlotWatcher(uint32_t index, IoWatcher* watcher) {
   slots_[index].watcher = watcher;
+  slots_[index].hot_bytes = static_cast<uint16_t>(
+      watcher == nullptr ? 0 : std::min(watcher->HotBytes(), kHotBytesMax));
   UpdateRegistration(index);
+}
+
+// Forced inline: GCC takes a function whose only effect is prefetching for
+// one without effects, and drops calls to it that are not inlined.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void EpollNetwork::PrefetchWatcher(
+    int i) const {
+  const uint32_t index = static_cast<uint32_t>(events_[i].data.u64);
+  if (index >= slots_.size()) return;  // The wake token, or stale.
+  const Slot& slot = slots_[index];
+  const char* begin = reinterpret_cast<const char*>(slot.watcher);
+  if (begin == nullptr) return;
+  // Every cache line the hot bytes touch, the first one even for none.
+  constexpr uintptr_t kLine = 64;
+  const uintptr_t first = reinterpret_cast<uintptr_t>(begin) & ~(kLine - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(begin) + slot.hot_bytes;
+  for (uintptr_t line = first; line == first || line < end; line += kLine) {
+    __builtin_prefetch(reinterpret_cast<const void*>(line));
+  }
 }
 
 void EpollNetwork::SetSlotInterest(uint32_t index, uint32_t interest) {
@@ -714,7 +735,19 @@ absl::StatusOr<int> EpollNetwork::Poll(absl::Time deadline) {
   polling_ = true;
   int callbacks = 0;
   bool woken = false;
+  // With many connections their state is rarely in the cache, and the
+  // loads of one connection's slot, object and fields, one after another,
+  // would stall each event. So the slots of the whole batch are fetched
+  // first, and each watcher's hot bytes one event ahead, while the event
+  // before it (its system calls) runs. Prefetches are hints: a stale or
+  // freed address costs nothing but the fetch.
   for (int i = 0; i < n; ++i) {
+    const uint32_t index = static_cast<uint32_t>(events_[i].data.u64);
+    if (index < slots_.size()) __builtin_prefetch(&slots_[index]);
+  }
+  if (n > 0) PrefetchWatcher(0);
+  for (int i = 0; i < n; ++i) {
+    if (i + 1 < n) PrefetchWatcher(i + 1);
     const uint64_t token = events_[i].data.u64;
     if (token == kWakeToken) {
       woken = true;

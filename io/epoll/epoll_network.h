@@ -143,7 +143,15 @@ class EpollNetwork final : public Network {
     uint8_t interest = 0;
     uint8_t registered_events = 0;  // EPOLLIN|EPOLLOUT; 0 = not registered.
     bool in_use = false;
+    // The watcher's HotBytes(), at most kHotBytesMax: what Poll prefetches.
+    uint16_t hot_bytes = 0;
   };
+  static_assert(sizeof(Slot) == 24);
+  static constexpr size_t kHotBytesMax = 2048;
+
+  // Starts fetching the slot of ready event `i` and its watcher's hot
+  // bytes into the cache.
+  void PrefetchWatcher(int i) const;
 
   struct ResolveDone {
     uint64_t id = 0;
