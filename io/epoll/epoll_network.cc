@@ -654,8 +654,16 @@ void EpollNetwork::ReleaseSlot(uint32_t index) {
 
 void EpollNetwork::SetSlotWatcher(uint32_t index, IoWatcher* watcher) {
   slots_[index].watcher = watcher;
-  slots_[index].hot_bytes = static_cast<uint16_t>(
-      watcher == nullptr ? 0 : std::min(watcher->HotBytes(), kHotBytesMax));
+  slots_[index].hot_lines = 0;
+  if (watcher != nullptr) {
+    // Counted here, once, from where the watcher lies in its lines.
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(watcher);
+    const size_t bytes = std::max<size_t>(
+        std::min(watcher->HotBytes(), kHotLinesMax * kCacheLine), 1);
+    const size_t lines = (begin + bytes - 1) / kCacheLine - begin / kCacheLine + 1;
+    slots_[index].hot_lines =
+        static_cast<uint8_t>(std::min(lines, kHotLinesMax));
+  }
   UpdateRegistration(index);
 }
 
@@ -666,14 +674,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void EpollNetwork::PrefetchWatcher(
   const uint32_t index = static_cast<uint32_t>(events_[i].data.u64);
   if (index >= slots_.size()) return;  // The wake token, or stale.
   const Slot& slot = slots_[index];
-  const char* begin = reinterpret_cast<const char*>(slot.watcher);
-  if (begin == nullptr) return;
-  // Every cache line the hot bytes touch, the first one even for none.
-  constexpr uintptr_t kLine = 64;
-  const uintptr_t first = reinterpret_cast<uintptr_t>(begin) & ~(kLine - 1);
-  const uintptr_t end = reinterpret_cast<uintptr_t>(begin) + slot.hot_bytes;
-  for (uintptr_t line = first; line == first || line < end; line += kLine) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line));
+  const uintptr_t first =
+      reinterpret_cast<uintptr_t>(slot.watcher) & ~(kCacheLine - 1);
+  for (unsigned line = 0; line < slot.hot_lines; ++line) {
+    __builtin_prefetch(reinterpret_cast<const void*>(first + line * kCacheLine));
   }
 }
 

@@ -143,11 +143,13 @@ class EpollNetwork final : public Network {
     uint8_t interest = 0;
     uint8_t registered_events = 0;  // EPOLLIN|EPOLLOUT; 0 = not registered.
     bool in_use = false;
-    // The watcher's HotBytes(), at most kHotBytesMax: what Poll prefetches.
-    uint16_t hot_bytes = 0;
+    // The cache lines the watcher's HotBytes() span from its address (at
+    // least one, at most kHotLinesMax): what Poll prefetches.
+    uint8_t hot_lines = 0;
   };
   static_assert(sizeof(Slot) == 24);
-  static constexpr size_t kHotBytesMax = 2048;
+  static constexpr size_t kHotLinesMax = 32;
+  static constexpr size_t kCacheLine = 64;
 
   // Starts fetching the slot of ready event `i` and its watcher's hot
   // bytes into the cache.
