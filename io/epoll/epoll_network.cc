@@ -660,7 +660,8 @@ void EpollNetwork::SetSlotWatcher(uint32_t index, IoWatcher* watcher) {
     const uintptr_t begin = reinterpret_cast<uintptr_t>(watcher);
     const size_t bytes = std::max<size_t>(
         std::min(watcher->HotBytes(), kHotLinesMax * kCacheLine), 1);
-    const size_t lines = (begin + bytes - 1) / kCacheLine - begin / kCacheLine + 1;
+    const size_t lines =
+        (begin + bytes - 1) / kCacheLine - begin / kCacheLine + 1;
     slots_[index].hot_lines =
         static_cast<uint8_t>(std::min(lines, kHotLinesMax));
   }
@@ -677,7 +678,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void EpollNetwork::PrefetchWatcher(
   const uintptr_t first =
       reinterpret_cast<uintptr_t>(slot.watcher) & ~(kCacheLine - 1);
   for (unsigned line = 0; line < slot.hot_lines; ++line) {
-    __builtin_prefetch(reinterpret_cast<const void*>(first + line * kCacheLine));
+    __builtin_prefetch(
+        reinterpret_cast<const void*>(first + line * kCacheLine));
   }
 }
 

@@ -151,8 +151,8 @@ class EpollNetwork final : public Network {
   static constexpr size_t kHotLinesMax = 32;
   static constexpr size_t kCacheLine = 64;
 
-  // Starts fetching the slot of ready event `i` and its watcher's hot
-  // bytes into the cache.
+  // Starts fetching the hot lines of ready event `i`'s watcher into the
+  // cache.
   void PrefetchWatcher(int i) const;
 
   struct ResolveDone {

@@ -74,7 +74,9 @@ TEST(TimerQueueTest, PeriodicRearmsAndCancelsItself) {
   TimerId id = 0;
   id = q.Add(kT0 + absl::Seconds(1), absl::Seconds(1),
              TimerQueue::Origin::kUser, [&] {
-               if (++fired == 4) EXPECT_TRUE(q.Cancel(id));
+               if (++fired == 4) {
+                 EXPECT_TRUE(q.Cancel(id));
+               }
              });
   for (int s = 1; s <= 10; ++s) RunAll(q, kT0 + absl::Seconds(s));
   EXPECT_EQ(fired, 4);

@@ -342,7 +342,7 @@ TEST_F(SmtpSimTest, TlsOrAuthRequiredButNotOfferedFails) {
   EXPECT_EQ(r.outcome, SmtpOutcome::kFailed);
   EXPECT_EQ(r.status.code(), absl::StatusCode::kFailedPrecondition);
   SmtpClientOptions auth;
-  auth.user_password = std::make_pair("user", "secret");
+  auth.user_password.emplace("user", "secret");
   r = Send(Message(), auth);
   EXPECT_EQ(r.outcome, SmtpOutcome::kFailed);
   EXPECT_EQ(r.status.code(), absl::StatusCode::kFailedPrecondition);
