@@ -647,6 +647,7 @@ void EpollNetwork::ReleaseSlot(uint32_t index) {
     int rc = epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot.fd, nullptr);
     EMBER_CHECK_MSG(rc == 0, "epoll_ctl del of a registered descriptor");
   }
+  hot_lines_total_ -= slot.hot_lines;
   // A new generation: events already fetched for this slot are now stale.
   slot = Slot{.generation = slot.generation + 1};
   free_slots_.push_back(index);
@@ -654,6 +655,7 @@ void EpollNetwork::ReleaseSlot(uint32_t index) {
 
 void EpollNetwork::SetSlotWatcher(uint32_t index, IoWatcher* watcher) {
   slots_[index].watcher = watcher;
+  hot_lines_total_ -= slots_[index].hot_lines;
   slots_[index].hot_lines = 0;
   if (watcher != nullptr) {
     // Counted here, once, from where the watcher lies in its lines.
@@ -664,6 +666,7 @@ void EpollNetwork::SetSlotWatcher(uint32_t index, IoWatcher* watcher) {
         (begin + bytes - 1) / kCacheLine - begin / kCacheLine + 1;
     slots_[index].hot_lines =
         static_cast<uint8_t>(std::min(lines, kHotLinesMax));
+    hot_lines_total_ += slots_[index].hot_lines;
   }
   UpdateRegistration(index);
 }
@@ -746,14 +749,20 @@ absl::StatusOr<int> EpollNetwork::Poll(absl::Time deadline) {
   // would stall each event. So the slots of the whole batch are fetched
   // first, and each watcher's hot bytes one event ahead, while the event
   // before it (its system calls) runs. Prefetches are hints: a stale or
-  // freed address costs nothing but the fetch.
-  for (int i = 0; i < n; ++i) {
-    const uint32_t index = static_cast<uint32_t>(events_[i].data.u64);
-    if (index < slots_.size()) __builtin_prefetch(&slots_[index]);
+  // freed address costs nothing but the fetch. When all the watchers'
+  // hot bytes fit in a core's cache they mostly stay there, and the
+  // prefetches would cost more than they save.
+  const bool prefetch =
+      hot_lines_total_ > options_.prefetch_above_bytes / kCacheLine;
+  if (prefetch) {
+    for (int i = 0; i < n; ++i) {
+      const uint32_t index = static_cast<uint32_t>(events_[i].data.u64);
+      if (index < slots_.size()) __builtin_prefetch(&slots_[index]);
+    }
+    if (n > 0) PrefetchWatcher(0);
   }
-  if (n > 0) PrefetchWatcher(0);
   for (int i = 0; i < n; ++i) {
-    if (i + 1 < n) PrefetchWatcher(i + 1);
+    if (prefetch && i + 1 < n) PrefetchWatcher(i + 1);
     const uint64_t token = events_[i].data.u64;
     if (token == kWakeToken) {
       woken = true;
