@@ -108,10 +108,9 @@ def med(values):
 # cancels. Prints the median ratio and its quartiles over the rounds.
 def paired(w, servers):
     ref = {r["round"]: r for r in rows.get((w, "epoll"), [])}
-    if not ref or len(ref) < 2:
+    if len(ref) < 2:
         return
     def spread(values):
-        values = sorted(values)
         if not values:
             return "-"
         m = statistics.median(values)

@@ -654,9 +654,10 @@ void EpollNetwork::ReleaseSlot(uint32_t index) {
 }
 
 void EpollNetwork::SetSlotWatcher(uint32_t index, IoWatcher* watcher) {
-  slots_[index].watcher = watcher;
-  hot_lines_total_ -= slots_[index].hot_lines;
-  slots_[index].hot_lines = 0;
+  Slot& slot = slots_[index];
+  slot.watcher = watcher;
+  hot_lines_total_ -= slot.hot_lines;
+  slot.hot_lines = 0;
   if (watcher != nullptr) {
     // Counted here, once, from where the watcher lies in its lines.
     const uintptr_t begin = reinterpret_cast<uintptr_t>(watcher);
@@ -664,9 +665,8 @@ void EpollNetwork::SetSlotWatcher(uint32_t index, IoWatcher* watcher) {
         std::min(watcher->HotBytes(), kHotLinesMax * kCacheLine), 1);
     const size_t lines =
         (begin + bytes - 1) / kCacheLine - begin / kCacheLine + 1;
-    slots_[index].hot_lines =
-        static_cast<uint8_t>(std::min(lines, kHotLinesMax));
-    hot_lines_total_ += slots_[index].hot_lines;
+    slot.hot_lines = static_cast<uint8_t>(std::min(lines, kHotLinesMax));
+    hot_lines_total_ += slot.hot_lines;
   }
   UpdateRegistration(index);
 }
