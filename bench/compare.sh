@@ -23,7 +23,9 @@
 #                      //examples/http:hello are "ember" (default: this one)
 #   --ember_threads=N  passes --threads=N to Ember's servers (default: not
 #                      passed, so they run single-threaded)
-#   --no_build         use the binaries already built with --config=opt
+#   --config=NAME      the Bazel config every server is built with (default
+#                      release: opt and link-time optimisation; opt: without)
+#   --no_build         use the binaries already built with that config
 #   --out=DIR          where to keep the raw outputs (default: a temp dir)
 #   --summarize=FILE   only print the tables of an earlier run's runs.tsv
 #
@@ -53,6 +55,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 ember_dir=$here
 ember_threads=
 build=1
+config=release
 out=
 summarize=
 
@@ -66,6 +69,7 @@ for arg in "$@"; do
     --servers=*) servers=${arg#*=}; servers=${servers//,/ } ;;
     --ember_dir=*) ember_dir=$(cd "${arg#*=}" && pwd) ;;
     --ember_threads=*) ember_threads=${arg#*=} ;;
+    --config=release | --config=opt) config=${arg#*=} ;;
     --no_build) build= ;;
     --out=*) out=${arg#*=} ;;
     --summarize=*) summarize=${arg#*=} ;;
@@ -213,16 +217,22 @@ die() {
 }
 
 if [[ -n $build ]]; then
-  echo "building (--config=opt) ..." >&2
-  (cd "$here" && ./bazelw build --config=opt //bench/peers:all \
+  echo "building (--config=$config) ..." >&2
+  (cd "$here" && ./bazelw build --config="$config" //bench/peers:all \
     //bench:echo_load //bench:idle_conns) >"$out/build.log" 2>&1 ||
     { tail -30 "$out/build.log"; die "build failed (see $out/build.log)"; }
-  (cd "$ember_dir" && ./bazelw build --config=opt //examples/echo:server \
+  (cd "$ember_dir" && ./bazelw build --config="$config" //examples/echo:server \
     //examples/http:hello) >>"$out/build.log" 2>&1 ||
     { tail -30 "$out/build.log"; die "build of Ember's servers in $ember_dir failed"; }
 fi
-bin=$(cd "$here" && ./bazelw info --config=opt bazel-bin 2>/dev/null)
-ember_bin=$(cd "$ember_dir" && ./bazelw info --config=opt bazel-bin 2>/dev/null)
+bin=$(cd "$here" && ./bazelw info --config="$config" bazel-bin 2>/dev/null)
+ember_bin=$(cd "$ember_dir" && ./bazelw info --config="$config" bazel-bin 2>/dev/null)
+# Bazel's server is a JVM whose threads wake now and then; on a 2-core
+# machine they run on the server's or the load's core, in the middle of a
+# run (seen: 100 to 200 switches to them on the server's core in 4 s). The
+# binaries are built, so it goes.
+(cd "$here" && ./bazelw shutdown) >/dev/null 2>&1 || true
+(cd "$ember_dir" && ./bazelw shutdown) >/dev/null 2>&1 || true
 
 # The server binary for a server name and a protocol (echo or http); empty
 # when that library has no such server (evhttp and libuv_parser are HTTP

@@ -8,7 +8,7 @@
 #   bench/instructions.sh --connections=50 --pipeline=1
 #   bench/instructions.sh --protocol=echo --connections=1 --pipeline=1
 #
-# Each server (built with --config=opt) runs under valgrind's callgrind
+# Each server (built with --config=release, or --config=opt) runs under valgrind's callgrind
 # twice: once answering nothing but one request, once answering --requests
 # more (--connections x --pipeline in flight): HTTP/1.1 GETs from h2load, or
 # with --protocol=echo 64-byte messages from bench/echo_load. The
@@ -24,13 +24,14 @@ requests=100000
 connections=50
 pipeline=16
 build=1
+config=release
 protocol=http
 
 usage() {
   sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   echo
   echo "Flags: --servers=A,B (ember epoll libuv libuv_parser libevent evhttp asio)"
-  echo "       --requests=N --connections=C --pipeline=P --protocol=http|echo --no_build"
+  echo "       --requests=N --connections=C --pipeline=P --protocol=http|echo --config=release|opt --no_build"
 }
 
 for arg in "$@"; do
@@ -40,6 +41,7 @@ for arg in "$@"; do
     --connections=*) connections=${arg#*=} ;;
     --pipeline=*) pipeline=${arg#*=} ;;
     --protocol=http | --protocol=echo) protocol=${arg#*=} ;;
+    --config=release | --config=opt) config=${arg#*=} ;;
     --no_build) build= ;;
     -h | --help) usage; exit 0 ;;
     *) echo "instructions.sh: unknown flag $arg" >&2; usage >&2; exit 2 ;;
@@ -55,12 +57,12 @@ done
 
 out=$(mktemp -d /tmp/ember-instructions.XXXXXX)
 if [[ -n $build ]]; then
-  (cd "$here" && ./bazelw build --config=opt //bench/peers:all \
+  (cd "$here" && ./bazelw build --config="$config" //bench/peers:all \
     //examples/http:hello //examples/echo:server //bench:echo_load) \
     >"$out/build.log" 2>&1 ||
     { tail -30 "$out/build.log"; echo "build failed" >&2; exit 1; }
 fi
-bin=$(cd "$here" && ./bazelw info --config=opt bazel-bin 2>/dev/null)
+bin=$(cd "$here" && ./bazelw info --config="$config" bazel-bin 2>/dev/null)
 
 # libuv_parser's is libuv_parser_hello, like every peer's.
 binary() {

@@ -14,10 +14,11 @@
 #   --connections=C    wrk's connections (default 1000)
 #   --servers=A,B      of: ember and the HTTP peers of bench/peers (epoll,
 #                      uring, libuv, libuv_parser, libevent, evhttp, asio);
-#                      built with --config=opt (default ember,epoll)
+#                      built with --config=release (default ember,epoll)
 #   --binary=PATH      an HTTP server binary taking --port=0 (as the
 #                      examples and peers do), in place of --servers; may
 #                      be given more than once, to compare two builds
+#   --config=NAME      release (the default) or opt: how --servers are built
 #   --no_build         use the binaries already built
 #
 # Each run starts the server pinned to CPU 0 and wrk (-t1, 9 s) pinned to
@@ -34,6 +35,7 @@ servers="ember epoll"
 binaries=()
 labels=()
 build=1
+config=release
 
 for arg in "$@"; do
   case "$arg" in
@@ -41,6 +43,7 @@ for arg in "$@"; do
     --connections=*) connections=${arg#*=} ;;
     --servers=*) servers=${arg#*=}; servers=${servers//,/ } ;;
     --binary=*) binaries+=("${arg#*=}"); labels+=("${arg#*=}") ;;
+    --config=release | --config=opt) config=${arg#*=} ;;
     --no_build) build= ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "user_share.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
@@ -59,11 +62,13 @@ done
 
 if ((${#binaries[@]} == 0)); then
   if [[ -n $build ]]; then
-    (cd "$here" && ./bazelw build --config=opt //examples/http:hello \
+    (cd "$here" && ./bazelw build --config="$config" //examples/http:hello \
       //bench/peers:all) >/dev/null 2>&1 ||
       { echo "user_share.sh: the build failed" >&2; exit 1; }
   fi
-  bin=$(cd "$here" && ./bazelw info --config=opt bazel-bin 2>/dev/null)
+  bin=$(cd "$here" && ./bazelw info --config="$config" bazel-bin 2>/dev/null)
+  # Bazel's server (a JVM) would otherwise wake on the measured cores.
+  (cd "$here" && ./bazelw shutdown) >/dev/null 2>&1 || true
   for s in $servers; do
     case "$s" in
       ember) binaries+=("$bin/examples/http/hello") ;;
