@@ -693,8 +693,10 @@ bool Connection::Flush() {
   }
   // Closing with a filter: its close (close_notify) goes after everything
   // queued, once no plaintext waits for the handshake.
-  MaybeCloseFilter();
-  if (state_ == Lifecycle::kClosed) return false;
+  if (filter_ != nullptr) {
+    MaybeCloseFilter();
+    if (state_ == Lifecycle::kClosed) return false;
+  }
   io::ConstBuffer* const buffers = reactor_->write_buffers_;
   while (!outbound_.empty()) {
     const size_t n =
@@ -720,7 +722,10 @@ bool Connection::Flush() {
     Touch();
     if (r.bytes < offered) break;  // The socket is full.
   }
-  if (!NotifyWaterMarks()) return false;
+  // Most flushes cross no water mark: the two flags first, inline.
+  if ((high_water_pending_ | above_high_water_) && !NotifyWaterMarks()) {
+    return false;
+  }
   if (outbound_.empty() && FilterFlushed()) {
     if (state_ == Lifecycle::kClosing) {
       MarkClosed(eof_received_ ? UnbindKind::kClosedByPeer

@@ -75,7 +75,7 @@ void OutboundBuffer::AppendBlocks(std::string_view data) {
   }
 }
 
-size_t OutboundBuffer::Gather(io::ConstBuffer* out, size_t max) const {
+size_t OutboundBuffer::GatherBlocks(io::ConstBuffer* out, size_t max) const {
   size_t n = 0;
   for (const Block* block = head_; block != nullptr && n < max;
        block = block->next) {
@@ -86,7 +86,7 @@ size_t OutboundBuffer::Gather(io::ConstBuffer* out, size_t max) const {
   return n;
 }
 
-void OutboundBuffer::Consume(size_t bytes) {
+void OutboundBuffer::ConsumeSome(size_t bytes) {
   EMBER_CHECK(bytes <= size_);
   size_ -= bytes;
   while (bytes > 0) {

@@ -82,10 +82,25 @@ class OutboundBuffer {
 
   // Describes up to `max` front spans, in order, into `out`. Returns the
   // number of spans written.
-  size_t Gather(io::ConstBuffer* out, size_t max) const;
+  size_t Gather(io::ConstBuffer* out, size_t max) const {
+    // The usual queue, inline: one block (never an empty one).
+    if (head_ != nullptr && head_ == tail_ && max > 0) {
+      out[0] = io::ConstBuffer{head_->data + head_->begin,
+                               static_cast<size_t>(head_->end - head_->begin)};
+      return 1;
+    }
+    return GatherBlocks(out, max);
+  }
 
   // Drops `bytes` from the front; bytes <= size().
-  void Consume(size_t bytes);
+  void Consume(size_t bytes) {
+    // The usual write takes everything, inline: the blocks go back.
+    if (bytes == size_) {
+      Clear();
+      return;
+    }
+    ConsumeSome(bytes);
+  }
 
   // Drops everything, returning the blocks to the pool.
   void Clear();
@@ -99,6 +114,9 @@ class OutboundBuffer {
  private:
   // Append's general case: into new blocks as needed.
   void AppendBlocks(std::string_view data);
+  // Gather's and Consume's general cases.
+  size_t GatherBlocks(io::ConstBuffer* out, size_t max) const;
+  void ConsumeSome(size_t bytes);
   outbound_internal::Block* NewBlock();
   void Release(outbound_internal::Block* block);
 

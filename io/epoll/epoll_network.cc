@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +49,30 @@ constexpr size_t kSlotsMax = 0xFFFFFFF0u;
 // Accept gives up after skipping this many connections that died in the
 // queue, so one call stays short; readiness reports the rest.
 constexpr int kAcceptSkipsMax = 16;
+
+// The calls made for every event enter the kernel through syscall(2)
+// rather than glibc's wrappers. Those are cancellation points: in a process
+// with more than one thread (a resolver, a signal thread, a reactor group)
+// each wraps its system call in two calls that switch asynchronous
+// cancellation on and off, about 30 instructions, as many as the rest of a
+// read. A reactor thread is never to be cancelled in the middle of a
+// dispatch (Reactor::Stop ends a loop), so it gives nothing up. Results and
+// errno are as from the wrappers.
+ssize_t RecvNoCancel(int fd, void* buf, size_t len) {
+  return syscall(SYS_recvfrom, fd, buf, len, 0, nullptr, nullptr);
+}
+ssize_t SendNoCancel(int fd, const void* buf, size_t len, int flags) {
+  return syscall(SYS_sendto, fd, buf, len, flags, nullptr, 0);
+}
+ssize_t SendmsgNoCancel(int fd, const msghdr* msg, int flags) {
+  return syscall(SYS_sendmsg, fd, msg, flags);
+}
+int EpollWaitNoCancel(int epfd, epoll_event* events, int max, int timeout) {
+  // epoll_pwait with no mask is epoll_wait (which not every architecture
+  // has); the last argument is the kernel's signal set size.
+  return static_cast<int>(syscall(SYS_epoll_pwait, epfd, events, max, timeout,
+                                  nullptr, sizeof(uint64_t)));
+}
 
 std::string Describe(std::string_view operation, const Address& address) {
   return absl::StrCat(AbslView(operation), " ", address.ToString());
@@ -254,7 +279,7 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
     EMBER_CHECK(len > 0);
     if (state_ == State::kFailed) return IoResult::Error(ConnectError());
     while (true) {
-      ssize_t n = recv(fd(), buf, len, 0);
+      ssize_t n = RecvNoCancel(fd(), buf, len);
       if (n > 0) return IoResult::Ok(static_cast<size_t>(n));
       if (n == 0) return IoResult::EndOfStream();
       if (errno == EINTR) continue;
@@ -268,6 +293,10 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
   IoResult Write(const ConstBuffer* buffers, size_t count) override {
     EMBER_CHECK(count <= kWriteBuffersMax);
     if (state_ == State::kFailed) return IoResult::Error(ConnectError());
+    // One buffer (the usual case: a small queue is one block) goes through
+    // send, which spares the kernel copying in a message header and a
+    // vector, and this call building them.
+    if (count == 1) return WriteOne(buffers[0]);
     iovec iov[kWriteBuffersMax];
     size_t total = 0;
     for (size_t i = 0; i < count; ++i) {
@@ -280,18 +309,10 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
     msg.msg_iov = iov;
     msg.msg_iovlen = count;
     while (true) {
-      // MSG_NOSIGNAL: a reset peer gives EPIPE here, not SIGPIPE. One buffer
-      // (the usual case: a small queue is one block) goes through send,
-      // which spares the kernel copying in a message header and a vector.
-      ssize_t n = count == 1 ? send(fd(), iov[0].iov_base, iov[0].iov_len,
-                                    MSG_NOSIGNAL)
-                             : sendmsg(fd(), &msg, MSG_NOSIGNAL);
+      // MSG_NOSIGNAL: a reset peer gives EPIPE here, not SIGPIPE.
+      ssize_t n = SendmsgNoCancel(fd(), &msg, MSG_NOSIGNAL);
       if (n >= 0) return IoResult::Ok(static_cast<size_t>(n));
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        return IoResult::WouldBlock();
-      }
-      return IoResult::Error(StreamError(errno, "write"));
+      if (errno != EINTR) return WriteError(errno);
     }
   }
 
@@ -337,6 +358,25 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
   }
 
  private:
+  // Write's usual case: one buffer, through send.
+  IoResult WriteOne(const ConstBuffer& buffer) {
+    if (buffer.size == 0) return IoResult::Ok(0);
+    while (true) {
+      // MSG_NOSIGNAL: a reset peer gives EPIPE here, not SIGPIPE.
+      ssize_t n = SendNoCancel(fd(), buffer.data, buffer.size, MSG_NOSIGNAL);
+      if (n >= 0) return IoResult::Ok(static_cast<size_t>(n));
+      if (errno != EINTR) return WriteError(errno);
+    }
+  }
+
+  // The result of a write that failed with `os_errno` (not EINTR).
+  IoResult WriteError(int os_errno) {
+    if (os_errno == EAGAIN || os_errno == EWOULDBLOCK) {
+      return IoResult::WouldBlock();
+    }
+    return IoResult::Error(StreamError(os_errno, "write"));
+  }
+
   void Fail(absl::Status error) {
     state_ = State::kFailed;
     Rare().connect_error = std::move(error);
@@ -735,8 +775,8 @@ absl::StatusOr<int> EpollNetwork::Poll(absl::Time deadline) {
   if (!backend_error_.ok()) return backend_error_;
   // Resolutions answered without a lookup are ready now: do not wait.
   const int timeout_ms = resolves_done_.empty() ? TimeoutMs(deadline) : 0;
-  int n = epoll_wait(epoll_fd_, events_.get(), options_.events_per_poll_max,
-                     timeout_ms);
+  int n = EpollWaitNoCancel(epoll_fd_, events_.get(),
+                            options_.events_per_poll_max, timeout_ms);
   if (n < 0) {
     if (errno != EINTR) return ErrnoError(errno, "epoll_wait");
     n = 0;  // A signal: return as if woken.

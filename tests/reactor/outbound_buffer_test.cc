@@ -42,6 +42,52 @@ TEST(OutboundBufferTest, RoundTripsAcrossBlocks) {
   }
 }
 
+// The usual queue is one block; Gather and Consume take a short path for
+// it (one span; everything dropped at once). Both ends and the middle.
+TEST(OutboundBufferTest, OneBlockGathersOneSpanAndGoesBackWhenDrained) {
+  BlockPool pool(4);
+  OutboundBuffer b(&pool);
+  io::ConstBuffer spans[2];
+  auto front = [&] { return std::string(spans[0].data, spans[0].size); };
+  EXPECT_EQ(b.Gather(spans, 2), 0u);
+  b.Consume(0);
+  EXPECT_TRUE(b.empty());
+  b.Append("hello, ");
+  b.Append("world");
+  EXPECT_EQ(b.Gather(spans, 0), 0u);  // Asked for no span.
+  ASSERT_EQ(b.Gather(spans, 2), 1u);
+  EXPECT_EQ(front(), "hello, world");
+  b.Consume(7);  // Part of the block: it stays.
+  EXPECT_EQ(b.size(), 5u);
+  EXPECT_EQ(pool.size(), 0u);
+  ASSERT_EQ(b.Gather(spans, 2), 1u);
+  EXPECT_EQ(front(), "world");
+  b.Append("!");  // Behind the bytes left, in the same block.
+  ASSERT_EQ(b.Gather(spans, 2), 1u);
+  EXPECT_EQ(front(), "world!");
+  b.Consume(6);  // All of it: the block goes back to the pool.
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(pool.size(), 1u);
+  EXPECT_EQ(b.Gather(spans, 2), 0u);
+  b.Append("again");  // Takes the kept block.
+  EXPECT_EQ(pool.size(), 0u);
+  ASSERT_EQ(b.Gather(spans, 2), 1u);
+  EXPECT_EQ(front(), "again");
+  // Two blocks: the general path, which then drains to one block.
+  b.Append(std::string(OutboundBuffer::kBlockBytes, 'x'));
+  EXPECT_EQ(b.Gather(spans, 2), 2u);
+  EXPECT_EQ(b.Gather(spans, 1), 1u);
+  EXPECT_EQ(front(),
+            "again" + std::string(OutboundBuffer::kBlockBytes - 5, 'x'));
+  b.Consume(OutboundBuffer::kBlockBytes);
+  EXPECT_EQ(pool.size(), 1u);
+  ASSERT_EQ(b.Gather(spans, 2), 1u);
+  EXPECT_EQ(front(), "xxxxx");
+  b.Consume(5);
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(pool.size(), 2u);
+}
+
 TEST(OutboundBufferTest, ReusesAfterDraining) {
   OutboundBuffer b;
   for (int round = 0; round < 10; ++round) {
