@@ -380,9 +380,13 @@ class HttpServerConnection : public Connection,
 
   // ---- Connection ----
 
-  // A request reads members from every part of this object (the parser's
-  // state, the response slots, the wait list): all of it is hot.
-  size_t HotBytes() const override { return sizeof(HttpServerConnection); }
+  // A usual request reads the members before the parser's and the parser's
+  // first part (its own HotBytes); the rest only some requests read.
+  size_t HotBytes() const override {
+    return static_cast<size_t>(reinterpret_cast<const char*>(&parser_) -
+                               reinterpret_cast<const char*>(this)) +
+           parser_.HotBytes();
+  }
 
   void PostInit() override {
     stats().connections_accepted++;
@@ -1327,31 +1331,18 @@ class HttpServerConnection : public Connection,
     reading_slot_ = nullptr;
   }
 
+  // Laid out for the cache: a usual request reads the members up to the
+  // parser's and the parser's first part (HotBytes), and none after.
   HttpServer* server_;
   const std::shared_ptr<ServerShared> shared_;
-  // The core itself, rather than HttpRequestParser: it takes the usual
-  // request in one call (OnBodilessRequest).
-  http_internal::HttpParserCore parser_;
-  std::unique_ptr<HttpServerStats> orphan_stats_;  // Once the server is gone.
-
   // Input held back while the parser is paused (pipelining limit).
   std::string input_;
-  std::unique_ptr<CollectedRequest> request_;  // Being read (from the pool).
-  ResponseSlot* reading_slot_ = nullptr;             // The slot of request_.
   SlotList slots_;  // In request order.
-  size_t buffered_bytes_ = 0;
-
+  ResponseSlot* reading_slot_ = nullptr;  // The slot of request_.
   uint64_t requests_started_ = 0;
-  uint64_t body_progress_ = 0;
-  uint64_t body_progress_seen_ = 0;
-  // The current wait: its kind, its deadline, and its place in the
-  // server's list for that kind (ServerShared::waits).
+  // The current wait's kind; its deadline and its place in the server's
+  // list for that kind (ServerShared::waits) are further down.
   Wait wait_ = Wait::kNone;
-  reactor_internal::CompactTime wait_deadline_;
-  HttpServerConnection* wait_prev_ = nullptr;
-  HttpServerConnection* wait_next_ = nullptr;
-  TimerId linger_timer_ = 0;
-
   bool pumping_ = false;
   bool pump_again_ = false;
   bool advancing_ = false;
@@ -1363,6 +1354,19 @@ class HttpServerConnection : public Connection,
   bool draining_ = false;
   bool close_begun_ = false;
   bool discarding_ = false;
+  // The core itself, rather than HttpRequestParser: it takes the usual
+  // request in one call (OnBodilessRequest).
+  http_internal::HttpParserCore parser_;
+
+  std::unique_ptr<HttpServerStats> orphan_stats_;  // Once the server is gone.
+  std::unique_ptr<CollectedRequest> request_;  // Being read (from the pool).
+  size_t buffered_bytes_ = 0;
+  uint64_t body_progress_ = 0;
+  uint64_t body_progress_seen_ = 0;
+  reactor_internal::CompactTime wait_deadline_;
+  HttpServerConnection* wait_prev_ = nullptr;
+  HttpServerConnection* wait_next_ = nullptr;
+  TimerId linger_timer_ = 0;
 };
 
 void ServerShared::LinkWait(HttpServerConnection* conn, int kind) {

@@ -331,8 +331,8 @@ HttpParserCore::FramingFieldOf(std::string_view name) {
 HttpParserCore::HttpParserCore(const HttpParserOptions& options,
                                HttpRequestListener* listener)
     : kind_(MessageKind::kRequest),
-      options_(options),
       request_listener_(listener),
+      options_(options),
       response_listener_(nullptr) {
   EMBER_CHECK(listener != nullptr);
   EMBER_CHECK(options_.header_bytes_max > 0 &&
@@ -351,8 +351,8 @@ HttpParserCore::HttpParserCore(const HttpParserOptions& options,
 HttpParserCore::HttpParserCore(const HttpParserOptions& options,
                                HttpResponseListener* listener)
     : kind_(MessageKind::kResponse),
-      options_(options),
       request_listener_(nullptr),
+      options_(options),
       response_listener_(listener) {
   EMBER_CHECK(listener != nullptr);
   EMBER_CHECK(options_.header_bytes_max > 0 &&

@@ -91,6 +91,13 @@ class HttpParserCore {
   bool idle() const { return state_ == State::kIdle; }
   absl::Status ExpectResponseTo(RequestKind kind);
 
+  // How many bytes from this object's start a usual request reads: its
+  // members are laid out so (see below). A hint for the cache only.
+  size_t HotBytes() const {
+    return static_cast<size_t>(reinterpret_cast<const char*>(&method_offset_) -
+                               reinterpret_cast<const char*>(this));
+  }
+
  private:
   enum class State : uint8_t {
     kIdle,  // Before a message: empty lines are skipped.
@@ -182,8 +189,10 @@ class HttpParserCore {
   void EmitBody(std::string_view data);
   void Fail(int http_status, absl::StatusCode code, std::string message);
 
-  // Laid out for size (a server holds a parser per connection): the
-  // one-byte fields together.
+  // Laid out for size (a server holds a parser per connection), the
+  // one-byte fields together, and for the cache: a usual request (the
+  // whole-head pass) reads the members before method_offset_ and none
+  // after (HotBytes).
   const MessageKind kind_;
   State state_ = State::kIdle;
   bool paused_ = false;
@@ -215,23 +224,24 @@ class HttpParserCore {
   bool chunk_size_seen_ = false;
   int callback_depth_ = 0;
   int host_count_ = 0;
-  int status_code_ = 0;
+  int status_code_ = 0;  // Responses (here, it fills what would be a hole).
   HttpVersion version_;
+  HttpRequestListener* const request_listener_;  // Requests only.
+  size_t section_bytes_ = 0;  // Counted against header_bytes_max.
+  // Only grows; BuildViews, or the whole-head pass, rewrites the first
+  // ones a head needs.
+  std::vector<HttpFieldView> views_;
+  const HttpParserOptions options_;
+
+  // Read by the heads not read whole, by bodies and by responses.
   uint32_t method_offset_ = 0, method_size_ = 0;
   uint32_t target_offset_ = 0, target_size_ = 0;
   uint32_t reason_offset_ = 0, reason_size_ = 0;
-
-  const HttpParserOptions options_;
-  HttpRequestListener* const request_listener_;    // Requests only.
   HttpResponseListener* const response_listener_;  // Responses only.
 
   std::string buffer_;
   size_t line_start_ = 0;     // Buffered: where the partial line begins.
-  size_t section_bytes_ = 0;  // Counted against header_bytes_max.
   std::vector<FieldSpan> spans_;
-  // Only grows; BuildViews, or the whole-head pass, rewrites the first
-  // ones a head needs.
-  std::vector<HttpFieldView> views_;
 
   uint64_t content_length_ = 0;
   std::vector<uint32_t> transfer_encoding_fields_;  // Indexes into views_.
