@@ -77,7 +77,7 @@ class HttpRequestParser {
 
   // `listener` must be non-null and outlive the parser.
   HttpRequestParser(Listener* listener, const HttpParserOptions& options)
-      : core_(options, listener) {}
+      : options_(options), core_(options_, listener) {}
   explicit HttpRequestParser(Listener* listener)
       : HttpRequestParser(listener, HttpParserOptions()) {}
 
@@ -98,6 +98,7 @@ class HttpRequestParser {
   bool idle() const { return core_.idle(); }
 
  private:
+  const HttpParserOptions options_;  // The core reads them in place.
   http_internal::HttpParserCore core_;
 };
 
@@ -107,7 +108,7 @@ class HttpResponseParser {
   using Listener = HttpResponseListener;
 
   HttpResponseParser(Listener* listener, const HttpParserOptions& options)
-      : core_(options, listener) {}
+      : options_(options), core_(options_, listener) {}
   explicit HttpResponseParser(Listener* listener)
       : HttpResponseParser(listener, HttpParserOptions()) {}
 
@@ -130,6 +131,7 @@ class HttpResponseParser {
   bool idle() const { return core_.idle(); }
 
  private:
+  const HttpParserOptions options_;  // The core reads them in place.
   http_internal::HttpParserCore core_;
 };
 

@@ -68,7 +68,9 @@ class WholeRequestListener : public HttpRequestListener {
 
 class HttpParserCore {
  public:
-  // A request parser; `listener` must be non-null and outlive the core.
+  // A request parser; `listener` must be non-null and outlive the core,
+  // and so must `options`, which the core reads in place (a server's
+  // connections share one copy; a temporary does not compile).
   HttpParserCore(const HttpParserOptions& options,
                  HttpRequestListener* listener);
   // A request parser whose usual requests (see IsPlainRequest) reach
@@ -78,6 +80,10 @@ class HttpParserCore {
   // A response parser.
   HttpParserCore(const HttpParserOptions& options,
                  HttpResponseListener* listener);
+  // Options that die with the expression would be read after it.
+  HttpParserCore(HttpParserOptions&&, HttpRequestListener*) = delete;
+  HttpParserCore(HttpParserOptions&&, WholeRequestListener*) = delete;
+  HttpParserCore(HttpParserOptions&&, HttpResponseListener*) = delete;
 
   HttpParserCore(const HttpParserCore&) = delete;
   HttpParserCore& operator=(const HttpParserCore&) = delete;
@@ -231,7 +237,7 @@ class HttpParserCore {
   // Only grows; BuildViews, or the whole-head pass, rewrites the first
   // ones a head needs.
   std::vector<HttpFieldView> views_;
-  const HttpParserOptions options_;
+  const HttpParserOptions& options_;
 
   // Read by the heads not read whole, by bodies and by responses.
   uint32_t method_offset_ = 0, method_size_ = 0;

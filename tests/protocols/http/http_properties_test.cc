@@ -165,7 +165,8 @@ RC_GTEST_PROP(HttpProperties, WholeRequestsHeardAsHeadAndCompletion, ()) {
   RequestRecorder plain;
   HttpRequestParser plain_parser(&plain);
   WholeRequestRecorder one_call;
-  http_internal::HttpParserCore core(HttpParserOptions(), &one_call);
+  const HttpParserOptions options;
+  http_internal::HttpParserCore core(options, &one_call);
   one_call.parser = &core;
   for (std::string_view piece : CutBy(wire, sizes)) {
     FeedResuming(plain_parser, piece);

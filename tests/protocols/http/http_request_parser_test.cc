@@ -1395,7 +1395,8 @@ TEST(HttpRequestParserTest, BurstPausedAtEachRequest) {
   }
   // Idle, not paused by anything else, between the two Feed calls.
   WholeRequestRecorder recorder;
-  http_internal::HttpParserCore parser(HttpParserOptions(), &recorder);
+  const HttpParserOptions options;
+  http_internal::HttpParserCore parser(options, &recorder);
   recorder.on_whole = [&] {
     if (recorder.whole_requests == 2) parser.Pause();
   };
@@ -1464,7 +1465,8 @@ TEST(HttpRequestParserTest, BurstEndingInAPartialHead) {
   const size_t each = UsualRequest(8000).size();
   for (size_t cut = 2 * each; cut <= burst.size(); ++cut) {
     WholeRequestRecorder recorder;
-    http_internal::HttpParserCore parser(HttpParserOptions(), &recorder);
+    const HttpParserOptions options;
+    http_internal::HttpParserCore parser(options, &recorder);
     recorder.parser = &parser;
     const std::unique_ptr<char[]> first(new char[cut]);
     std::copy(burst.begin(), burst.begin() + cut, first.get());
