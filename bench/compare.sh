@@ -232,7 +232,9 @@ ember_bin=$(cd "$ember_dir" && ./bazelw info --config="$config" bazel-bin 2>/dev
 # run (seen: 100 to 200 switches to them on the server's core in 4 s). The
 # binaries are built, so it goes.
 (cd "$here" && ./bazelw shutdown) >/dev/null 2>&1 || true
-(cd "$ember_dir" && ./bazelw shutdown) >/dev/null 2>&1 || true
+if [[ $ember_dir != "$here" ]]; then
+  (cd "$ember_dir" && ./bazelw shutdown) >/dev/null 2>&1 || true
+fi
 
 # The server binary for a server name and a protocol (echo or http); empty
 # when that library has no such server (evhttp and libuv_parser are HTTP

@@ -8,14 +8,14 @@
 #   bench/instructions.sh --connections=50 --pipeline=1
 #   bench/instructions.sh --protocol=echo --connections=1 --pipeline=1
 #
-# Each server (built with --config=release, or --config=opt) runs under valgrind's callgrind
-# twice: once answering nothing but one request, once answering --requests
-# more (--connections x --pipeline in flight): HTTP/1.1 GETs from h2load, or
-# with --protocol=echo 64-byte messages from bench/echo_load. The
-# difference of the two totals, divided by the requests, is the cost of one
-# request: start-up, symbol binding and shutdown cancel out. Counts are of
-# user-space instructions only; system calls show in bench/compare.sh's CPU
-# time, not here.
+# Each server (built with --config=release, or --config=opt) runs under
+# valgrind's callgrind twice: once answering nothing but one request, once
+# answering --requests more (--connections x --pipeline in flight): HTTP/1.1
+# GETs from h2load, or with --protocol=echo 64-byte messages from
+# bench/echo_load. The difference of the two totals, divided by the
+# requests, is the cost of one request: start-up, symbol binding and
+# shutdown cancel out. Counts are of user-space instructions only; system
+# calls show in bench/compare.sh's CPU time, not here.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +28,7 @@ config=release
 protocol=http
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
   echo
   echo "Flags: --servers=A,B (ember epoll libuv libuv_parser libevent evhttp asio)"
   echo "       --requests=N --connections=C --pipeline=P --protocol=http|echo --config=release|opt --no_build"

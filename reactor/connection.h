@@ -302,7 +302,8 @@ class Connection : private io::IoWatcher {
   // connection while it serves the one before, so that a server with
   // thousands of connections does not stall on each one's state in turn.
   // The default covers Connection's own members; a subclass that reads
-  // members of its own on every event may return sizeof(*this). Asked once,
+  // members of its own on every event may cover them too (the HTTP
+  // server's connection gives the part a usual request reads). Asked once,
   // when the socket is attached; a hint only, with no effect on behaviour.
   size_t HotBytes() const override { return sizeof(Connection); }
 

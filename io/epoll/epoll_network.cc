@@ -282,11 +282,7 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
       ssize_t n = RecvNoCancel(fd(), buf, len);
       if (n > 0) return IoResult::Ok(static_cast<size_t>(n));
       if (n == 0) return IoResult::EndOfStream();
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        return IoResult::WouldBlock();
-      }
-      return IoResult::Error(StreamError(errno, "read"));
+      if (errno != EINTR) return IoFailed(errno, "read");
     }
   }
 
@@ -312,7 +308,7 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
       // MSG_NOSIGNAL: a reset peer gives EPIPE here, not SIGPIPE.
       ssize_t n = SendmsgNoCancel(fd(), &msg, MSG_NOSIGNAL);
       if (n >= 0) return IoResult::Ok(static_cast<size_t>(n));
-      if (errno != EINTR) return WriteError(errno);
+      if (errno != EINTR) return IoFailed(errno, "write");
     }
   }
 
@@ -365,16 +361,16 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
       // MSG_NOSIGNAL: a reset peer gives EPIPE here, not SIGPIPE.
       ssize_t n = SendNoCancel(fd(), buffer.data, buffer.size, MSG_NOSIGNAL);
       if (n >= 0) return IoResult::Ok(static_cast<size_t>(n));
-      if (errno != EINTR) return WriteError(errno);
+      if (errno != EINTR) return IoFailed(errno, "write");
     }
   }
 
-  // The result of a write that failed with `os_errno` (not EINTR).
-  IoResult WriteError(int os_errno) {
+  // The result of a read or write that failed with `os_errno` (not EINTR).
+  IoResult IoFailed(int os_errno, std::string_view operation) {
     if (os_errno == EAGAIN || os_errno == EWOULDBLOCK) {
       return IoResult::WouldBlock();
     }
-    return IoResult::Error(StreamError(os_errno, "write"));
+    return IoResult::Error(StreamError(os_errno, operation));
   }
 
   void Fail(absl::Status error) {
