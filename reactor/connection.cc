@@ -465,7 +465,7 @@ void Connection::OnInactivityTimer() {
   ArmInactivityTimer();
 }
 
-void Connection::Touch() { last_activity_ = reactor_->loop_stamp_; }
+void Connection::Touch() { last_activity_ = reactor_->LoopStamp(); }
 
 void Connection::UpdateInterest() {
   if (socket_ == nullptr || state_ == Lifecycle::kClosed) return;

@@ -65,15 +65,29 @@ class CompactDuration {
     if (ns_ == -kInfinite) return -absl::InfiniteDuration();
     return absl::Nanoseconds(ns_);
   }
+  // Nanoseconds, or +-kInfinite.
+  static CompactDuration FromNanos(int64_t ns) {
+    CompactDuration d;
+    d.ns_ = ns;
+    return d;
+  }
+
+  static constexpr int64_t kInfinite = INT64_MAX;
 
  private:
-  static constexpr int64_t kInfinite = INT64_MAX;
   int64_t ns_ = 0;
 };
 class CompactTime {
  public:
   CompactTime() = default;
-  explicit CompactTime(absl::Time t) : since_epoch_(t - absl::UnixEpoch()) {}
+  // One call into Abseil (ToUnixNanos has a fast path for times after
+  // 1970), where subtracting the epoch and converting would take two: the
+  // reactor converts its clock once a turn. Rounds down to the nanosecond.
+  explicit CompactTime(absl::Time t)
+      : since_epoch_(CompactDuration::FromNanos(
+            t == absl::InfiniteFuture()  ? CompactDuration::kInfinite
+            : t == absl::InfinitePast() ? -CompactDuration::kInfinite
+                                        : absl::ToUnixNanos(t))) {}
   absl::Time get() const { return absl::UnixEpoch() + since_epoch_.get(); }
 
  private:

@@ -101,9 +101,7 @@ absl::Status Reactor::Run() {
   return result;
 }
 
-// Defined before its callers so that it is inlined: most turns have nothing
-// for some of these.
-void Reactor::EndDispatch() {
+void Reactor::EndDispatchWork() {
   if (!flush_list_.empty()) FlushPending();
   if (ClosedPending() || draining_) ReapClosed();
   if (!retired_races_.empty()) retired_races_.clear();
@@ -595,7 +593,7 @@ Connection* Reactor::Adopt(std::unique_ptr<Connection> connection) {
     c->pending_connect_timeout_ =
         reactor_internal::CompactDuration(options_.pending_connect_timeout);
   }
-  c->last_activity_ = loop_stamp_;
+  c->last_activity_ = LoopStamp();
   connections_.emplace(c->id_, std::move(connection));
   return c;
 }

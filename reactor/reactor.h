@@ -295,8 +295,15 @@ class Reactor {
   }
   // After a dispatch (the turn's timers and ticks, or a Poll): writes what
   // callbacks queued, unbinds what they closed, and destroys ended connect
-  // races.
-  void EndDispatch();
+  // races. Inline, as most dispatches leave nothing: the checks alone cost
+  // less than a call's register saves, twice a turn.
+  void EndDispatch() {
+    if (!flush_list_.empty() || ClosedPending() || draining_ ||
+        !retired_races_.empty()) {
+      EndDispatchWork();
+    }
+  }
+  void EndDispatchWork();
   void CloseAll(UnbindKind kind);
   void CheckDrained();
   void Teardown();
@@ -324,12 +331,19 @@ class Reactor {
     dispatch_stamped_ = true;
     SetLoopTime(network_.Now());
   }
-  // loop_time_ and its compact form change together: connections stamp
-  // activity with the compact one many times a turn (Touch), so it is
-  // converted once here.
+  // Connections stamp activity with the compact form of loop_time_ (Touch),
+  // often many times a turn and in some turns not at all (a turn's first
+  // clock read is for its timers): converted once, on first use.
   void SetLoopTime(absl::Time now) {
     loop_time_ = now;
-    loop_stamp_ = reactor_internal::CompactTime(now);
+    loop_stamp_current_ = false;
+  }
+  reactor_internal::CompactTime LoopStamp() {
+    if (!loop_stamp_current_) {
+      loop_stamp_ = reactor_internal::CompactTime(loop_time_);
+      loop_stamp_current_ = true;
+    }
+    return loop_stamp_;
   }
 
   io::Network& network_;
@@ -351,7 +365,8 @@ class Reactor {
   // and ticks, or one I/O event or resolve from inside Poll): timers are
   // armed and activity stamped against it.
   absl::Time loop_time_;
-  reactor_internal::CompactTime loop_stamp_;  // loop_time_, as stamped.
+  reactor_internal::CompactTime loop_stamp_;  // loop_time_, as stamped,
+  bool loop_stamp_current_ = false;           // when this is set.
   // StampDispatchTime has read the clock during the current Poll.
   bool dispatch_stamped_ = false;
   // Where Connection::Flush (and FailFilter) gathers the outbound blocks
