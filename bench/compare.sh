@@ -81,7 +81,7 @@ done
 # the rounds.
 summary() {
 python3 - "$1" <<'EOF'
-import csv, statistics, sys
+import csv, math, statistics, sys
 
 runs = sys.argv[1]
 titles = {
@@ -141,6 +141,49 @@ def paired(w, servers):
                 p99.append(float(r["p99_us"]) / float(e["p99_us"]))
         print(f"| {s} | {spread(ops)} | {spread(cpu)} | {spread(p99)} |")
 
+# Ember against each other server, round by round: in how many rounds
+# Ember's figure was the better one, and the two-sided sign test's p-value
+# for "either is as likely to be better" (ties left out). A median ratio
+# says how far apart two servers sit; this says whether the rounds agree on
+# which is ahead, which a noisy figure such as p99 needs before a gap counts.
+def sign_p(better, worse):
+    n = better + worse
+    if n == 0:
+        return 1.0
+    k = min(better, worse)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+def versus(w, servers):
+    if "ember" not in servers:
+        return
+    mine = {r["round"]: r for r in rows[(w, "ember")]}
+    peers = [s for s in servers if s != "ember"]
+    if not peers or len(mine) < 2:
+        return
+    print("\nEmber against each server in the same round: rounds where Ember's"
+          " figure is the better (more ops/s, less CPU per op, lower p99),"
+          " of the rounds, and the sign test's two-sided p.\n")
+    print("| Server | ops/s | server CPU per op | p99 latency |")
+    print("|---|---|---|---|")
+    def cell(pairs, higher_better):
+        better = sum(1 for a, b in pairs if (a > b if higher_better else a < b))
+        worse = sum(1 for a, b in pairs if (a < b if higher_better else a > b))
+        if not pairs:
+            return "-"
+        return f"{better} of {len(pairs)} (p {sign_p(better, worse):.2f})"
+    for s in peers:
+        ops, cpu, p99 = [], [], []
+        for r in rows[(w, s)]:
+            e = mine.get(r["round"])
+            if e is None:
+                continue
+            ops.append((float(e["ops_per_s"]), float(r["ops_per_s"])))
+            cpu.append((float(e["cpu_us_per_op"]), float(r["cpu_us_per_op"])))
+            if e["p99_us"] and r["p99_us"]:
+                p99.append((float(e["p99_us"]), float(r["p99_us"])))
+        print(f"| {s} | {cell(ops, True)} | {cell(cpu, False)} | {cell(p99, False)} |")
+
 print(f"\nMedians over the rounds ({runs}).")
 for w in order:
     print(f"\n### {titles.get(w, w)}\n")
@@ -169,6 +212,7 @@ for w in order:
                   f"| {med(r['p50_us'] for r in rs):.1f} "
                   f"| {'-' if p99 is None else f'{p99:.1f}'} |")
         paired(w, servers)
+        versus(w, servers)
     print(f"\n1-minute load average during these runs: {min(loads):.2f} to {max(loads):.2f}")
 EOF
 }
