@@ -16,9 +16,12 @@
 #   --idle=N           idle connections for the memory workloads (10000)
 #   --workloads=A,B    a subset of: echo_1 echo_50x16 echo_4k_50x4 http_50
 #                      http_1000 h2load_50x16 idle_echo idle_http
-#   --servers=A,B      a subset of: ember epoll uring libuv libuv_parser
-#                      libevent evhttp asio (libuv_parser and evhttp are HTTP
-#                      only)
+#   --servers=A,B      a subset of: ember ember_scan epoll uring libuv
+#                      libuv_parser libevent evhttp asio (ember_scan,
+#                      libuv_parser and evhttp are HTTP only; ember_scan is
+#                      Ember's reactor answering with the epoll loop's
+#                      blank-line scan, no HTTP layer, built from this
+#                      checkout whatever --ember_dir says)
 #   --ember_dir=DIR    the checkout whose //examples/echo:server and
 #                      //examples/http:hello are "ember" (default: this one)
 #   --ember_threads=N  passes --threads=N to Ember's servers (default: not
@@ -50,7 +53,7 @@ rounds=5
 duration=10
 idle=10000
 workloads="echo_1 echo_50x16 echo_4k_50x4 http_50 http_1000 h2load_50x16 idle_echo idle_http"
-servers="ember epoll uring libuv libuv_parser libevent evhttp asio"
+servers="ember ember_scan epoll uring libuv libuv_parser libevent evhttp asio"
 here=$(cd "$(dirname "$0")/.." && pwd)
 ember_dir=$here
 ember_threads=
@@ -281,13 +284,13 @@ if [[ $ember_dir != "$here" ]]; then
 fi
 
 # The server binary for a server name and a protocol (echo or http); empty
-# when that library has no such server (evhttp and libuv_parser are HTTP
-# only).
+# when that library has no such server (ember_scan, evhttp and libuv_parser
+# are HTTP only).
 server_binary() {
   case "$1/$2" in
     ember/echo) echo "$ember_bin/examples/echo/server" ;;
     ember/http) echo "$ember_bin/examples/http/hello" ;;
-    evhttp/echo | libuv_parser/echo) ;;
+    ember_scan/echo | evhttp/echo | libuv_parser/echo) ;;
     */echo) echo "$bin/bench/peers/$1_echo" ;;
     */http) echo "$bin/bench/peers/$1_hello" ;;
   esac

@@ -30,7 +30,7 @@ protocol=http
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
   echo
-  echo "Flags: --servers=A,B (ember epoll libuv libuv_parser libevent evhttp asio)"
+  echo "Flags: --servers=A,B (ember ember_scan epoll uring libuv libuv_parser libevent evhttp asio)"
   echo "       --requests=N --connections=C --pipeline=P --protocol=http|echo --config=release|opt --no_build"
 }
 
@@ -64,7 +64,8 @@ if [[ -n $build ]]; then
 fi
 bin=$(cd "$here" && ./bazelw info --config="$config" bazel-bin 2>/dev/null)
 
-# libuv_parser's is libuv_parser_hello, like every peer's.
+# libuv_parser's is libuv_parser_hello, ember_scan's ember_scan_hello, like
+# every peer's.
 binary() {
   case "$protocol/$1" in
     http/ember) echo "$bin/examples/http/hello" ;;

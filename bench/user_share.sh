@@ -13,7 +13,8 @@
 #   --rounds=R         runs per server, taken in turns (default 3)
 #   --connections=C    wrk's connections (default 1000)
 #   --servers=A,B      of: ember and the HTTP peers of bench/peers (epoll,
-#                      uring, libuv, libuv_parser, libevent, evhttp, asio);
+#                      ember_scan, uring, libuv, libuv_parser, libevent,
+#                      evhttp, asio);
 #                      built with --config=release (default ember,epoll)
 #   --binary=PATH      an HTTP server binary taking --port=0 (as the
 #                      examples and peers do), in place of --servers; may
