@@ -8,7 +8,6 @@
 // layer's (//examples/http:hello over this server).
 //   ember_scan_hello [--host=H] [--port=P]
 
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -55,17 +54,8 @@ int main(int argc, char** argv) {
       argc, argv,
       "Ember's reactor answering HTTP with a bare blank-line scan.\n"
       "  ember_scan_hello [--host=H] [--port=P]");
-  auto program =
-      ember::examples::ServerProgram::Create(absl::GetFlag(FLAGS_port));
-  if (!program.ok()) {
-    std::fprintf(stderr, "%s\n", program.status().ToString().c_str());
-    return 2;
-  }
-  ember::Reactor& reactor = (*program)->reactor();
-  auto server = reactor.StartServer(
-      absl::GetFlag(FLAGS_host), (*program)->port(),
+  return ember::examples::ServerProgram::ServeConnections(
+      "hello server (Ember, bare scan)", absl::GetFlag(FLAGS_host),
+      absl::GetFlag(FLAGS_port),
       [] { return std::make_unique<ScanConnection>(); });
-  return (*program)->Run(
-      "hello server (Ember, bare scan)",
-      server.ok() ? reactor.ServerAddress(*server) : server.status());
 }

@@ -38,6 +38,21 @@ absl::StatusOr<std::unique_ptr<ServerProgram>> ServerProgram::Create(
   return program;
 }
 
+int ServerProgram::ServeConnections(std::string_view what,
+                                    const std::string& host, int port_flag,
+                                    Reactor::ConnectionFactory factory) {
+  absl::StatusOr<std::unique_ptr<ServerProgram>> program = Create(port_flag);
+  if (!program.ok()) {
+    std::fprintf(stderr, "%s\n", program.status().ToString().c_str());
+    return 2;
+  }
+  Reactor& reactor = (*program)->reactor();
+  absl::StatusOr<ServerId> server =
+      reactor.StartServer(host, (*program)->port(), std::move(factory));
+  return (*program)->Run(
+      what, server.ok() ? reactor.ServerAddress(*server) : server.status());
+}
+
 int ServerProgram::Run(std::string_view what,
                        const absl::StatusOr<io::Address>& address) {
   const std::string name(what);

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "absl/functional/any_invocable.h"
@@ -69,6 +70,14 @@ class ServerProgram {
   // port from it) and runs the reactor. Returns main's exit code: 0 after a
   // clean stop, 1 when listening failed or the reactor stopped on an error.
   int Run(std::string_view what, const absl::StatusOr<io::Address>& address);
+
+  // The whole program of a server whose connections `factory` makes, on
+  // one reactor: Create, StartServer on `host` and the --port value, Run.
+  // Returns main's exit code as Run does, or 2 when Create fails (a bad
+  // --port), after printing why.
+  static int ServeConnections(std::string_view what, const std::string& host,
+                              int port_flag,
+                              Reactor::ConnectionFactory factory);
 
  private:
   ServerProgram() = default;

@@ -64,15 +64,7 @@ int main(int argc, char** argv) {
           return nullptr;
         });
   }
-  auto program =
-      ember::examples::ServerProgram::Create(absl::GetFlag(FLAGS_port));
-  if (!program.ok()) {
-    std::fprintf(stderr, "%s\n", program.status().ToString().c_str());
-    return 2;
-  }
-  ember::Reactor& reactor = (*program)->reactor();
-  auto server = reactor.StartServer(absl::GetFlag(FLAGS_host),
-                                    (*program)->port(), make_factory());
-  return (*program)->Run(name, server.ok() ? reactor.ServerAddress(*server)
-                                           : server.status());
+  return ember::examples::ServerProgram::ServeConnections(
+      name, absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
+      make_factory());
 }
