@@ -17,26 +17,10 @@ BlockPool::~BlockPool() {
   }
 }
 
-Block* BlockPool::Take() {
-  if (free_ == nullptr) return new Block;
-  Block* block = free_;
-  free_ = block->next;
-  --size_;
-  block->next = nullptr;
-  return block;
-}
+// Take's and Give's calls into the allocator, out of line.
+Block* BlockPool::NewBlock() { return new Block; }
 
-void BlockPool::Give(Block* block) {
-  if (size_ >= blocks_max_) {
-    delete block;
-    return;
-  }
-  block->next = free_;
-  block->begin = 0;
-  block->end = 0;
-  free_ = block;
-  ++size_;
-}
+void BlockPool::Free(Block* block) { delete block; }
 
 Block* OutboundBuffer::NewBlock() {
   if (pool_ != nullptr) return pool_->Take();

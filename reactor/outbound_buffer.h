@@ -47,12 +47,33 @@ class BlockPool {
   BlockPool& operator=(const BlockPool&) = delete;
 
   // A block with begin == end == 0 and no link: a kept one, or a new one.
-  outbound_internal::Block* Take();
+  // Inline: a connection's queue takes one and gives it back per answer.
+  outbound_internal::Block* Take() {
+    if (free_ == nullptr) return NewBlock();
+    outbound_internal::Block* block = free_;
+    free_ = block->next;
+    --size_;
+    block->next = nullptr;
+    return block;
+  }
   // Keeps `block` for reuse, or frees it when the pool is full.
-  void Give(outbound_internal::Block* block);
+  void Give(outbound_internal::Block* block) {
+    if (size_ >= blocks_max_) {
+      Free(block);
+      return;
+    }
+    block->next = free_;
+    block->begin = 0;
+    block->end = 0;
+    free_ = block;
+    ++size_;
+  }
   size_t size() const { return size_; }
 
  private:
+  static outbound_internal::Block* NewBlock();
+  static void Free(outbound_internal::Block* block);
+
   const size_t blocks_max_;
   outbound_internal::Block* free_ = nullptr;
   size_t size_ = 0;
@@ -69,15 +90,23 @@ class OutboundBuffer {
   OutboundBuffer& operator=(const OutboundBuffer&) = delete;
 
   void Append(std::string_view data) {
-    // The common case, inline: the bytes fit the last block.
-    if (tail_ != nullptr && data.size() <= kBlockBytes - tail_->end &&
-        !data.empty()) {
-      std::memcpy(tail_->data + tail_->end, data.data(), data.size());
-      tail_->end += static_cast<uint32_t>(data.size());
-      size_ += data.size();
-      return;
+    // The common cases, inline: the bytes fit the last block, or an empty
+    // queue takes one block from the pool for them.
+    if (tail_ != nullptr) {
+      if (data.size() > kBlockBytes - tail_->end || data.empty()) {
+        AppendBlocks(data);
+        return;
+      }
+    } else {
+      if (data.size() > kBlockBytes || data.empty() || pool_ == nullptr) {
+        AppendBlocks(data);
+        return;
+      }
+      head_ = tail_ = pool_->Take();
     }
-    AppendBlocks(data);
+    std::memcpy(tail_->data + tail_->end, data.data(), data.size());
+    tail_->end += static_cast<uint32_t>(data.size());
+    size_ += data.size();
   }
 
   // Describes up to `max` front spans, in order, into `out`. Returns the
@@ -94,8 +123,15 @@ class OutboundBuffer {
 
   // Drops `bytes` from the front; bytes <= size().
   void Consume(size_t bytes) {
-    // The usual write takes everything, inline: the blocks go back.
+    // The usual write takes everything, inline: the blocks go back, and
+    // the usual queue's one block straight to the pool.
     if (bytes == size_) {
+      if (head_ != nullptr && head_ == tail_ && pool_ != nullptr) {
+        pool_->Give(head_);
+        head_ = tail_ = nullptr;
+        size_ = 0;
+        return;
+      }
       Clear();
       return;
     }

@@ -88,6 +88,41 @@ TEST(OutboundBufferTest, OneBlockGathersOneSpanAndGoesBackWhenDrained) {
   EXPECT_EQ(pool.size(), 2u);
 }
 
+// An empty queue takes its block from the pool inline: only for bytes that
+// fit one block, and nothing for no bytes. Drained, the block goes back
+// unless the pool is full, when it is freed.
+TEST(OutboundBufferTest, EmptyQueueTakesOneBlockOnlyForBytesThatFit) {
+  BlockPool pool(1);
+  OutboundBuffer a(&pool), b(&pool);
+  io::ConstBuffer spans[3];
+  a.Append("");
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(a.Gather(spans, 3), 0u);
+  // Exactly one block's worth: one block, one span.
+  a.Append(std::string(OutboundBuffer::kBlockBytes, 'a'));
+  ASSERT_EQ(a.Gather(spans, 3), 1u);
+  EXPECT_EQ(spans[0].size, OutboundBuffer::kBlockBytes);
+  // One byte more than a block into an empty queue: two blocks.
+  b.Append(std::string(OutboundBuffer::kBlockBytes + 1, 'b'));
+  ASSERT_EQ(b.Gather(spans, 3), 2u);
+  EXPECT_EQ(spans[1].size, 1u);
+  a.Consume(a.size());  // Back to the pool,
+  EXPECT_EQ(pool.size(), 1u);
+  b.Consume(OutboundBuffer::kBlockBytes);  // which is full: freed.
+  EXPECT_EQ(pool.size(), 1u);
+  b.Consume(1);  // The one block left: freed too.
+  EXPECT_EQ(pool.size(), 1u);
+  EXPECT_TRUE(a.empty());
+  EXPECT_TRUE(b.empty());
+  // Without a pool the same calls allocate and free.
+  OutboundBuffer c;
+  c.Append("x");
+  ASSERT_EQ(c.Gather(spans, 3), 1u);
+  EXPECT_EQ(std::string(spans[0].data, spans[0].size), "x");
+  c.Consume(1);
+  EXPECT_TRUE(c.empty());
+}
+
 TEST(OutboundBufferTest, ReusesAfterDraining) {
   OutboundBuffer b;
   for (int round = 0; round < 10; ++round) {
