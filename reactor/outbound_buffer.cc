@@ -12,28 +12,15 @@ using outbound_internal::Block;
 BlockPool::~BlockPool() {
   while (free_ != nullptr) {
     Block* next = free_->next;
-    delete free_;
+    outbound_internal::FreeBlock(free_);
     free_ = next;
   }
 }
 
-// Take's and Give's calls into the allocator, out of line.
-Block* BlockPool::NewBlock() { return new Block; }
-
-void BlockPool::Free(Block* block) { delete block; }
-
-Block* OutboundBuffer::NewBlock() {
-  if (pool_ != nullptr) return pool_->Take();
-  return new Block;
-}
-
-void OutboundBuffer::Release(Block* block) {
-  if (pool_ != nullptr) {
-    pool_->Give(block);
-  } else {
-    delete block;
-  }
-}
+namespace outbound_internal {
+Block* AllocateBlock() { return new Block; }
+void FreeBlock(Block* block) { delete block; }
+}  // namespace outbound_internal
 
 void OutboundBuffer::set_pool(BlockPool* pool) {
   EMBER_CHECK(head_ == nullptr);
@@ -84,16 +71,6 @@ void OutboundBuffer::ConsumeSome(size_t bytes) {
       Release(front);
     }
   }
-}
-
-void OutboundBuffer::Clear() {
-  while (head_ != nullptr) {
-    Block* next = head_->next;
-    Release(head_);
-    head_ = next;
-  }
-  tail_ = nullptr;
-  size_ = 0;
 }
 
 }  // namespace ember

@@ -33,6 +33,11 @@ struct Block {
   uint32_t end = 0;
   char data[kOutboundBlockBytes];
 };
+
+// The calls into the allocator, out of line: they would weigh on the
+// inline paths that take and give blocks.
+Block* AllocateBlock();
+void FreeBlock(Block* block);
 }  // namespace outbound_internal
 
 // Emptied blocks kept for reuse, up to a bound (beyond it they are freed), so
@@ -49,7 +54,7 @@ class BlockPool {
   // A block with begin == end == 0 and no link: a kept one, or a new one.
   // Inline: a connection's queue takes one and gives it back per answer.
   outbound_internal::Block* Take() {
-    if (free_ == nullptr) return NewBlock();
+    if (free_ == nullptr) return outbound_internal::AllocateBlock();
     outbound_internal::Block* block = free_;
     free_ = block->next;
     --size_;
@@ -59,7 +64,7 @@ class BlockPool {
   // Keeps `block` for reuse, or frees it when the pool is full.
   void Give(outbound_internal::Block* block) {
     if (size_ >= blocks_max_) {
-      Free(block);
+      outbound_internal::FreeBlock(block);
       return;
     }
     block->next = free_;
@@ -71,9 +76,6 @@ class BlockPool {
   size_t size() const { return size_; }
 
  private:
-  static outbound_internal::Block* NewBlock();
-  static void Free(outbound_internal::Block* block);
-
   const size_t blocks_max_;
   outbound_internal::Block* free_ = nullptr;
   size_t size_ = 0;
@@ -91,18 +93,18 @@ class OutboundBuffer {
 
   void Append(std::string_view data) {
     // The common cases, inline: the bytes fit the last block, or an empty
-    // queue takes one block from the pool for them.
+    // queue takes one block for them.
     if (tail_ != nullptr) {
       if (data.size() > kBlockBytes - tail_->end || data.empty()) {
         AppendBlocks(data);
         return;
       }
     } else {
-      if (data.size() > kBlockBytes || data.empty() || pool_ == nullptr) {
+      if (data.size() > kBlockBytes || data.empty()) {
         AppendBlocks(data);
         return;
       }
-      head_ = tail_ = pool_->Take();
+      head_ = tail_ = NewBlock();
     }
     std::memcpy(tail_->data + tail_->end, data.data(), data.size());
     tail_->end += static_cast<uint32_t>(data.size());
@@ -123,23 +125,25 @@ class OutboundBuffer {
 
   // Drops `bytes` from the front; bytes <= size().
   void Consume(size_t bytes) {
-    // The usual write takes everything, inline: the blocks go back, and
-    // the usual queue's one block straight to the pool.
+    // The usual write takes everything, inline: the blocks go back.
     if (bytes == size_) {
-      if (head_ != nullptr && head_ == tail_ && pool_ != nullptr) {
-        pool_->Give(head_);
-        head_ = tail_ = nullptr;
-        size_ = 0;
-        return;
-      }
       Clear();
       return;
     }
     ConsumeSome(bytes);
   }
 
-  // Drops everything, returning the blocks to the pool.
-  void Clear();
+  // Drops everything, returning the blocks to the pool. Inline: the usual
+  // queue drains to empty after every write.
+  void Clear() {
+    while (head_ != nullptr) {
+      outbound_internal::Block* next = head_->next;
+      Release(head_);
+      head_ = next;
+    }
+    tail_ = nullptr;
+    size_ = 0;
+  }
 
   // Sets the pool; only while the buffer is empty.
   void set_pool(BlockPool* pool);
@@ -153,8 +157,16 @@ class OutboundBuffer {
   // Gather's and Consume's general cases.
   size_t GatherBlocks(io::ConstBuffer* out, size_t max) const;
   void ConsumeSome(size_t bytes);
-  outbound_internal::Block* NewBlock();
-  void Release(outbound_internal::Block* block);
+  outbound_internal::Block* NewBlock() {
+    return pool_ != nullptr ? pool_->Take() : outbound_internal::AllocateBlock();
+  }
+  void Release(outbound_internal::Block* block) {
+    if (pool_ != nullptr) {
+      pool_->Give(block);
+    } else {
+      outbound_internal::FreeBlock(block);
+    }
+  }
 
   BlockPool* pool_;
   outbound_internal::Block* head_ = nullptr;
