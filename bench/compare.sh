@@ -110,12 +110,18 @@ def med(values):
     values = [float(v) for v in values if v != ""]
     return statistics.median(values) if values else None
 
+# Server s's runs of workload w beside server ref's in the same round: a
+# list of (s's row, ref's row), rounds where either is missing left out.
+def same_rounds(w, s, ref):
+    by_round = {r["round"]: r for r in rows.get((w, ref), [])}
+    return [(r, by_round[r["round"]]) for r in rows[(w, s)]
+            if r["round"] in by_round]
+
 # Each server's figure over the epoll loop's in the same round, one ratio
 # per round: a drift of the machine that lasts a round moves both alike and
 # cancels. Prints the median ratio and its quartiles over the rounds.
 def paired(w, servers):
-    ref = {r["round"]: r for r in rows.get((w, "epoll"), [])}
-    if len(ref) < 2:
+    if len(rows.get((w, "epoll"), [])) < 2:
         return
     def spread(values):
         if not values:
@@ -133,10 +139,7 @@ def paired(w, servers):
         if s == "epoll":
             continue
         ops, cpu, p99 = [], [], []
-        for r in rows[(w, s)]:
-            e = ref.get(r["round"])
-            if e is None:
-                continue
+        for r, e in same_rounds(w, s, "epoll"):
             ops.append(float(r["ops_per_s"]) / float(e["ops_per_s"]))
             if float(e["cpu_us_per_op"]) > 0:
                 cpu.append(float(r["cpu_us_per_op"]) / float(e["cpu_us_per_op"]))
@@ -160,9 +163,8 @@ def sign_p(better, worse):
 def versus(w, servers):
     if "ember" not in servers:
         return
-    mine = {r["round"]: r for r in rows[(w, "ember")]}
     peers = [s for s in servers if s != "ember"]
-    if not peers or len(mine) < 2:
+    if not peers or len(rows[(w, "ember")]) < 2:
         return
     print("\nEmber against each server in the same round: rounds where Ember's"
           " figure is the better (more ops/s, less CPU per op, lower p99),"
@@ -177,10 +179,7 @@ def versus(w, servers):
         return f"{better} of {len(pairs)} (p {sign_p(better, worse):.2f})"
     for s in peers:
         ops, cpu, p99 = [], [], []
-        for r in rows[(w, s)]:
-            e = mine.get(r["round"])
-            if e is None:
-                continue
+        for e, r in same_rounds(w, "ember", s):
             ops.append((float(e["ops_per_s"]), float(r["ops_per_s"])))
             cpu.append((float(e["cpu_us_per_op"]), float(r["cpu_us_per_op"])))
             if e["p99_us"] and r["p99_us"]:
