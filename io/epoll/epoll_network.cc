@@ -242,6 +242,8 @@ class EpollStreamSocket final : public EpollHandle<StreamSocket> {
     if (!error.ok()) Rare().connect_error = std::move(error);
   }
 
+  int native_fd() const { return fd(); }
+
   absl::Status FinishConnect() override {
     switch (state_) {
       case State::kConnected:
@@ -624,6 +626,12 @@ absl::StatusOr<int> EpollNetwork::RaiseDescriptorLimit(int wanted) {
     return INT_MAX;
   }
   return static_cast<int>(limit.rlim_cur);
+}
+
+int EpollNetwork::StreamSocketFd(const StreamSocket& socket) {
+  const auto* epoll = dynamic_cast<const EpollStreamSocket*>(&socket);
+  EMBER_CHECK_MSG(epoll != nullptr, "not a stream socket of EpollNetwork");
+  return epoll->native_fd();
 }
 
 absl::Time EpollNetwork::Now() { return ClockTime(CLOCK_MONOTONIC); }

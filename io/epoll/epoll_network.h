@@ -135,6 +135,16 @@ class EpollNetwork final : public Network {
   // Live handles (for tests and leak checks).
   size_t handle_count() const { return slots_.size() - free_slots_.size(); }
 
+  // For a backend layered on this one (io/uring runs its listeners,
+  // datagrams, connects, lookups and jobs here and moves connected streams
+  // to io_uring): the epoll instance, which is readable while a Poll has
+  // events to dispatch; whether a Poll has work no event announces
+  // (answers given without a lookup); and the descriptor of a stream socket
+  // this backend made, which the socket keeps owning and closes.
+  int epoll_fd() const { return epoll_fd_; }
+  bool HasWorkWithoutEvents() const { return !resolves_done_.empty(); }
+  static int StreamSocketFd(const StreamSocket& socket);
+
  private:
   friend class EpollRegistration;
 

@@ -1,0 +1,31 @@
+// Goal: the reactor conformance suite passes on the io_uring backend, over
+// loopback TCP, UDP and Unix sockets.
+
+#include "io/epoll/epoll_network.h"
+#include "io/uring/uring_network.h"
+#include "tests/reactor/reactor_conformance.h"
+
+namespace ember::testing_support {
+namespace {
+
+Backend UringBackend() {
+  return Backend{
+      "Uring",
+      [] {
+        // 1,100 concurrent loopback connections need 2,200 descriptors.
+        absl::StatusOr<int> limit = io::EpollNetwork::RaiseDescriptorLimit(4096);
+        EXPECT_TRUE(limit.ok()) << limit.status();
+        auto network = io::UringNetwork::Create();
+        EXPECT_TRUE(network.ok()) << network.status();
+        return network.ok() ? std::unique_ptr<io::Network>(std::move(*network))
+                            : nullptr;
+      }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Uring, ReactorConformanceTest,
+                         testing::Values(UringBackend()), BackendName);
+INSTANTIATE_TEST_SUITE_P(Uring, ReactorThreadTest,
+                         testing::Values(UringBackend()), BackendName);
+
+}  // namespace
+}  // namespace ember::testing_support
