@@ -85,13 +85,17 @@ class Ring {
                        "and receive_buffer_bytes positive");
     }
     io_uring_params params{};
+    // COOP_TASKRUN: completions are run when the loop enters the kernel,
+    // not by interrupting it. TASKRUN_FLAG marks the ring when some wait to
+    // be run, and liburing's submit then enters even with nothing to
+    // submit: a Poll that does not wait still collects them.
     params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
-                   IORING_SETUP_COOP_TASKRUN;
+                   IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
     params.cq_entries = options_.completion_entries;
     int error = io_uring_queue_init_params(options_.submission_entries,
                                            &ring_, &params);
     if (error == -EINVAL) {
-      // A kernel without SUBMIT_ALL or COOP_TASKRUN (before 5.18).
+      // A kernel without SUBMIT_ALL or COOP_TASKRUN (before 5.19).
       params = io_uring_params{};
       params.flags = IORING_SETUP_CQSIZE;
       params.cq_entries = options_.completion_entries;

@@ -6,9 +6,11 @@
 
 #include "io/uring/uring_network.h"
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/status/statusor.h"
@@ -149,6 +151,76 @@ TEST(UringNetworkTest, ADestroyedStreamStillSendsWhatWriteTook) {
   EXPECT_TRUE(got.end_of_stream);
   EXPECT_TRUE(got.data == data);
   EXPECT_EQ(net->closing_stream_count(), 0u);
+}
+
+TEST(UringNetworkTest, AStreamThatStaysReadyKeepsNoOtherOut) {
+  // Stream A is at end of stream, watched for reading and never read: it is
+  // ready at every Poll, so no Poll waits and none has anything to submit.
+  // B's data, sent from another network on another thread, must still be
+  // seen.
+  std::unique_ptr<UringNetwork> net = MakeUring();
+  ASSERT_NE(net, nullptr);
+  StreamPair a;
+  MakePair(*net, Address::Loopback4(0), &a);
+  ASSERT_NE(a.server, nullptr);
+  ASSERT_TRUE(a.client->ShutdownWrite().ok());
+  int a_calls = 0;
+  conformance::FunctionWatcher a_watcher([&](uint32_t) { ++a_calls; });
+  a.server->SetWatcher(&a_watcher);
+  a.server->SetInterest(kReadable);
+  ASSERT_TRUE(conformance::PollUntil(*net, [&] { return a_calls > 0; }));
+
+  absl::StatusOr<std::unique_ptr<EpollNetwork>> peer_net =
+      EpollNetwork::Create();
+  ASSERT_TRUE(peer_net.ok()) << peer_net.status();
+  absl::StatusOr<std::unique_ptr<Listener>> listener =
+      net->Listen(Address::Loopback4(0), ListenOptions());
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  absl::StatusOr<std::unique_ptr<StreamSocket>> client =
+      (*peer_net)->Connect((*listener)->LocalAddress(), ConnectOptions());
+  ASSERT_TRUE(client.ok()) << client.status();
+  std::unique_ptr<StreamSocket> b;
+  bool connected = false;
+  for (int polls = 0; polls < 10000 && !(connected && b); ++polls) {
+    if (!b) {
+      absl::StatusOr<std::unique_ptr<StreamSocket>> accepted =
+          (*listener)->Accept();
+      ASSERT_TRUE(accepted.ok()) << accepted.status();
+      b = std::move(*accepted);
+    }
+    if (!connected) connected = (*client)->FinishConnect().ok();
+    PollNow(*net, 1);
+    PollNow(**peer_net, 1);
+  }
+  ASSERT_TRUE(connected && b);
+  bool b_ready = false;
+  conformance::FunctionWatcher b_watcher([&](uint32_t) { b_ready = true; });
+  b->SetWatcher(&b_watcher);
+  b->SetInterest(kReadable);
+  PollNow(*net, 3);
+  ASSERT_FALSE(b_ready);
+  // The byte is written from another thread while this one polls without
+  // waiting: its completion is queued to this thread's ring, to be run
+  // when this thread next enters the kernel. The real clock only bounds
+  // the loop.
+  std::atomic<bool> written{false};
+  std::thread writer([&] {
+    const ConstBuffer byte{"x", 1};
+    EXPECT_EQ((*client)->Write(&byte, 1).bytes, 1u);
+    written.store(true);
+  });
+  const int a_before = a_calls;
+  const absl::Time give_up = net->Now() + absl::Seconds(30);
+  while (!b_ready && net->Now() < give_up) PollNow(*net, 1);
+  writer.join();
+  EXPECT_TRUE(written.load());
+  EXPECT_TRUE(b_ready);
+  EXPECT_GT(a_calls, a_before);
+  a.server->SetWatcher(nullptr);
+  b->SetWatcher(nullptr);
+  b.reset();
+  client->reset();
+  listener->reset();
 }
 
 TEST(UringNetworkTest, DestroyingTheNetworkStopsStreamsStillSending) {
