@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -48,11 +50,29 @@ class Ring {
 
   io_uring* get() { return &ring_; }
 
+  // Completions are run only when the loop waits or asks for them.
+  bool deferred() const { return deferred_; }
+
+  // Binds a ring made disabled to the calling thread; once.
+  absl::Status Enable() {
+    if (!deferred_ || enabled_) return absl::OkStatus();
+    // liburing 2.3 declares io_uring_enable_rings but does not export it.
+    if (syscall(__NR_io_uring_register, ring_.ring_fd,
+                IORING_REGISTER_ENABLE_RINGS, nullptr, 0) != 0) {
+      return ErrnoError(errno, "io_uring_register(IORING_REGISTER_ENABLE_RINGS)");
+    }
+    enabled_ = true;
+    return absl::OkStatus();
+  }
+
   // The next free submission entry; submits what is queued if none is.
   io_uring_sqe* Sqe() {
     for (;;) {
       io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
       if (sqe != nullptr) return sqe;
+      // A ring not yet enabled cannot take submissions: the first Poll
+      // will submit everything (SUBMIT_ALL needs no room for more).
+      if (deferred_ && !enabled_) Enable().IgnoreError();
       io_uring_submit(&ring_);
     }
   }
@@ -84,23 +104,37 @@ class Ring {
                        "receive_buffers must be a power of two up to 32768 "
                        "and receive_buffer_bytes positive");
     }
-    io_uring_params params{};
-    // COOP_TASKRUN: completions are run when the loop enters the kernel,
-    // not by interrupting it. TASKRUN_FLAG marks the ring when some wait to
-    // be run, and liburing's submit then enters even with nothing to
-    // submit: a Poll that does not wait still collects them.
-    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
-                   IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-    params.cq_entries = options_.completion_entries;
-    int error = io_uring_queue_init_params(options_.submission_entries,
-                                           &ring_, &params);
-    if (error == -EINVAL) {
-      // A kernel without SUBMIT_ALL or COOP_TASKRUN (before 5.19).
-      params = io_uring_params{};
-      params.flags = IORING_SETUP_CQSIZE;
+    // Best: DEFER_TASKRUN (6.1 on) runs completions only when the loop
+    // asks for them, in one batch per wait. It needs SINGLE_ISSUER, which
+    // binds the ring to the thread that enables it, so the ring starts
+    // disabled and the first Poll enables it: a network may be made on
+    // one thread and run on another. Next: COOP_TASKRUN runs them when
+    // the loop enters the kernel, not by interrupting it, and
+    // TASKRUN_FLAG marks the ring when some wait, so that liburing's
+    // submit enters even with nothing to submit. Last, a kernel before
+    // 5.19 runs them as they come.
+    const unsigned tries[] = {
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+            IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+            IORING_SETUP_TASKRUN_FLAG,
+        0,
+    };
+    int error = -EINVAL;
+    for (unsigned flags : tries) {
+      if (!options_.defer_completions &&
+          (flags & IORING_SETUP_DEFER_TASKRUN) != 0) {
+        continue;
+      }
+      io_uring_params params{};
+      params.flags = IORING_SETUP_CQSIZE | flags;
       params.cq_entries = options_.completion_entries;
       error = io_uring_queue_init_params(options_.submission_entries, &ring_,
                                          &params);
+      if (error != -EINVAL) {
+        deferred_ = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+        break;
+      }
     }
     if (error < 0) {
       return ErrnoError(-error,
@@ -153,6 +187,8 @@ class Ring {
   const int mask_;
   io_uring ring_{};
   bool ring_ready_ = false;
+  bool deferred_ = false;
+  bool enabled_ = false;
   io_uring_buf_ring* buffer_ring_ = nullptr;
   char* buffers_ = nullptr;
   size_t buffers_size_ = 0;
@@ -226,10 +262,11 @@ struct UringNetwork::StreamOps {
     return readiness;
   }
 
+  // Receiving stops at receive_queue_bytes_max unread (recv_paused), and
+  // only Read, having taken the queue down to half, starts it again.
   static bool WantsReceive(const UringNetwork& n, const Stream& s) {
     return s.on_ring && !s.closing && !s.eof && s.error.ok() &&
-           !s.recv_paused && !s.recv_armed && !s.starved &&
-           s.unread() < n.options_.receive_queue_bytes_max;
+           !s.recv_paused && !s.recv_armed && !s.starved;
   }
 
   static void ArmReceive(UringNetwork& n, Stream* s) {
@@ -309,8 +346,9 @@ struct UringNetwork::StreamOps {
       MaybeFinish(n, s);
       return;
     }
-    if (s->recv_armed && !s->recv_cancel_sent &&
-        s->unread() >= n.options_.receive_queue_bytes_max) {
+    // Paused at the limit whatever else is going on (a cancel of an earlier
+    // pause may still be on its way): only Read resumes it.
+    if (s->unread() >= n.options_.receive_queue_bytes_max) {
       s->recv_paused = true;
       CancelReceive(n, s);
     }
@@ -547,8 +585,11 @@ UringNetwork::~UringNetwork() {
   }
   for (Stream* s : finished_) delete s;
   finished_.clear();
-  // A stream left here could not be stopped: leak it rather than free
-  // memory the kernel may still write.
+  // A stream the kernel could not be waited for (the ring refused this
+  // thread, say) is left allocated, since a send of it may still read its
+  // bytes; its socket is closed.
+  for (Stream* s : all_closing_) s->inner.reset();
+  all_closing_.clear();
   ring_.reset();
   epoll_.reset();
 }
@@ -686,6 +727,10 @@ absl::StatusOr<int> UringNetwork::Poll(absl::Time deadline) {
   EMBER_CHECK_MSG(!polling_, "Poll called from inside a Poll callback");
   if (!backend_error_.ok()) return backend_error_;
   io_uring* ring = ring_->get();
+  if (absl::Status enabled = ring_->Enable(); !enabled.ok()) {
+    backend_error_ = std::move(enabled);
+    return backend_error_;
+  }
   if (!epoll_poll_armed_) {
     io_uring_sqe* sqe = ring_->Sqe();
     io_uring_prep_poll_add(sqe, epoll_->epoll_fd(), POLLIN);
@@ -696,23 +741,26 @@ absl::StatusOr<int> UringNetwork::Poll(absl::Time deadline) {
                    epoll_->HasWorkWithoutEvents() ||
                    deadline == absl::InfinitePast();
   int result;
-  if (now) {
+  if (now && !ring_->deferred()) {
     result = io_uring_submit(ring);
-  } else if (deadline == absl::InfiniteFuture()) {
-    result = io_uring_submit_and_wait(ring, 1);
+  } else if (now || deadline == absl::InfiniteFuture()) {
+    // A zero timeout does not wait, but asks for the deferred completions.
+    __kernel_timespec zero{};
+    io_uring_cqe* cqe = nullptr;
+    result = now ? io_uring_submit_and_wait_timeout(ring, &cqe, 1, &zero,
+                                                    nullptr)
+                 : io_uring_submit_and_wait(ring, 1);
   } else {
     const absl::Duration left = deadline - Now();
-    if (left <= absl::ZeroDuration()) {
-      result = io_uring_submit(ring);
-    } else {
-      const int64_t nanos = absl::ToInt64Nanoseconds(
-          absl::Ceil(left, absl::Nanoseconds(1)));
-      __kernel_timespec ts{};
-      ts.tv_sec = nanos / 1000000000;
-      ts.tv_nsec = nanos % 1000000000;
-      io_uring_cqe* cqe = nullptr;
-      result = io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, nullptr);
-    }
+    const int64_t nanos =
+        left <= absl::ZeroDuration()
+            ? 0
+            : absl::ToInt64Nanoseconds(absl::Ceil(left, absl::Nanoseconds(1)));
+    __kernel_timespec ts{};
+    ts.tv_sec = nanos / 1000000000;
+    ts.tv_nsec = nanos % 1000000000;
+    io_uring_cqe* cqe = nullptr;
+    result = io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, nullptr);
   }
   if (result < 0 && result != -EINTR && result != -ETIME &&
       result != -EBUSY && result != -EAGAIN) {

@@ -76,6 +76,12 @@ class UringNetwork final : public Network {
     // past which Write takes no more (see above).
     size_t receive_queue_bytes_max = 256 * 1024;
     size_t send_queue_bytes_max = 256 * 1024;
+    // Have the kernel run completions only when Poll asks for them
+    // (IORING_SETUP_DEFER_TASKRUN, Linux 6.1 on), in one batch per wait.
+    // Where the kernel lacks it, or with false, they run whenever the
+    // loop's thread enters the kernel (COOP_TASKRUN, 5.19 on), or as they
+    // come (older kernels). The tests run both.
+    bool defer_completions = true;
   };
 
   // Creates the inner epoll backend and the ring. Fails with the OS error

@@ -41,10 +41,22 @@ std::unique_ptr<UringNetwork> MakeUring(
   return network.ok() ? std::move(*network) : nullptr;
 }
 
+UringNetwork::Options Undeferred() {
+  UringNetwork::Options options;
+  options.defer_completions = false;
+  return options;
+}
+
+// Both ways of running completions: deferred to Poll where the kernel has
+// it (6.1 on), and run on entering the kernel, as older kernels do.
 INSTANTIATE_TEST_SUITE_P(
     Uring, NetworkConformanceTest,
-    ::testing::Values(NetworkFactory{
-        "uring", []() -> std::unique_ptr<Network> { return MakeUring(); }}),
+    ::testing::Values(
+        NetworkFactory{"uring",
+                       []() -> std::unique_ptr<Network> { return MakeUring(); }},
+        NetworkFactory{"uring_undeferred", []() -> std::unique_ptr<Network> {
+                         return MakeUring(Undeferred());
+                       }}),
     conformance::NetworkFactoryName);
 
 constexpr size_t kQueueMax = 64 * 1024;
@@ -89,8 +101,15 @@ TEST(UringNetworkTest, WriteTakesNoMoreThanTheSendQueueHolds) {
   EXPECT_TRUE(got.data == data);
 }
 
-TEST(UringNetworkTest, AReaderThatStopsReadingPushesBackOnTheWriter) {
-  std::unique_ptr<UringNetwork> net = MakeUring(SmallQueues());
+class UringCompletionModeTest : public ::testing::TestWithParam<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(DeferredOrNot, UringCompletionModeTest,
+                         ::testing::Bool());
+
+TEST_P(UringCompletionModeTest, AReaderThatStopsReadingPushesBackOnTheWriter) {
+  UringNetwork::Options options = SmallQueues();
+  options.defer_completions = GetParam();
+  std::unique_ptr<UringNetwork> net = MakeUring(options);
   ASSERT_NE(net, nullptr);
   StreamPair pair;
   MakePair(*net, Address::Loopback4(0), &pair);
@@ -153,12 +172,14 @@ TEST(UringNetworkTest, ADestroyedStreamStillSendsWhatWriteTook) {
   EXPECT_EQ(net->closing_stream_count(), 0u);
 }
 
-TEST(UringNetworkTest, AStreamThatStaysReadyKeepsNoOtherOut) {
+TEST_P(UringCompletionModeTest, AStreamThatStaysReadyKeepsNoOtherOut) {
   // Stream A is at end of stream, watched for reading and never read: it is
   // ready at every Poll, so no Poll waits and none has anything to submit.
   // B's data, sent from another network on another thread, must still be
   // seen.
-  std::unique_ptr<UringNetwork> net = MakeUring();
+  UringNetwork::Options options;
+  options.defer_completions = GetParam();
+  std::unique_ptr<UringNetwork> net = MakeUring(options);
   ASSERT_NE(net, nullptr);
   StreamPair a;
   MakePair(*net, Address::Loopback4(0), &a);
