@@ -17,15 +17,19 @@
 #   --workloads=A,B    a subset of: echo_1 echo_50x16 echo_4k_50x4 http_50
 #                      http_1000 h2load_50x16 idle_echo idle_http
 #   --servers=A,B      a subset of: ember ember_scan epoll uring libuv
-#                      libuv_parser libevent evhttp asio (ember_scan,
-#                      libuv_parser and evhttp are HTTP only; ember_scan is
-#                      Ember's reactor answering with the epoll loop's
-#                      blank-line scan, no HTTP layer, built from this
-#                      checkout whatever --ember_dir says)
+#                      libuv_parser libevent evhttp asio, and ember_uring
+#                      (ember_scan, libuv_parser and evhttp are HTTP only;
+#                      ember_scan is Ember's reactor answering with the epoll
+#                      loop's blank-line scan, no HTTP layer, built from this
+#                      checkout whatever --ember_dir says; ember_uring, run
+#                      only when named, is "ember" started with
+#                      --backend=uring: Ember on io_uring, Linux 6.0 or later)
 #   --ember_dir=DIR    the checkout whose //examples/echo:server and
-#                      //examples/http:hello are "ember" (default: this one)
-#   --ember_threads=N  passes --threads=N to Ember's servers (default: not
-#                      passed, so they run single-threaded)
+#                      //examples/http:hello are "ember" and "ember_uring"
+#                      (default: this one)
+#   --ember_threads=N  passes --threads=N to Ember's servers, ember and
+#                      ember_uring (default: not passed, so they run
+#                      single-threaded)
 #   --config=NAME      the Bazel config every server is built with (default
 #                      release: opt and link-time optimisation; opt: without)
 #   --no_build         use the binaries already built with that config
@@ -287,8 +291,8 @@ fi
 # are HTTP only).
 server_binary() {
   case "$1/$2" in
-    ember/echo) echo "$ember_bin/examples/echo/server" ;;
-    ember/http) echo "$ember_bin/examples/http/hello" ;;
+    ember/echo | ember_uring/echo) echo "$ember_bin/examples/echo/server" ;;
+    ember/http | ember_uring/http) echo "$ember_bin/examples/http/hello" ;;
     ember_scan/echo | evhttp/echo | libuv_parser/echo) ;;
     */echo) echo "$bin/bench/peers/$1_echo" ;;
     */http) echo "$bin/bench/peers/$1_hello" ;;
@@ -327,8 +331,11 @@ start_server() {
   server_log=$log
   : >"$log"
   local extra=()
-  if [[ $1 == ember && -n $ember_threads ]]; then
+  if [[ ($1 == ember || $1 == ember_uring) && -n $ember_threads ]]; then
     extra=("--threads=$ember_threads")
+  fi
+  if [[ $1 == ember_uring ]]; then
+    extra+=(--backend=uring)
   fi
   taskset -c 0 "$binary" --port=0 "${extra[@]}" >"$log" 2>&1 &
   server_pid=$!

@@ -12,9 +12,10 @@
 # Flags:
 #   --rounds=R         runs per server, taken in turns (default 3)
 #   --connections=C    wrk's connections (default 1000)
-#   --servers=A,B      of: ember and the HTTP peers of bench/peers (epoll,
-#                      ember_scan, uring, libuv, libuv_parser, libevent,
-#                      evhttp, asio);
+#   --servers=A,B      of: ember, ember_uring (ember started with
+#                      --backend=uring: Ember on io_uring) and the HTTP peers
+#                      of bench/peers (epoll, ember_scan, uring, libuv,
+#                      libuv_parser, libevent, evhttp, asio);
 #                      built with --config=release (default ember,epoll)
 #   --binary=PATH      an HTTP server binary taking --port=0 (as the
 #                      examples and peers do), in place of --servers; may
@@ -35,6 +36,8 @@ connections=1000
 servers="ember epoll"
 binaries=()
 labels=()
+# A flag for each binary after --port=0, or "" for none.
+extra_flags=()
 build=1
 config=release
 
@@ -43,7 +46,7 @@ for arg in "$@"; do
     --rounds=*) rounds=${arg#*=} ;;
     --connections=*) connections=${arg#*=} ;;
     --servers=*) servers=${arg#*=}; servers=${servers//,/ } ;;
-    --binary=*) binaries+=("${arg#*=}"); labels+=("${arg#*=}") ;;
+    --binary=*) binaries+=("${arg#*=}"); labels+=("${arg#*=}"); extra_flags+=("") ;;
     --config=release | --config=opt) config=${arg#*=} ;;
     --no_build) build= ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -72,8 +75,10 @@ if ((${#binaries[@]} == 0)); then
   (cd "$here" && ./bazelw shutdown) >/dev/null 2>&1 || true
   for s in $servers; do
     case "$s" in
-      ember) binaries+=("$bin/examples/http/hello") ;;
-      *) binaries+=("$bin/bench/peers/${s}_hello") ;;
+      ember) binaries+=("$bin/examples/http/hello"); extra_flags+=("") ;;
+      ember_uring)
+        binaries+=("$bin/examples/http/hello"); extra_flags+=(--backend=uring) ;;
+      *) binaries+=("$bin/bench/peers/${s}_hello"); extra_flags+=("") ;;
     esac
     labels+=("$s")
   done
@@ -97,7 +102,7 @@ for ((round = 1; round <= rounds; ++round)); do
   for ((k = 0; k < ${#binaries[@]}; ++k)); do
     b=${binaries[k]}
     log="$out/server.log"
-    taskset -c 0 "$b" --port=0 >"$log" 2>&1 &
+    taskset -c 0 "$b" --port=0 ${extra_flags[k]:+"${extra_flags[k]}"} >"$log" 2>&1 &
     server_pid=$!
     port=
     for ((i = 0; i < 200; ++i)); do

@@ -6,10 +6,69 @@
 #include <string>
 #include <utility>
 
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "io/epoll/epoll_network.h"
 #include "io/epoll/thread_affinity.h"
+#include "io/uring/uring_network.h"
 
 namespace ember::examples {
+
+// The value of --backend: which real io::Network the reactors run on.
+enum class Backend { kEpoll, kUring };
+
+// Abseil's parsing of a custom flag type, found by argument-dependent
+// lookup: a value other than these two fails the command line.
+bool AbslParseFlag(absl::string_view text, Backend* backend,
+                   std::string* error) {
+  if (text == "epoll") {
+    *backend = Backend::kEpoll;
+    return true;
+  }
+  if (text == "uring") {
+    *backend = Backend::kUring;
+    return true;
+  }
+  *error = "must be epoll or uring";
+  return false;
+}
+
+std::string AbslUnparseFlag(Backend backend) {
+  return backend == Backend::kUring ? "uring" : "epoll";
+}
+
+}  // namespace ember::examples
+
+ABSL_FLAG(ember::examples::Backend, backend, ember::examples::Backend::kEpoll,
+          "the network the reactors run on: epoll, or uring (connected "
+          "streams on io_uring, Linux 6.0 or later; see "
+          "io/uring/uring_network.h)");
+
+namespace ember::examples {
+
+namespace {
+
+// A network of the kind `backend` names. A failure says which backend.
+absl::StatusOr<std::unique_ptr<io::Network>> CreateNetwork(Backend backend) {
+  if (backend == Backend::kUring) {
+    absl::StatusOr<std::unique_ptr<io::UringNetwork>> network =
+        io::UringNetwork::Create();
+    if (!network.ok()) {
+      return absl::Status(
+          network.status().code(),
+          absl::StrCat("--backend=uring: ", network.status().message()));
+    }
+    return std::unique_ptr<io::Network>(std::move(*network));
+  }
+  absl::StatusOr<std::unique_ptr<io::EpollNetwork>> network =
+      io::EpollNetwork::Create();
+  if (!network.ok()) return network.status();
+  return std::unique_ptr<io::Network>(std::move(*network));
+}
+
+}  // namespace
 
 absl::StatusOr<size_t> ThreadsFromFlag(int threads_flag) {
   if (threads_flag < 1) {
@@ -26,8 +85,8 @@ absl::StatusOr<std::unique_ptr<ServerProgram>> ServerProgram::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("--port must be 0..65535, not ", port_flag));
   }
-  absl::StatusOr<std::unique_ptr<io::EpollNetwork>> network =
-      io::EpollNetwork::Create();
+  absl::StatusOr<std::unique_ptr<io::Network>> network =
+      CreateNetwork(absl::GetFlag(FLAGS_backend));
   if (!network.ok()) return network.status();
   std::unique_ptr<ServerProgram> program(new ServerProgram());
   program->port_ = static_cast<uint16_t>(port_flag);
@@ -135,13 +194,11 @@ int ServerProgram::RunThreads(std::string_view what,
 
   ReactorGroupOptions group_options;
   group_options.threads = options.threads;
+  // Each reactor's network, made on its thread, of the one --backend kind.
   group_options.network_factory =
-      [](size_t) -> absl::StatusOr<std::unique_ptr<io::Network>> {
-    absl::StatusOr<std::unique_ptr<io::EpollNetwork>> network =
-        io::EpollNetwork::Create();
-    if (!network.ok()) return network.status();
-    return std::unique_ptr<io::Network>(std::move(*network));
-  };
+      [backend = absl::GetFlag(FLAGS_backend)](size_t) {
+        return CreateNetwork(backend);
+      };
   if (options.pin_threads) {
     group_options.thread_start = [](size_t index) {
       return io::PinThisThread(index).status();

@@ -10,6 +10,12 @@
 //
 // With --threads=N > 1, RunThreads instead runs a reactor per thread
 // (reactor/group): each listens on the same port with SO_REUSEPORT.
+//
+// Every program built on it takes --backend=epoll|uring (defined here, so
+// that it is one flag for all of them): the real network each reactor runs
+// on, io::EpollNetwork (the default) or io::UringNetwork (connected streams
+// on io_uring, Linux 6.0 or later; see io/uring/uring_network.h). Another
+// value is refused when the flags are parsed.
 
 #ifndef EMBER_EXAMPLES_COMMON_SERVER_PROGRAM_H_
 #define EMBER_EXAMPLES_COMMON_SERVER_PROGRAM_H_
@@ -23,7 +29,7 @@
 #include "absl/status/statusor.h"
 #include "examples/common/signals.h"
 #include "io/address.h"
-#include "io/epoll/epoll_network.h"
+#include "io/network.h"
 #include "reactor/group/reactor_group.h"
 #include "reactor/reactor.h"
 
@@ -47,20 +53,21 @@ class ServerProgram {
       Reactor& reactor, size_t index, SharedListenPort& port)>;
 
   // A reactor per thread: `options.threads` reactors, each with its own
-  // epoll network and its own SO_REUSEPORT listener on `host` and the
-  // --port value (0: the first picks a free port, the others bind it).
+  // network of the --backend kind and its own SO_REUSEPORT listener on
+  // `host` and the --port value (0: the first picks a free port, the others
+  // bind it).
   // `serve` runs on each reactor's thread, one after another. Prints
   // "<what> listening on <address> (<n> threads, Ctrl-C to stop)" once all
   // listen, and returns when every reactor has stopped: Ctrl-C drains every
   // reactor for up to 5 s (a second Ctrl-C stops them at once). Returns
   // main's exit code: 2 for a bad --port, 1 when a reactor could not start
-  // or stopped on an error, 0 after a clean stop.
+  // (its network included) or stopped on an error, 0 after a clean stop.
   static int RunThreads(std::string_view what, const ThreadsOptions& options,
                         std::string host, int port_flag, Serve serve);
 
   // Checks the --port value (0..65535; 0 picks a free port), creates the
-  // epoll network and the reactor, and arranges for Ctrl-C to drain
-  // connections for up to 5 s (a second Ctrl-C stops at once).
+  // network --backend names and the reactor, and arranges for Ctrl-C to
+  // drain connections for up to 5 s (a second Ctrl-C stops at once).
   static absl::StatusOr<std::unique_ptr<ServerProgram>> Create(int port_flag);
 
   Reactor& reactor() { return *reactor_; }
@@ -74,7 +81,7 @@ class ServerProgram {
   // The whole program of a server whose connections `factory` makes, on
   // one reactor: Create, StartServer on `host` and the --port value, Run.
   // Returns main's exit code as Run does, or 2 when Create fails (a bad
-  // --port), after printing why.
+  // --port, or a backend that cannot start), after printing why.
   static int ServeConnections(std::string_view what, const std::string& host,
                               int port_flag,
                               Reactor::ConnectionFactory factory);
@@ -83,7 +90,7 @@ class ServerProgram {
   ServerProgram() = default;
 
   uint16_t port_ = 0;
-  std::unique_ptr<io::EpollNetwork> network_;
+  std::unique_ptr<io::Network> network_;
   std::unique_ptr<Reactor> reactor_;
   std::unique_ptr<ShutdownOnSignal> signals_;
 };
