@@ -14,6 +14,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "io/check.h"
 #include "io/error.h"
 
@@ -219,13 +221,22 @@ struct Stream {
   bool closing = false;          // The handle is gone; sending what's left.
   size_t closing_index = 0;      // In the network's all_closing_.
   absl::Status error;            // The first receive or send error.
-  std::string in;                // Received; unread from in_begin on.
+  // Received bytes not yet read: those of one ring buffer still held
+  // (`held` is its id, -1 for none; read from held_begin on), or, once a
+  // Poll ends with them unread or more arrive, copied into `in` (read from
+  // in_begin on). Never both at once.
+  int held = -1;
+  uint32_t held_begin = 0;
+  uint32_t held_end = 0;
+  std::string in;
   size_t in_begin = 0;
   std::string out;               // Taken by Write, not yet handed over.
   std::string sending;           // The send in flight; sent from `sent`.
   size_t sent = 0;
 
-  size_t unread() const { return in.size() - in_begin; }
+  size_t unread() const {
+    return in.size() - in_begin + (held_end - held_begin);
+  }
   size_t queued_bytes() const { return out.size() + sending.size() - sent; }
 };
 
@@ -239,9 +250,15 @@ uint64_t Tag(Stream* stream, Op op) {
 // stream does not keep what one burst needed.
 constexpr size_t kKeptCapacityMax = 64 * 1024;
 
-void ClearBuffer(std::string& buffer) {
+ABSL_ATTRIBUTE_NOINLINE void ShrinkBuffer(std::string& buffer) {
+  buffer.shrink_to_fit();
+}
+
+inline void ClearBuffer(std::string& buffer) {
   buffer.clear();
-  if (buffer.capacity() > kKeptCapacityMax) buffer.shrink_to_fit();
+  if (ABSL_PREDICT_FALSE(buffer.capacity() > kKeptCapacityMax)) {
+    ShrinkBuffer(buffer);
+  }
 }
 
 }  // namespace
@@ -250,6 +267,33 @@ void ClearBuffer(std::string& buffer) {
 using uring_internal::Op;
 using uring_internal::Stream;
 using uring_internal::Tag;
+
+// Whether a stream is ready for a bit of `interest`, computing no more of
+// its readiness than that takes.
+inline bool ReadyFor(const Stream& s, uint32_t interest,
+                     size_t send_queue_bytes_max) {
+  if (!s.error.ok()) return true;
+  if ((interest & kReadable) != 0 && (s.unread() > 0 || s.eof)) return true;
+  return (interest & kWritable) != 0 &&
+         s.queued_bytes() < send_queue_bytes_max;
+}
+
+// Called for every completion and dispatch, mostly to find nothing to do:
+// inline, with the queueing out of line.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void UringNetwork::NoteReady(Stream* s) {
+  // A destroyed handle has no watcher.
+  const uint32_t interest = s->interest;
+  if (interest == 0 || s->queued || s->watcher == nullptr || !s->on_ring) {
+    return;
+  }
+  if (!ReadyFor(*s, interest, options_.send_queue_bytes_max)) return;
+  Enqueue(s);
+}
+
+void UringNetwork::Enqueue(Stream* s) {
+  s->queued = true;
+  ready_.push_back(s);
+}
 
 // The rest of the stream's operations, with the network's state at hand.
 struct UringNetwork::StreamOps {
@@ -321,14 +365,44 @@ struct UringNetwork::StreamOps {
     n.finished_.push_back(s);
   }
 
+  // Copies what is unread of a held buffer into `in` and gives the buffer
+  // back.
+  static void Unhold(UringNetwork& n, Stream* s) {
+    if (s->held < 0) return;
+    s->in.append(n.ring_->buffer(static_cast<unsigned>(s->held)) +
+                     s->held_begin,
+                 s->held_end - s->held_begin);
+    Release(n, s);
+  }
+
+  // Gives a held buffer back, read or not.
+  static void Release(UringNetwork& n, Stream* s) {
+    if (s->held < 0) return;
+    n.ring_->Recycle(static_cast<unsigned>(s->held));
+    s->held = -1;
+    s->held_begin = s->held_end = 0;
+  }
+
   static void OnReceive(UringNetwork& n, Stream* s, const io_uring_cqe& cqe) {
+    bool id_taken = false;
     if ((cqe.flags & IORING_CQE_F_MORE) == 0) s->recv_armed = false;
     if (cqe.flags & IORING_CQE_F_BUFFER) {
       const unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
       if (cqe.res > 0 && !s->closing) {
-        s->in.append(n.ring_->buffer(id), static_cast<size_t>(cqe.res));
+        if (s->unread() == 0) {
+          // The usual case: read from the ring's buffer itself, in this
+          // Poll's dispatch, with no copy in between.
+          s->held = static_cast<int>(id);
+          s->held_begin = 0;
+          s->held_end = static_cast<uint32_t>(cqe.res);
+          n.holding_.push_back(s);
+          id_taken = true;
+        } else {
+          Unhold(n, s);
+          s->in.append(n.ring_->buffer(id), static_cast<size_t>(cqe.res));
+        }
       }
-      n.ring_->Recycle(id);
+      if (!id_taken) n.ring_->Recycle(id);
     }
     if (cqe.res == 0) {
       s->eof = true;
@@ -436,14 +510,23 @@ class UringNetwork::UringStreamSocket final : public StreamSocket {
     if (!s.on_ring) return s.inner->Read(buf, len);
     const size_t unread = s.unread();
     if (unread > 0) {
-      const size_t n = std::min(len, unread);
-      std::memcpy(buf, s.in.data() + s.in_begin, n);
-      s.in_begin += n;
-      if (s.in_begin == s.in.size()) {
-        s.in_begin = 0;
-        uring_internal::ClearBuffer(s.in);
-      }
       UringNetwork& network = *s.network;
+      const size_t n = std::min(len, unread);
+      if (s.held >= 0) {
+        std::memcpy(buf,
+                    network.ring_->buffer(static_cast<unsigned>(s.held)) +
+                        s.held_begin,
+                    n);
+        s.held_begin += static_cast<uint32_t>(n);
+        if (s.held_begin == s.held_end) StreamOps::Release(network, s_);
+      } else {
+        std::memcpy(buf, s.in.data() + s.in_begin, n);
+        s.in_begin += n;
+        if (s.in_begin == s.in.size()) {
+          s.in_begin = 0;
+          uring_internal::ClearBuffer(s.in);
+        }
+      }
       if (s.recv_paused &&
           s.unread() <= network.options_.receive_queue_bytes_max / 2) {
         s.recv_paused = false;
@@ -648,12 +731,14 @@ std::unique_ptr<StreamSocket> UringNetwork::Wrap(
 void UringNetwork::Release(Stream* s) {
   s->handle = nullptr;
   s->watcher = nullptr;
+  s->interest = 0;
   if (!s->on_ring) {
     s->inner.reset();
     finished_.push_back(s);
     return;
   }
   // Unread bytes are dropped; taken ones are still sent.
+  StreamOps::Release(*this, s);
   s->in.clear();
   s->in_begin = 0;
   s->shutdown_pending = false;
@@ -662,16 +747,6 @@ void UringNetwork::Release(Stream* s) {
   all_closing_.push_back(s);
   StreamOps::CancelReceive(*this, s);
   StreamOps::MaybeFinish(*this, s);
-}
-
-void UringNetwork::NoteReady(Stream* s) {
-  if (s->queued || s->handle == nullptr || s->watcher == nullptr ||
-      !s->on_ring) {
-    return;
-  }
-  if ((StreamOps::Readiness(*this, *s) & s->interest) == 0) return;
-  s->queued = true;
-  ready_.push_back(s);
 }
 
 void UringNetwork::ReapCompletions() {
@@ -794,6 +869,10 @@ absl::StatusOr<int> UringNetwork::Poll(absl::Time deadline) {
     NoteReady(s);
   }
   dispatching_.clear();
+  // Buffers are lent to the kernel again by the end of the Poll that
+  // received into them: what was not read is copied.
+  for (Stream* s : holding_) StreamOps::Unhold(*this, s);
+  holding_.clear();
   FreeFinished();
   polling_ = false;
   return callbacks;

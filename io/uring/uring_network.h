@@ -68,9 +68,12 @@ class UringNetwork final : public Network {
     unsigned completion_entries = 16384;
     // The receive buffers provided to the kernel: count (a power of two,
     // at most 32,768) and size. They are reserved at Create and touched as
-    // used; each is handed back to the kernel as soon as its bytes are
-    // copied into the stream's receive queue.
-    unsigned receive_buffers = 512;
+    // used. A stream reads from the buffer its bytes landed in; by the end
+    // of the Poll that received them, whatever it has not read is copied
+    // into its receive queue and the buffer goes back to the kernel. When
+    // one Poll receives on more streams than there are buffers, the rest
+    // are armed again for the next.
+    unsigned receive_buffers = 1024;
     size_t receive_buffer_bytes = 16 * 1024;
     // Per stream: unread bytes at which receiving stops, and queued bytes
     // past which Write takes no more (see above).
@@ -133,6 +136,7 @@ class UringNetwork final : public Network {
   void Release(uring_internal::Stream* stream);
   // Queues `stream` for the next dispatch if it is ready for its interest.
   void NoteReady(uring_internal::Stream* stream);
+  void Enqueue(uring_internal::Stream* stream);
   // Handles every completion the ring holds.
   void ReapCompletions();
   // Frees streams finished while no dispatch could still reach them.
@@ -149,6 +153,9 @@ class UringNetwork final : public Network {
   // Streams to dispatch in the next Poll, and the ones being dispatched.
   std::vector<uring_internal::Stream*> ready_;
   std::vector<uring_internal::Stream*> dispatching_;
+  // Streams that may hold a receive buffer, to be copied out at the end
+  // of the Poll.
+  std::vector<uring_internal::Stream*> holding_;
   // Streams whose receive ran out of buffers, to arm again.
   std::vector<uring_internal::Stream*> starved_;
   // Destroyed streams still sending, and finished ones waiting to be freed.
