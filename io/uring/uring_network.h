@@ -67,8 +67,8 @@ class UringNetwork final : public Network {
     unsigned submission_entries = 1024;
     unsigned completion_entries = 16384;
     // The receive buffers provided to the kernel: count (a power of two,
-    // at most 32,768) and size. They are reserved at Create and touched as
-    // used. A stream reads from the buffer its bytes landed in; by the end
+    // at most 32,768) and size; 16 MiB by default, allocated and touched
+    // at Create, a fixed cost of each network. A stream reads from the buffer its bytes landed in; by the end
     // of the Poll that received them, whatever it has not read is copied
     // into its receive queue and the buffer goes back to the kernel. When
     // one Poll receives on more streams than there are buffers, the rest

@@ -1,16 +1,18 @@
 // Goal: the echo and hello examples run with --threads=2 (and hello with
 // --threads=1, the single-reactor path) as their own processes on
-// loopback: they say so, serve every connection (several
-// connections, so both reactors take part in all likelihood, though the
-// kernel's choice is not checked here: tests/reactor/group does that), and
-// exit when SIGTERM asks every reactor to drain. --threads=0 is refused
-// with a clear message. Fails (never skips) when curl is missing.
+// loopback, on epoll and with --backend=uring: they say so, serve every
+// connection (several connections, so both reactors take part in all
+// likelihood, though the kernel's choice is not checked here:
+// tests/reactor/group does that), and exit when SIGTERM asks every reactor
+// to drain. --threads=0 and an unknown --backend are refused with a clear
+// message. Fails (never skips) when curl is missing.
 
 #include <signal.h>
 
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -36,14 +38,16 @@ std::string Binary(const std::string& path) {
   return absl::StrCat(srcdir, "/", workspace, "/", path);
 }
 
-// Starts `binary --host=127.0.0.1 --port=0 --threads=<threads>`; returns
-// the port from its "listening on 127.0.0.1:<port> ..." line, which says
-// "(2 threads, ..." for two.
+// Starts `binary --host=127.0.0.1 --port=0 --threads=<threads>
+// --backend=<backend>`; returns the port from its "listening on
+// 127.0.0.1:<port> ..." line, which says "(2 threads, ..." for two.
 int StartWithThreads(const std::string& binary, int threads,
-                     std::unique_ptr<ChildProcess>* child) {
-  auto started =
-      ChildProcess::Start({Binary(binary), "--host=127.0.0.1", "--port=0",
-                           absl::StrCat("--threads=", threads)});
+                     std::unique_ptr<ChildProcess>* child,
+                     const std::string& backend = "epoll") {
+  auto started = ChildProcess::Start(
+      {Binary(binary), "--host=127.0.0.1", "--port=0",
+       absl::StrCat("--threads=", threads),
+       absl::StrCat("--backend=", backend)});
   EXPECT_TRUE(started.ok()) << started.status();
   if (!started.ok()) return 0;
   *child = std::move(*started);
@@ -85,9 +89,12 @@ class EchoClient : public Connection {
   std::string* got_;
 };
 
-TEST(ThreadsExamplesTest, EchoServerWithTwoThreadsEchoesEveryConnection) {
+class EchoBackendTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EchoBackendTest, EchoServerWithTwoThreadsEchoesEveryConnection) {
   std::unique_ptr<ChildProcess> server;
-  const int port = StartWithThreads("examples/echo/server", 2, &server);
+  const int port =
+      StartWithThreads("examples/echo/server", 2, &server, GetParam());
   ASSERT_NE(port, 0);
 
   constexpr int kConnections = 32;
@@ -118,14 +125,21 @@ TEST(ThreadsExamplesTest, EchoServerWithTwoThreadsEchoesEveryConnection) {
   ExpectExitOnSigterm(*server);
 }
 
-// With 1 thread, the single-reactor path, which must work as before.
-class HelloThreadsTest : public ::testing::TestWithParam<int> {};
+INSTANTIATE_TEST_SUITE_P(Backends, EchoBackendTest,
+                         ::testing::Values("epoll", "uring"));
+
+// With 1 thread, the single-reactor path, which must work as before; each
+// on both backends.
+class HelloThreadsTest
+    : public ::testing::TestWithParam<std::tuple<int, std::string>> {};
 
 TEST_P(HelloThreadsTest, AnswersEveryRequestAndExitsOnSigterm) {
   auto curl = FindProgram("curl");
   ASSERT_TRUE(curl.ok()) << curl.status();
   std::unique_ptr<ChildProcess> server;
-  const int port = StartWithThreads("examples/http/hello", GetParam(), &server);
+  const int port =
+      StartWithThreads("examples/http/hello", std::get<0>(GetParam()),
+                       &server, std::get<1>(GetParam()));
   ASSERT_NE(port, 0);
 
   // One connection per request (Connection: close), 16 of them.
@@ -143,7 +157,11 @@ TEST_P(HelloThreadsTest, AnswersEveryRequestAndExitsOnSigterm) {
   ExpectExitOnSigterm(*server);
 }
 
-INSTANTIATE_TEST_SUITE_P(OneAndTwo, HelloThreadsTest, ::testing::Values(1, 2));
+INSTANTIATE_TEST_SUITE_P(
+    OneAndTwo, HelloThreadsTest,
+    ::testing::Combine(::testing::Values(1, 2),
+                       ::testing::Values(std::string("epoll"),
+                                         std::string("uring"))));
 
 TEST(ThreadsExamplesTest, ZeroThreadsIsRefused) {
   for (const char* binary : {"examples/echo/server", "examples/http/hello"}) {
@@ -153,6 +171,18 @@ TEST(ThreadsExamplesTest, ZeroThreadsIsRefused) {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->exit_code, 2);
     EXPECT_NE(r->err.find("--threads must be at least 1"), std::string::npos)
+        << r->err;
+  }
+}
+
+TEST(ThreadsExamplesTest, AnUnknownBackendIsRefused) {
+  for (const char* binary : {"examples/echo/server", "examples/http/hello"}) {
+    SCOPED_TRACE(binary);
+    auto r = RunProgram({Binary(binary), "--port=0", "--backend=kqueue"},
+                        absl::Seconds(20));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NE(r->exit_code, 0);
+    EXPECT_NE(r->err.find("must be epoll or uring"), std::string::npos)
         << r->err;
   }
 }
