@@ -68,6 +68,61 @@ UringNetwork::Options SmallQueues() {
   return options;
 }
 
+// A network with `options` and a connected pair of streams on it.
+struct Connected {
+  std::unique_ptr<UringNetwork> net;
+  StreamPair pair;
+};
+
+Connected ConnectedPair(const UringNetwork::Options& options) {
+  Connected c;
+  c.net = MakeUring(options);
+  if (c.net != nullptr) MakePair(*c.net, Address::Loopback4(0), &c.pair);
+  return c;
+}
+
+// A listener on `listening` and a connection to it from `connecting`,
+// another network, established on both ends (the two Polled in turn).
+struct CrossPair {
+  std::unique_ptr<Listener> listener;
+  std::unique_ptr<StreamSocket> client;    // On `connecting`.
+  std::unique_ptr<StreamSocket> accepted;  // On `listening`.
+};
+
+void MakeCrossPair(Network& listening, Network& connecting, CrossPair* pair) {
+  absl::StatusOr<std::unique_ptr<Listener>> listener =
+      listening.Listen(Address::Loopback4(0), ListenOptions());
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  pair->listener = std::move(*listener);
+  absl::StatusOr<std::unique_ptr<StreamSocket>> client =
+      connecting.Connect(pair->listener->LocalAddress(), ConnectOptions());
+  ASSERT_TRUE(client.ok()) << client.status();
+  pair->client = std::move(*client);
+  bool connected = false;
+  for (int polls = 0; polls < 10000 && !(connected && pair->accepted);
+       ++polls) {
+    if (!pair->accepted) {
+      absl::StatusOr<std::unique_ptr<StreamSocket>> accepted =
+          pair->listener->Accept();
+      ASSERT_TRUE(accepted.ok()) << accepted.status();
+      pair->accepted = std::move(*accepted);
+    }
+    if (!connected) connected = pair->client->FinishConnect().ok();
+    PollNow(listening, 1);
+    PollNow(connecting, 1);
+  }
+  ASSERT_TRUE(connected && pair->accepted != nullptr);
+}
+
+// `reader` reads `data`, all of it and nothing else, then end of stream.
+void ExpectAllThenEnd(Network& net, StreamSocket& reader,
+                      const std::string& data) {
+  const ReadOutcome got = ReadUntil(net, reader, 0, true);
+  ASSERT_TRUE(got.error.ok()) << got.error;
+  EXPECT_TRUE(got.end_of_stream);
+  EXPECT_TRUE(got.data == data);
+}
+
 // Offers `data` from `offset` on in one Write; returns the bytes taken.
 size_t Offer(StreamSocket& socket, const std::string& data, size_t offset) {
   const ConstBuffer buffer{data.data() + offset, data.size() - offset};
@@ -77,12 +132,20 @@ size_t Offer(StreamSocket& socket, const std::string& data, size_t offset) {
   return result.bytes;
 }
 
-TEST(UringNetworkTest, WriteTakesNoMoreThanTheSendQueueHolds) {
-  std::unique_ptr<UringNetwork> net = MakeUring(SmallQueues());
-  ASSERT_NE(net, nullptr);
-  StreamPair pair;
-  MakePair(*net, Address::Loopback4(0), &pair);
-  ASSERT_NE(pair.server, nullptr);
+// Small queues, and a connected pair.
+class UringQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    c_ = ConnectedPair(SmallQueues());
+    ASSERT_NE(c_.pair.server, nullptr);
+  }
+
+  Connected c_;
+};
+
+TEST_F(UringQueueTest, WriteTakesNoMoreThanTheSendQueueHolds) {
+  UringNetwork* net = c_.net.get();
+  StreamPair& pair = c_.pair;
   const std::string data = Pattern(4 * kQueueMax);
   // Nothing is handed to the kernel before the next Poll: the first Write
   // fills the queue exactly, the second finds no room.
@@ -109,11 +172,10 @@ INSTANTIATE_TEST_SUITE_P(DeferredOrNot, UringCompletionModeTest,
 TEST_P(UringCompletionModeTest, AReaderThatStopsReadingPushesBackOnTheWriter) {
   UringNetwork::Options options = SmallQueues();
   options.defer_completions = GetParam();
-  std::unique_ptr<UringNetwork> net = MakeUring(options);
-  ASSERT_NE(net, nullptr);
-  StreamPair pair;
-  MakePair(*net, Address::Loopback4(0), &pair);
-  ASSERT_NE(pair.server, nullptr);
+  Connected c = ConnectedPair(options);
+  ASSERT_NE(c.pair.server, nullptr);
+  UringNetwork* net = c.net.get();
+  StreamPair& pair = c.pair;
   // Far more than the kernel's socket buffers on loopback hold (a few MiB
   // each way): if the receiving side kept receiving into memory without
   // reading, the writer would get all of it out.
@@ -137,38 +199,26 @@ TEST_P(UringCompletionModeTest, AReaderThatStopsReadingPushesBackOnTheWriter) {
   EXPECT_TRUE(got.data == data.substr(0, taken));
 }
 
-TEST(UringNetworkTest, ShutdownWriteWaitsForTheQueuedBytes) {
-  std::unique_ptr<UringNetwork> net = MakeUring(SmallQueues());
-  ASSERT_NE(net, nullptr);
-  StreamPair pair;
-  MakePair(*net, Address::Loopback4(0), &pair);
-  ASSERT_NE(pair.server, nullptr);
+TEST_F(UringQueueTest, ShutdownWriteWaitsForTheQueuedBytes) {
+  UringNetwork* net = c_.net.get();
+  StreamPair& pair = c_.pair;
   const std::string data = Pattern(kQueueMax);
   ASSERT_EQ(Offer(*pair.client, data, 0), data.size());
   ASSERT_TRUE(pair.client->ShutdownWrite().ok());
-  const ReadOutcome got = ReadUntil(*net, *pair.server, 0, true);
-  ASSERT_TRUE(got.error.ok()) << got.error;
-  EXPECT_TRUE(got.end_of_stream);
-  EXPECT_TRUE(got.data == data);
+  ExpectAllThenEnd(*net, *pair.server, data);
   // A write after the shutdown fails; it does not reach the peer.
   const ConstBuffer more{"x", 1};
   EXPECT_EQ(pair.client->Write(&more, 1).code, IoResult::Code::kError);
 }
 
-TEST(UringNetworkTest, ADestroyedStreamStillSendsWhatWriteTook) {
-  std::unique_ptr<UringNetwork> net = MakeUring(SmallQueues());
-  ASSERT_NE(net, nullptr);
-  StreamPair pair;
-  MakePair(*net, Address::Loopback4(0), &pair);
-  ASSERT_NE(pair.server, nullptr);
+TEST_F(UringQueueTest, ADestroyedStreamStillSendsWhatWriteTook) {
+  UringNetwork* net = c_.net.get();
+  StreamPair& pair = c_.pair;
   const std::string data = Pattern(kQueueMax);
   ASSERT_EQ(Offer(*pair.client, data, 0), data.size());
   pair.client.reset();
   EXPECT_EQ(net->closing_stream_count(), 1u);
-  const ReadOutcome got = ReadUntil(*net, *pair.server, 0, true);
-  ASSERT_TRUE(got.error.ok()) << got.error;
-  EXPECT_TRUE(got.end_of_stream);
-  EXPECT_TRUE(got.data == data);
+  ExpectAllThenEnd(*net, *pair.server, data);
   EXPECT_EQ(net->closing_stream_count(), 0u);
 }
 
@@ -194,26 +244,10 @@ TEST_P(UringCompletionModeTest, AStreamThatStaysReadyKeepsNoOtherOut) {
   absl::StatusOr<std::unique_ptr<EpollNetwork>> peer_net =
       EpollNetwork::Create();
   ASSERT_TRUE(peer_net.ok()) << peer_net.status();
-  absl::StatusOr<std::unique_ptr<Listener>> listener =
-      net->Listen(Address::Loopback4(0), ListenOptions());
-  ASSERT_TRUE(listener.ok()) << listener.status();
-  absl::StatusOr<std::unique_ptr<StreamSocket>> client =
-      (*peer_net)->Connect((*listener)->LocalAddress(), ConnectOptions());
-  ASSERT_TRUE(client.ok()) << client.status();
-  std::unique_ptr<StreamSocket> b;
-  bool connected = false;
-  for (int polls = 0; polls < 10000 && !(connected && b); ++polls) {
-    if (!b) {
-      absl::StatusOr<std::unique_ptr<StreamSocket>> accepted =
-          (*listener)->Accept();
-      ASSERT_TRUE(accepted.ok()) << accepted.status();
-      b = std::move(*accepted);
-    }
-    if (!connected) connected = (*client)->FinishConnect().ok();
-    PollNow(*net, 1);
-    PollNow(**peer_net, 1);
-  }
-  ASSERT_TRUE(connected && b);
+  CrossPair cross;
+  MakeCrossPair(*net, **peer_net, &cross);
+  ASSERT_NE(cross.accepted, nullptr);
+  std::unique_ptr<StreamSocket>& b = cross.accepted;
   bool b_ready = false;
   conformance::FunctionWatcher b_watcher([&](uint32_t) { b_ready = true; });
   b->SetWatcher(&b_watcher);
@@ -227,7 +261,7 @@ TEST_P(UringCompletionModeTest, AStreamThatStaysReadyKeepsNoOtherOut) {
   std::atomic<bool> written{false};
   std::thread writer([&] {
     const ConstBuffer byte{"x", 1};
-    EXPECT_EQ((*client)->Write(&byte, 1).bytes, 1u);
+    EXPECT_EQ(cross.client->Write(&byte, 1).bytes, 1u);
     written.store(true);
   });
   const int a_before = a_calls;
@@ -239,9 +273,7 @@ TEST_P(UringCompletionModeTest, AStreamThatStaysReadyKeepsNoOtherOut) {
   EXPECT_GT(a_calls, a_before);
   a.server->SetWatcher(nullptr);
   b->SetWatcher(nullptr);
-  b.reset();
-  client->reset();
-  listener->reset();
+  cross = CrossPair();
 }
 
 TEST(UringNetworkTest, DestroyingTheNetworkStopsStreamsStillSending) {
@@ -253,40 +285,23 @@ TEST(UringNetworkTest, DestroyingTheNetworkStopsStreamsStillSending) {
   ASSERT_TRUE(peer_net.ok()) << peer_net.status();
   std::unique_ptr<UringNetwork> net = MakeUring(SmallQueues());
   ASSERT_NE(net, nullptr);
-  absl::StatusOr<std::unique_ptr<Listener>> listener =
-      (*peer_net)->Listen(Address::Loopback4(0), ListenOptions());
-  ASSERT_TRUE(listener.ok()) << listener.status();
-  absl::StatusOr<std::unique_ptr<StreamSocket>> client =
-      net->Connect((*listener)->LocalAddress(), ConnectOptions());
-  ASSERT_TRUE(client.ok()) << client.status();
-  std::unique_ptr<StreamSocket> accepted;
-  bool connected = false;
-  for (int polls = 0; polls < 10000 && !(connected && accepted); ++polls) {
-    if (!accepted) {
-      absl::StatusOr<std::unique_ptr<StreamSocket>> a = (*listener)->Accept();
-      ASSERT_TRUE(a.ok()) << a.status();
-      accepted = std::move(*a);
-    }
-    if (!connected) connected = (*client)->FinishConnect().ok();
-    PollNow(*net, 1);
-    PollNow(**peer_net, 1);
-  }
-  ASSERT_TRUE(connected && accepted);
+  CrossPair cross;
+  MakeCrossPair(**peer_net, *net, &cross);
+  ASSERT_NE(cross.accepted, nullptr);
   const std::string data = Pattern(kQueueMax);
   size_t taken = 0;
   int idle_polls = 0;
   for (int polls = 0; polls < 100000 && idle_polls < 1000; ++polls) {
-    const size_t n = Offer(**client, data, 0);
+    const size_t n = Offer(*cross.client, data, 0);
     taken += n;
     idle_polls = n == 0 ? idle_polls + 1 : 0;
     PollNow(*net, 1);
   }
   ASSERT_EQ(idle_polls, 1000) << "the kernel took " << taken << " bytes";
-  client->reset();
+  cross.client.reset();
   EXPECT_EQ(net->closing_stream_count(), 1u);
   net.reset();  // Returns: the test would time out otherwise.
-  accepted.reset();
-  listener->reset();
+  cross = CrossPair();
 }
 
 }  // namespace
