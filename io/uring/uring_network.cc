@@ -39,7 +39,7 @@ class Ring {
   static absl::StatusOr<std::unique_ptr<Ring>> Create(
       const UringNetwork::Options& options) {
     auto ring = std::unique_ptr<Ring>(new Ring(options));
-    absl::Status status = ring->Init();
+    absl::Status status = ring->Init(options);
     if (!status.ok()) return status;
     return ring;
   }
@@ -93,12 +93,11 @@ class Ring {
 
  private:
   explicit Ring(const UringNetwork::Options& options)
-      : options_(options),
-        buffer_count_(options.receive_buffers),
+      : buffer_count_(options.receive_buffers),
         buffer_bytes_(options.receive_buffer_bytes),
         mask_(io_uring_buf_ring_mask(options.receive_buffers)) {}
 
-  absl::Status Init() {
+  absl::Status Init(const UringNetwork::Options& options) {
     if (buffer_count_ == 0 || buffer_count_ > 32768 ||
         (buffer_count_ & (buffer_count_ - 1)) != 0 || buffer_bytes_ == 0 ||
         buffer_bytes_ > (size_t{1} << 31)) {
@@ -124,14 +123,14 @@ class Ring {
     };
     int error = -EINVAL;
     for (unsigned flags : tries) {
-      if (!options_.defer_completions &&
+      if (!options.defer_completions &&
           (flags & IORING_SETUP_DEFER_TASKRUN) != 0) {
         continue;
       }
       io_uring_params params{};
       params.flags = IORING_SETUP_CQSIZE | flags;
-      params.cq_entries = options_.completion_entries;
-      error = io_uring_queue_init_params(options_.submission_entries, &ring_,
+      params.cq_entries = options.completion_entries;
+      error = io_uring_queue_init_params(options.submission_entries, &ring_,
                                          &params);
       if (error != -EINVAL) {
         deferred_ = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
@@ -185,7 +184,6 @@ class Ring {
     return absl::OkStatus();
   }
 
-  const UringNetwork::Options options_;
   const unsigned buffer_count_;
   const size_t buffer_bytes_;
   const int mask_;
@@ -207,8 +205,7 @@ struct Stream {
   // addresses and options. Destroying it closes the descriptor.
   std::unique_ptr<StreamSocket> inner;
   int fd = -1;
-  StreamSocket* handle = nullptr;  // Null once the handle is destroyed.
-  IoWatcher* watcher = nullptr;
+  IoWatcher* watcher = nullptr;   // Null once the handle is destroyed.
   uint32_t interest = 0;
   bool on_ring = false;          // Connected, and its I/O on the ring.
   bool queued = false;           // In the network's ready list.
@@ -270,14 +267,22 @@ using uring_internal::Op;
 using uring_internal::Stream;
 using uring_internal::Tag;
 
-// Whether a stream is ready for a bit of `interest`, computing no more of
-// its readiness than that takes.
-inline bool ReadyFor(const Stream& s, uint32_t interest,
-                     size_t send_queue_bytes_max) {
-  if (!s.error.ok()) return true;
-  if ((interest & kReadable) != 0 && (s.unread() > 0 || s.eof)) return true;
-  return (interest & kWritable) != 0 &&
-         s.queued_bytes() < send_queue_bytes_max;
+// The bits of `interest` a stream is ready for: readable while bytes wait
+// (or end of stream), writable while its send queue has room, both after
+// an error. Only what `interest` asks about is looked at: the check runs
+// for every completion and dispatch.
+inline uint32_t ReadyFor(const Stream& s, uint32_t interest,
+                         size_t send_queue_bytes_max) {
+  if (!s.error.ok()) return interest & (kReadable | kWritable);
+  uint32_t readiness = 0;
+  if ((interest & kReadable) != 0 && (s.unread() > 0 || s.eof)) {
+    readiness |= kReadable;
+  }
+  if ((interest & kWritable) != 0 &&
+      s.queued_bytes() < send_queue_bytes_max) {
+    readiness |= kWritable;
+  }
+  return readiness;
 }
 
 // Called for every completion and dispatch, mostly to find nothing to do:
@@ -288,7 +293,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void UringNetwork::NoteReady(Stream* s) {
   if (interest == 0 || s->queued || s->watcher == nullptr || !s->on_ring) {
     return;
   }
-  if (!ReadyFor(*s, interest, options_.send_queue_bytes_max)) return;
+  if (ReadyFor(*s, interest, options_.send_queue_bytes_max) == 0) return;
   Enqueue(s);
 }
 
@@ -299,18 +304,9 @@ void UringNetwork::Enqueue(Stream* s) {
 
 // The rest of the stream's operations, with the network's state at hand.
 struct UringNetwork::StreamOps {
-  static uint32_t Readiness(const UringNetwork& n, const Stream& s) {
-    uint32_t readiness = 0;
-    if (s.unread() > 0 || s.eof || !s.error.ok()) readiness |= kReadable;
-    if (!s.error.ok() || s.queued_bytes() < n.options_.send_queue_bytes_max) {
-      readiness |= kWritable;
-    }
-    return readiness;
-  }
-
   // Receiving stops at receive_queue_bytes_max unread (recv_paused), and
   // only Read, having taken the queue down to half, starts it again.
-  static bool WantsReceive(const UringNetwork& n, const Stream& s) {
+  static bool WantsReceive(const Stream& s) {
     return s.on_ring && !s.closing && !s.eof && s.error.ok() &&
            !s.recv_paused && !s.recv_armed && !s.starved;
   }
@@ -333,7 +329,9 @@ struct UringNetwork::StreamOps {
     s->recv_cancel_sent = true;
   }
 
-  // Hands the queue to the kernel; nothing may be in flight.
+  // Hands the queue to the kernel; nothing may be in flight. The rest of a
+  // short send goes first; once it is all sent, what queued meanwhile
+  // (`out`) becomes the next send, trading buffers so neither allocates.
   static void StartSend(UringNetwork& n, Stream* s) {
     EMBER_CHECK(!s->send_in_flight);
     if (s->sent == s->sending.size()) {
@@ -428,7 +426,7 @@ struct UringNetwork::StreamOps {
       s->recv_paused = true;
       CancelReceive(n, s);
     }
-    if (WantsReceive(n, *s)) ArmReceive(n, s);
+    if (WantsReceive(*s)) ArmReceive(n, s);
     n.NoteReady(s);
   }
 
@@ -443,7 +441,6 @@ struct UringNetwork::StreamOps {
     } else {
       s->sent += static_cast<size_t>(cqe.res);
       if (s->sent == s->sending.size()) {
-        s->sending.clear();
         s->sent = 0;
         uring_internal::ClearBuffer(s->sending);
       }
@@ -464,7 +461,7 @@ struct UringNetwork::StreamOps {
 
   static void StartOnRing(UringNetwork& n, Stream* s) {
     s->on_ring = true;
-    if (WantsReceive(n, *s)) ArmReceive(n, s);
+    if (WantsReceive(*s)) ArmReceive(n, s);
     n.NoteReady(s);
   }
 };
@@ -532,7 +529,7 @@ class UringNetwork::UringStreamSocket final : public StreamSocket {
       if (s.recv_paused &&
           s.unread() <= network.options_.receive_queue_bytes_max / 2) {
         s.recv_paused = false;
-        if (StreamOps::WantsReceive(network, s)) {
+        if (StreamOps::WantsReceive(s)) {
           StreamOps::ArmReceive(network, s_);
         }
       }
@@ -559,12 +556,9 @@ class UringNetwork::UringStreamSocket final : public StreamSocket {
     if (total == 0) return IoResult::Ok(0);
     if (queued >= max) return IoResult::WouldBlock();
     size_t room = max - queued;
-    // With no send in flight the bytes go straight into the next send.
+    // With no send in flight, nothing is left of the last one (a short send
+    // is sent on at once): the bytes go straight into the next send.
     std::string& into = s.send_in_flight ? s.out : s.sending;
-    if (!s.send_in_flight && s.sent == s.sending.size()) {
-      s.sending.clear();
-      s.sent = 0;
-    }
     size_t taken = 0;
     for (size_t i = 0; i < count && room > 0; ++i) {
       const size_t n = std::min(room, buffers[i].size);
@@ -725,13 +719,11 @@ std::unique_ptr<StreamSocket> UringNetwork::Wrap(
   s->fd = EpollNetwork::StreamSocketFd(*inner);
   s->inner = std::move(inner);
   auto handle = std::make_unique<UringStreamSocket>(s);
-  s->handle = handle.get();
   if (connected) StreamOps::StartOnRing(*this, s);
   return handle;
 }
 
 void UringNetwork::Release(Stream* s) {
-  s->handle = nullptr;
   s->watcher = nullptr;
   s->interest = 0;
   if (!s->on_ring) {
@@ -783,7 +775,7 @@ void UringNetwork::ReapCompletions() {
   // Buffers went back as their bytes were copied: arm the starved again.
   for (Stream* s : starved_) {
     s->starved = false;
-    if (StreamOps::WantsReceive(*this, *s)) StreamOps::ArmReceive(*this, s);
+    if (StreamOps::WantsReceive(*s)) StreamOps::ArmReceive(*this, s);
   }
   starved_.clear();
 }
@@ -860,10 +852,11 @@ absl::StatusOr<int> UringNetwork::Poll(absl::Time deadline) {
   dispatching_.swap(ready_);
   for (Stream* s : dispatching_) {
     s->queued = false;
-    if (s->handle == nullptr || s->watcher == nullptr || !s->on_ring) {
+    if (s->watcher == nullptr || !s->on_ring) {
       continue;
     }
-    const uint32_t readiness = StreamOps::Readiness(*this, *s) & s->interest;
+    const uint32_t readiness =
+        ReadyFor(*s, s->interest, options_.send_queue_bytes_max);
     if (readiness == 0) continue;
     s->watcher->OnIoReady(readiness);
     ++callbacks;
