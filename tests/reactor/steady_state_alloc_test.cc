@@ -1,4 +1,5 @@
-// Goal: once warm, the reactor on its real backend allocates nothing per
+// Goal: once warm, the reactor on its real backends (epoll, and io_uring
+// with completions deferred to Poll and without) allocates nothing per
 // event: an echo exchange and a keep-alive HTTP exchange with the hello
 // server, each ping-pong and pipelined over several connections, run
 // thousands of round trips without a single call of operator new (the
@@ -7,8 +8,10 @@
 
 #include <cstddef>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "examples/echo/echo_server.h"
@@ -16,6 +19,7 @@
 #include "protocols/http/http_server.h"
 #include "gtest/gtest.h"
 #include "io/epoll/epoll_network.h"
+#include "io/uring/uring_network.h"
 #include "reactor/connection.h"
 #include "reactor/reactor.h"
 #include "tests/common/allocation_counter.h"
@@ -136,7 +140,36 @@ struct Case {
   int in_flight;
 };
 
-class SteadyStateAllocTest : public ::testing::TestWithParam<Case> {};
+enum class Backend { kEpoll, kUring, kUringUndeferred };
+
+constexpr const char* kBackendNames[] = {"Epoll", "Uring", "UringUndeferred"};
+
+// Names in a failure's message, rather than the parameters' bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+void PrintTo(Backend backend, std::ostream* os) {
+  *os << kBackendNames[static_cast<int>(backend)];
+}
+
+// The real backend under test; a failure to create it fails the test.
+std::unique_ptr<io::Network> MakeNetwork(Backend backend) {
+  absl::StatusOr<std::unique_ptr<io::Network>> network;
+  if (backend == Backend::kEpoll) {
+    network = io::EpollNetwork::Create();
+  } else {
+    io::UringNetwork::Options options;
+    options.defer_completions = backend == Backend::kUring;
+    network = io::UringNetwork::Create(options);
+  }
+  EXPECT_TRUE(network.ok()) << network.status();
+  return network.ok() ? std::move(*network) : nullptr;
+}
+
+class SteadyStateAllocTest
+    : public ::testing::TestWithParam<std::tuple<Case, Backend>> {
+ protected:
+  static const Case& exchange() { return std::get<0>(GetParam()); }
+  static Backend backend() { return std::get<1>(GetParam()); }
+};
 
 // Opens `c.connections` clients of type `Client` to `address`, warms them
 // up with 2,000 round trips (two runs of 1,000), then counts allocations
@@ -186,31 +219,32 @@ int64_t CountSteadyAllocations(Reactor& reactor, const io::Address& address,
 }
 
 TEST_P(SteadyStateAllocTest, EchoAllocatesNothingOnceWarm) {
-  auto network = io::EpollNetwork::Create();
-  ASSERT_TRUE(network.ok()) << network.status();
-  Reactor reactor(**network);
+  std::unique_ptr<io::Network> network = MakeNetwork(backend());
+  ASSERT_NE(network, nullptr);
+  Reactor reactor(*network);
   auto server = reactor.StartServer("127.0.0.1", 0, [] {
     return std::make_unique<examples::EchoConnection>();
   });
   ASSERT_TRUE(server.ok()) << server.status();
   auto address = reactor.ServerAddress(*server);
   ASSERT_TRUE(address.ok());
-  EXPECT_GT(CountSteadyAllocations<EchoClient>(reactor, *address, GetParam()),
+  EXPECT_GT(CountSteadyAllocations<EchoClient>(reactor, *address, exchange()),
             0);
 }
 
-// Serves keep-alive HTTP with `handler` (either kind) on epoll and counts
-// allocations over the steady exchange.
+// Serves keep-alive HTTP with `handler` (either kind) on `backend` and
+// counts allocations over the steady exchange.
 template <typename Handler>
-void ExpectSteadyHttpAllocatesNothing(Handler handler) {
-  auto network = io::EpollNetwork::Create();
-  ASSERT_TRUE(network.ok()) << network.status();
-  Reactor reactor(**network);
+void ExpectSteadyHttpAllocatesNothing(Backend backend, const Case& exchange,
+                                      Handler handler) {
+  std::unique_ptr<io::Network> network = MakeNetwork(backend);
+  ASSERT_NE(network, nullptr);
+  Reactor reactor(*network);
   protocols::HttpServer server(reactor, {}, std::move(handler));
   auto address = server.Listen("127.0.0.1", 0);
   ASSERT_TRUE(address.ok()) << address.status();
-  const int64_t done = CountSteadyAllocations<HttpClient>(
-      reactor, *address, SteadyStateAllocTest::GetParam());
+  const int64_t done =
+      CountSteadyAllocations<HttpClient>(reactor, *address, exchange);
   ASSERT_GT(done, 0);
   EXPECT_EQ(server.stats().requests, static_cast<uint64_t>(done));
 }
@@ -218,7 +252,8 @@ void ExpectSteadyHttpAllocatesNothing(Handler handler) {
 // HandleHello takes the request as views and answers with a prepared
 // response.
 TEST_P(SteadyStateAllocTest, KeepAliveHttpAllocatesNothingOnceWarm) {
-  ExpectSteadyHttpAllocatesNothing(examples::HandleHello);
+  ExpectSteadyHttpAllocatesNothing(backend(), exchange(),
+                                   examples::HandleHello);
 }
 
 // A handler that takes an owned request (copied from the parser's bytes)
@@ -229,15 +264,25 @@ TEST_P(SteadyStateAllocTest, KeepAliveHttpWithAPlainResponseAllocatesNothing) {
   hello.headers.Set("Content-Type", "text/plain");
   hello.body = std::string(examples::kHelloBody);
   ExpectSteadyHttpAllocatesNothing(
+      backend(), exchange(),
       [&hello](protocols::HttpRequest&&, protocols::HttpResponder responder) {
         responder.Send(hello).IgnoreError();
       });
 }
 
+std::string CaseName(
+    const ::testing::TestParamInfo<std::tuple<Case, Backend>>& info) {
+  return std::string(std::get<0>(info.param).name) +
+         kBackendNames[static_cast<int>(std::get<1>(info.param))];
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Steady, SteadyStateAllocTest,
-    ::testing::Values(Case{"PingPong", 1, 1}, Case{"Pipelined", 8, 16}),
-    [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+    ::testing::Combine(::testing::Values(Case{"PingPong", 1, 1},
+                                         Case{"Pipelined", 8, 16}),
+                       ::testing::Values(Backend::kEpoll, Backend::kUring,
+                                         Backend::kUringUndeferred)),
+    CaseName);
 
 }  // namespace
 }  // namespace ember
