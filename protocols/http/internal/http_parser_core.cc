@@ -16,13 +16,6 @@ namespace {
 
 constexpr uint64_t kSaturated = kLengthSaturated;
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The scanners below read a line from the start of [line, line + n) and
 // are shared by both roads. The line-by-line parse passes the line's
 // content (its CRLF cut off), so `n` is where the line ends; the whole-head
@@ -362,17 +355,6 @@ HttpParserCore::HttpParserCore(const HttpParserOptions& options,
   EMBER_CHECK(options_.chunk_line_bytes_max > 0);
   EMBER_CHECK(options_.pipeline_depth_max > 0);
   expected_.resize(options_.pipeline_depth_max);
-}
-
-absl::Status HttpParserCore::ExpectResponseTo(RequestKind kind) {
-  EMBER_CHECK(kind_ == MessageKind::kResponse);
-  if (expected_count_ == expected_.size()) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "more than ", expected_.size(), " requests awaiting responses"));
-  }
-  expected_[(expected_first_ + expected_count_) % expected_.size()] = kind;
-  ++expected_count_;
-  return absl::OkStatus();
 }
 
 size_t HttpParserCore::Feed(std::string_view data) {
@@ -905,50 +887,6 @@ bool HttpParserCore::ParseRequestLine(const char* line, size_t size,
   return true;
 }
 
-bool HttpParserCore::ParseStatusLine(const char* line, size_t size,
-                                     size_t offset) {
-  // status-line = HTTP-version SP status-code SP [ reason-phrase ]. A
-  // missing SP after the code is accepted: some servers omit it.
-  if (size < 12 || memcmp(line, "HTTP/", 5) != 0 || line[5] < '0' ||
-      line[5] > '9' || line[6] != '.' || line[7] < '0' || line[7] > '9' ||
-      line[8] != ' ') {
-    Fail(400, absl::StatusCode::kInvalidArgument,
-         "malformed status line: bad HTTP version");
-    return false;
-  }
-  version_ = HttpVersion{line[5] - '0', line[7] - '0'};
-  if (version_.major != 1) {
-    Fail(505, absl::StatusCode::kUnimplemented,
-         absl::StrCat("HTTP version ", version_.major, ".", version_.minor,
-                      " not supported"));
-    return false;
-  }
-  int code = 0;
-  for (size_t i = 9; i < 12; ++i) {
-    if (line[i] < '0' || line[i] > '9') {
-      Fail(400, absl::StatusCode::kInvalidArgument,
-           "malformed status line: bad status code");
-      return false;
-    }
-    code = code * 10 + (line[i] - '0');
-  }
-  if (code < 100 || (size > 12 && line[12] != ' ')) {
-    Fail(400, absl::StatusCode::kInvalidArgument,
-         "malformed status line: bad status code");
-    return false;
-  }
-  status_code_ = code;
-  const size_t reason = size > 12 ? 13 : 12;
-  if (FindBadValueChar(line + reason, size - reason) != size - reason) {
-    Fail(400, absl::StatusCode::kInvalidArgument,
-         "malformed status line: bad reason phrase");
-    return false;
-  }
-  reason_offset_ = static_cast<uint32_t>(offset + reason);
-  reason_size_ = static_cast<uint32_t>(size - reason);
-  return true;
-}
-
 bool HttpParserCore::ParseField(const char* line, size_t size, size_t offset) {
   FieldParts parts;
   const char* what = nullptr;
@@ -1152,37 +1090,6 @@ bool HttpParserCore::DecideRequestFraming() {
   return true;
 }
 
-bool HttpParserCore::DecideResponseFraming() {
-  if (status_code_ < 200 || status_code_ == 204 || status_code_ == 304) {
-    return true;  // No body, whatever the fields say.
-  }
-  const RequestKind request =
-      expected_count_ > 0 ? expected_[expected_first_] : RequestKind::kOther;
-  if (request == RequestKind::kHead ||
-      (request == RequestKind::kConnect && status_code_ / 100 == 2)) {
-    return true;
-  }
-  if (!transfer_encoding_fields_.empty()) {
-    if (has_content_length_) {
-      // Allowed in a response, Transfer-Encoding winning, but it "ought to
-      // be handled as an error" (RFC 9112 section 6.3): response splitting.
-      Fail(400, absl::StatusCode::kInvalidArgument,
-           "both Content-Length and Transfer-Encoding");
-      return false;
-    }
-    bool chunked_last = false;
-    bool other_codings = false;
-    return ReadTransferCodings(&chunked_last, &other_codings);
-  }
-  if (has_content_length_ && content_length_ > options_.body_bytes_max) {
-    Fail(413, absl::StatusCode::kResourceExhausted,
-         absl::StrCat("Content-Length exceeds the limit of ",
-                      options_.body_bytes_max, " bytes"));
-    return false;
-  }
-  return true;
-}
-
 void HttpParserCore::EndHead(const char* base, HttpFieldsView fields) {
   if (kind_ == MessageKind::kRequest) {
     EndRequestHead(base, fields);
@@ -1259,183 +1166,6 @@ void HttpParserCore::EndRequestHead(const char* base, HttpFieldsView fields) {
   --callback_depth_;
 }
 
-void HttpParserCore::EndResponseHead(const char* base, HttpFieldsView fields) {
-  if (!DecideResponseFraming()) return;
-  HttpResponseHead head;
-  head.version = version_;
-  head.status_code = status_code_;
-  head.reason = std::string_view(base + reason_offset_, reason_size_);
-  head.headers = fields;
-  const RequestKind request =
-      expected_count_ > 0 ? expected_[expected_first_] : RequestKind::kOther;
-  const bool informational = status_code_ < 200;
-  const bool no_body = informational || status_code_ == 204 ||
-                       status_code_ == 304 || request == RequestKind::kHead;
-  const bool tunnel =
-      request == RequestKind::kConnect && status_code_ / 100 == 2;
-  if (no_body || tunnel) {
-    head.framing = HttpBodyFraming::kNone;
-  } else if (!transfer_encoding_fields_.empty()) {
-    // Chunked if it is the final coding; otherwise the body runs until the
-    // server closes (RFC 9112 section 6.3, rule 4).
-    bool chunked_last = false;
-    bool other_codings = false;
-    ReadTransferCodings(&chunked_last, &other_codings);
-    head.framing =
-        chunked_last ? HttpBodyFraming::kChunked : HttpBodyFraming::kUntilClose;
-  } else if (has_content_length_) {
-    head.framing = HttpBodyFraming::kContentLength;
-    head.content_length = content_length_;
-  } else {
-    head.framing = HttpBodyFraming::kUntilClose;
-  }
-  head.upgrade = status_code_ == 101 || tunnel;
-  head.keep_alive = KeepAlive(head.framing);
-  // A 1xx other than 101 precedes the final answer to the same request.
-  if ((!informational || status_code_ == 101) && expected_count_ > 0) {
-    expected_first_ = (expected_first_ + 1) % expected_.size();
-    --expected_count_;
-  }
-  StartBody(head.framing, head.upgrade);
-  ++callback_depth_;
-  response_listener_->OnResponseHead(head);
-  --callback_depth_;
-}
-
-size_t HttpParserCore::StepBody(std::string_view in) {
-  if (state_ == State::kBodyUntilClose) {
-    // Deliver up to the limit first, so that the events before the error
-    // do not depend on how the bytes were cut.
-    const uint64_t room = options_.body_bytes_max - body_bytes_;
-    const size_t take =
-        static_cast<size_t>(std::min<uint64_t>(room, in.size()));
-    body_bytes_ += take;
-    if (take > 0) EmitBody(in.substr(0, take));
-    if (take < in.size() && state_ != State::kError) {
-      Fail(413, absl::StatusCode::kResourceExhausted,
-           absl::StrCat("body exceeds ", options_.body_bytes_max, " bytes"));
-      return in.size();
-    }
-    return take;
-  }
-  const size_t take =
-      static_cast<size_t>(std::min<uint64_t>(remaining_, in.size()));
-  remaining_ -= take;
-  body_bytes_ += take;
-  if (remaining_ == 0) {
-    state_ =
-        state_ == State::kChunkData ? State::kChunkDataCr : State::kComplete;
-  }
-  EmitBody(in.substr(0, take));
-  return take;
-}
-
-size_t HttpParserCore::StepChunkLine(std::string_view in) {
-  size_t i = 0;
-  while (i < in.size()) {
-    const char c = in[i++];
-    if (state_ == State::kChunkDataCr || state_ == State::kChunkDataLf) {
-      if (c != (state_ == State::kChunkDataCr ? '\r' : '\n')) {
-        Fail(400, absl::StatusCode::kInvalidArgument,
-             "chunk data not followed by CRLF");
-        return i;
-      }
-      state_ = state_ == State::kChunkDataCr ? State::kChunkDataLf
-                                             : State::kChunkSize;
-      continue;
-    }
-    if (++chunk_line_bytes_ > options_.chunk_line_bytes_max) {
-      Fail(400, absl::StatusCode::kResourceExhausted,
-           absl::StrCat("chunk size line exceeds ",
-                        options_.chunk_line_bytes_max, " bytes"));
-      return i;
-    }
-    switch (state_) {
-      case State::kChunkSize: {
-        const int digit = HexValue(c);
-        if (digit >= 0) {
-          chunk_size_ =
-              chunk_size_ >= kSaturated ? kSaturated : chunk_size_ * 16 + digit;
-          chunk_size_seen_ = true;
-          continue;
-        }
-        if (!chunk_size_seen_) {
-          Fail(400, absl::StatusCode::kInvalidArgument, "invalid chunk size");
-          return i;
-        }
-        if (c == '\r') {
-          state_ = State::kChunkSizeLf;
-        } else if (c == ';') {
-          state_ = State::kChunkExt;
-        } else if (IsBlank(c)) {
-          state_ = State::kChunkSizeBlank;
-        } else {
-          Fail(400, absl::StatusCode::kInvalidArgument, "invalid chunk size");
-          return i;
-        }
-        continue;
-      }
-      case State::kChunkSizeBlank:
-        // chunk-ext allows whitespace only before a ";".
-        if (c == ';') {
-          state_ = State::kChunkExt;
-        } else if (!IsBlank(c)) {
-          Fail(400, absl::StatusCode::kInvalidArgument,
-               "invalid chunk extension");
-          return i;
-        }
-        continue;
-      case State::kChunkExt:
-        // Extensions are ignored, but a bare CR or LF, or any other
-        // control byte, inside one is refused: lenient parsers disagree
-        // about where such a line ends.
-        if (c == '\r') {
-          state_ = State::kChunkSizeLf;
-        } else if (!IsValueChar(c)) {
-          Fail(400, absl::StatusCode::kInvalidArgument,
-               "invalid character in chunk extension");
-          return i;
-        }
-        continue;
-      case State::kChunkSizeLf:
-        if (c != '\n') {
-          Fail(400, absl::StatusCode::kInvalidArgument,
-               "chunk size line not terminated by CRLF");
-          return i;
-        }
-        if (chunk_size_ == 0) {
-          StartTrailers();
-          return i;
-        }
-        if (chunk_size_ > options_.body_bytes_max - body_bytes_) {
-          Fail(413, absl::StatusCode::kResourceExhausted,
-               absl::StrCat("chunked body exceeds ", options_.body_bytes_max,
-                            " bytes"));
-          return i;
-        }
-        remaining_ = chunk_size_;
-        chunk_size_ = 0;
-        chunk_line_bytes_ = 0;
-        chunk_size_seen_ = false;
-        state_ = State::kChunkData;
-        return i;
-      default:
-        EMBER_CHECK_MSG(false, "bad chunk state");
-    }
-  }
-  return i;
-}
-
-void HttpParserCore::StartTrailers() {
-  state_ = State::kTrailers;
-  in_trailers_ = true;
-  buffered_ = false;
-  buffer_.clear();
-  line_start_ = 0;
-  section_bytes_ = 0;
-  spans_.clear();
-}
-
 // Forced inline into its two callers, CompleteMessage and
 // EndPlainRequestHead, which between them end every message.
 [[gnu::always_inline]] inline void HttpParserCore::ResetMessage() {
@@ -1489,16 +1219,6 @@ void HttpParserCore::ForgetFramingFacts() {
   has_upgrade_field_ = false;
   expect_continue_ = false;
   host_count_ = 0;
-}
-
-void HttpParserCore::EmitBody(std::string_view data) {
-  ++callback_depth_;
-  if (request_listener_ != nullptr) {
-    request_listener_->OnBody(data);
-  } else {
-    response_listener_->OnBody(data);
-  }
-  --callback_depth_;
 }
 
 void HttpParserCore::Fail(int http_status, absl::StatusCode code,
