@@ -16,6 +16,7 @@
 #include "protocols/http/http_parser.h"
 #include "protocols/http/http_serializer.h"
 #include "protocols/http/internal/http_chars.h"
+#include "protocols/http/internal/http_response_head.h"
 #include "protocols/tls/tls_connection.h"
 
 namespace ember::protocols {
@@ -231,132 +232,9 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // A buffered response larger than this gives its memory back once sent.
 constexpr size_t kBufferKeepBytesMax = 64 << 10;
 
-// Writes `now` as an IMF-fixdate (RFC 9110 section 5.6.7), e.g. "Sun, 06
-// Nov 1994 08:49:37 GMT", into `out`: always 29 characters, so once `out`
-// has held one date it never allocates again.
-void FormatHttpDate(absl::Time now, std::string* out) {
-  static constexpr char kDays[7][4] = {"Mon", "Tue", "Wed", "Thu",
-                                       "Fri", "Sat", "Sun"};
-  static constexpr char kMonths[12][4] = {"Jan", "Feb", "Mar", "Apr",
-                                          "May", "Jun", "Jul", "Aug",
-                                          "Sep", "Oct", "Nov", "Dec"};
-  const absl::CivilSecond t = absl::ToCivilSecond(now, absl::UTCTimeZone());
-  const int year = static_cast<int>(std::clamp<int64_t>(t.year(), 0, 9999));
-  char buffer[32];
-  char* p = buffer;
-  auto two = [&p](int v) {
-    *p++ = static_cast<char>('0' + v / 10);
-    *p++ = static_cast<char>('0' + v % 10);
-  };
-  std::memcpy(p, kDays[static_cast<int>(absl::GetWeekday(t))], 3);
-  p += 3;
-  *p++ = ',';
-  *p++ = ' ';
-  two(t.day());
-  *p++ = ' ';
-  std::memcpy(p, kMonths[t.month() - 1], 3);
-  p += 3;
-  *p++ = ' ';
-  two(year / 100);
-  two(year % 100);
-  *p++ = ' ';
-  two(t.hour());
-  *p++ = ':';
-  two(t.minute());
-  *p++ = ':';
-  two(t.second());
-  std::memcpy(p, " GMT", 4);
-  p += 4;
-  out->assign(buffer, static_cast<size_t>(p - buffer));
-}
-
-// What the server needs to know of a handler's fields, found in one pass.
-struct FieldFacts {
-  FieldFacts() = default;
-  explicit FieldFacts(const HttpHeaders& headers) {
-    for (const HttpHeaders::Field& field : headers) {
-      const std::string_view name = field.name;
-      if (HttpEqualsIgnoreCase(name, "Content-Length")) {
-        content_length = true;
-      } else if (HttpEqualsIgnoreCase(name, "Transfer-Encoding")) {
-        transfer_encoding = true;
-      } else if (HttpEqualsIgnoreCase(name, "Date")) {
-        date = true;
-      } else if (HttpEqualsIgnoreCase(name, "Connection")) {
-        close = close || HttpListHasToken(field.value, "close");
-        keep_alive = keep_alive || HttpListHasToken(field.value, "keep-alive");
-      }
-    }
-  }
-  bool content_length = false;
-  bool transfer_encoding = false;
-  bool date = false;
-  bool close = false;       // A Connection field lists "close".
-  bool keep_alive = false;  // A Connection field lists "keep-alive".
-};
-
 // Bodies up to this size are copied behind the head and queued with it in
 // one SendData; larger ones are queued from the response as they are.
 constexpr size_t kBodyJoinBytesMax = 4096;
-
-// What the server adds to a handler's response head: the reason phrase
-// and up to four fields, with room for the Content-Length digits.
-struct HeadExtras {
-  std::string_view reason;
-  HttpFieldView fields[4];
-  size_t count = 0;
-  char length[24];
-
-  void Add(std::string_view name, std::string_view value) {
-    EMBER_CHECK(count < std::size(fields));
-    fields[count++] = HttpFieldView{name, value};
-  }
-  void AddLength(uint64_t n) {
-    char* end = length + sizeof(length);
-    char* p = end;
-    do {
-      *--p = static_cast<char>('0' + n % 10);
-      n /= 10;
-    } while (n != 0);
-    Add("Content-Length", std::string_view(p, static_cast<size_t>(end - p)));
-  }
-  HttpFieldsView view() const {
-    return HttpFieldsView(std::span<const HttpFieldView>(fields, count));
-  }
-};
-
-// What Send refuses in a response, whether sent or prepared.
-absl::Status CheckSendable(const HttpResponse& response,
-                           const FieldFacts& facts) {
-  const int code = response.status_code;
-  if (code < 200 || code > 999) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Send needs a final status (200..999), not ", code,
-                     "; interim responses are the server's"));
-  }
-  if (facts.transfer_encoding) {
-    return absl::InvalidArgumentError(
-        "Send frames by Content-Length; use StartChunked to stream");
-  }
-  if (!response.trailers.empty()) {
-    return absl::InvalidArgumentError("trailers need StartChunked");
-  }
-  if ((code == 204 || code == 304) && !response.body.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a ", code, " response has no body"));
-  }
-  return absl::OkStatus();
-}
-
-// The reason phrase sent: the response's, or the standard one when it has
-// none or kept the default "OK" with another status.
-std::string_view ReasonFor(const HttpResponse& response) {
-  if (response.reason.empty() ||
-      (response.reason == "OK" && response.status_code != 200)) {
-    return HttpReasonPhrase(response.status_code);
-  }
-  return response.reason;
-}
 
 }  // namespace
 
