@@ -451,6 +451,7 @@ for workload in $workloads; do
       log="$out/$workload-$server-$round.log"
       if [[ $workload == idle_* ]]; then
         before=$(rss_kib "$server_pid")
+        : >"$log"  # Polled below, perhaps before the background job opens it.
         "$bin/bench/idle_conns" --port="$port" --connections="$idle" \
           --protocol="$protocol" --hold=600s >"$log" 2>&1 &
         idle_pid=$!
