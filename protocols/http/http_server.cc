@@ -9,7 +9,6 @@
 
 #include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "io/absl_compat.h"
 #include "io/check.h"
