@@ -321,11 +321,17 @@ struct UringNetwork::StreamOps {
     s->recv_cancel_sent = false;
   }
 
+  // Asks the kernel to cancel the operation tagged `target`; the cancel's
+  // own completion carries no stream, which may be gone by then.
+  static void Cancel(UringNetwork& n, uint64_t target) {
+    io_uring_sqe* sqe = n.ring_->Sqe();
+    io_uring_prep_cancel64(sqe, target, 0);
+    io_uring_sqe_set_data64(sqe, Op::kCancel);
+  }
+
   static void CancelReceive(UringNetwork& n, Stream* s) {
     if (!s->recv_armed || s->recv_cancel_sent) return;
-    io_uring_sqe* sqe = n.ring_->Sqe();
-    io_uring_prep_cancel64(sqe, Tag(s, Op::kRecv), 0);
-    io_uring_sqe_set_data64(sqe, Op::kCancel);
+    Cancel(n, Tag(s, Op::kRecv));
     s->recv_cancel_sent = true;
   }
 
@@ -652,11 +658,7 @@ UringNetwork::~UringNetwork() {
                                             "the network was destroyed");
     s->out.clear();
     StreamOps::CancelReceive(*this, s);
-    if (s->send_in_flight) {
-      io_uring_sqe* sqe = ring_->Sqe();
-      io_uring_prep_cancel64(sqe, Tag(s, Op::kSend), 0);
-      io_uring_sqe_set_data64(sqe, Op::kCancel);
-    }
+    if (s->send_in_flight) StreamOps::Cancel(*this, Tag(s, Op::kSend));
   }
   while (!all_closing_.empty()) {
     if (io_uring_submit_and_wait(ring_->get(), 1) < 0) break;

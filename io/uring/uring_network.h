@@ -159,9 +159,8 @@ class UringNetwork final : public Network {
   // Streams whose receive ran out of buffers, to arm again.
   std::vector<uring_internal::Stream*> starved_;
   // Destroyed streams still sending, and finished ones waiting to be freed.
-  size_t closing_ = 0;
-  std::vector<uring_internal::Stream*> finished_;
   std::vector<uring_internal::Stream*> all_closing_;
+  std::vector<uring_internal::Stream*> finished_;
 };
 
 }  // namespace ember::io
