@@ -11,13 +11,21 @@
 // --protocol=http sends one `GET /` request and reads the whole response
 // (its head, then a Content-Length body); --protocol=none only connects.
 // The connections are opened one after another with blocking sockets (no
-// more than one handshake waits in the server's backlog). Then it prints
+// more than one handshake waits in the server's backlog). One source address
+// makes at most as many connections to one server port as the ephemeral
+// port range has ports (28,232 by default), so towards a loopback server
+// connection i comes from 127.0.0.1 + i / --per_source (by default three
+// quarters of the range: 100,000 connections come from five addresses).
+// Once all are open it checks that the server has closed none of them (an
+// HTTP server's keep-alive timeout could close the first before the last
+// opens), then prints
 //
-//   idle: 10000 connections open
+//   idle: 10000 connections open from 1 source addresses in 3.1 s
 //
 // and holds them for --hold, or until killed. It raises its own
 // RLIMIT_NOFILE to the hard limit. Exit status: 1 when a connection or an
-// exchange fails (the first failure is printed), 2 for invalid flags.
+// exchange fails, or the server closed a connection (the first failure is
+// printed), 2 for invalid flags or too low a descriptor limit.
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +49,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/idle_sources.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "server address (IPv4 literal)");
 ABSL_FLAG(int, port, 7000, "server port");
@@ -52,13 +61,28 @@ ABSL_FLAG(absl::Duration, hold, absl::Minutes(10),
           "how long to hold the connections open");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
           "the longest any connect, send or receive may take");
+ABSL_FLAG(int, per_source, 0,
+          "connections from each source address towards a loopback server "
+          "(127.0.0.1, then 127.0.0.2, ...); 0: three quarters of the "
+          "ephemeral port range");
 
 namespace {
 
-[[noreturn]] void Fail(int index, const char* what) {
+// Says what failed and why: `why`, or else errno's text, or else that the
+// server's answer was not the one expected.
+[[noreturn]] void Fail(int index, const char* what,
+                       const char* why = nullptr) {
+  if (why == nullptr) {
+    why = errno != 0 ? std::strerror(errno) : "unexpected reply";
+  }
   std::fprintf(stderr, "idle_conns: connection %d: %s: %s\n", index, what,
-               errno != 0 ? std::strerror(errno) : "unexpected reply");
+               why);
   std::exit(1);
+}
+
+[[noreturn]] void Invalid(const std::string& why) {
+  std::fprintf(stderr, "idle_conns: %s\n", why.c_str());
+  std::exit(2);
 }
 
 void SendAll(int fd, int index, const std::string& bytes) {
@@ -121,6 +145,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "idle_conns: invalid flags (see --help)\n");
     return 2;
   }
+  const bool loopback = ember::bench::IsLoopback(address.sin_addr);
+  const absl::StatusOr<int> per_source = ember::bench::ConnectionsPerSource(
+      absl::GetFlag(FLAGS_per_source), connections, loopback,
+      ember::bench::EphemeralPorts());
+  if (!per_source.ok()) Invalid(std::string(per_source.status().message()));
 
   rlimit files;
   getrlimit(RLIMIT_NOFILE, &files);
@@ -129,10 +158,8 @@ int main(int argc, char** argv) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
   if (files.rlim_cur < static_cast<rlim_t>(connections) + 16) {
-    std::fprintf(stderr, "idle_conns: RLIMIT_NOFILE %llu is too low for %d\n",
-                 static_cast<unsigned long long>(files.rlim_cur),
-                 connections);
-    return 2;
+    Invalid("RLIMIT_NOFILE " + std::to_string(files.rlim_cur) +
+            " is too low for " + std::to_string(connections));
   }
 
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
@@ -140,6 +167,9 @@ int main(int argc, char** argv) {
   const std::string message(static_cast<size_t>(message_bytes), 'i');
   const std::string request =
       "GET / HTTP/1.1\r\nHost: " + absl::GetFlag(FLAGS_host) + "\r\n\r\n";
+  const absl::Time start = absl::Now();
+  int sources = 0;  // Source addresses, taken in turn.
+  in_addr_t last_source = 0;
   std::vector<int> fds;
   fds.reserve(static_cast<size_t>(connections));
   for (int i = 0; i < connections; ++i) {
@@ -148,10 +178,33 @@ int main(int argc, char** argv) {
     if (fd < 0) Fail(i, "socket");
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout_tv, sizeof timeout_tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout_tv, sizeof timeout_tv);
+    sockaddr_in source{};
+    source.sin_family = AF_INET;
+    source.sin_addr = ember::bench::SourceAddress(i, *per_source);
+    if (loopback) {
+      // The port is chosen at connect, for this server's address and port,
+      // not at bind for every destination.
+      const int one = 1;
+      setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      if (bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) {
+        Fail(i, "bind");
+      }
+    }
     if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) !=
         0) {
       Fail(i, "connect");
     }
+    // The addresses counted are the ones the connections came from.
+    sockaddr_in local{};
+    socklen_t length = sizeof local;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
+      Fail(i, "getsockname");
+    }
+    if (loopback && local.sin_addr.s_addr != source.sin_addr.s_addr) {
+      Fail(i, "source address", "not the one bound");
+    }
+    if (i == 0 || local.sin_addr.s_addr != last_source) ++sources;
+    last_source = local.sin_addr.s_addr;
     if (protocol == "echo") {
       SendAll(fd, i, message);
       std::string echoed = ReceiveUntil(fd, i, [&](const std::string& in) {
@@ -167,7 +220,18 @@ int main(int argc, char** argv) {
     }
     fds.push_back(fd);
   }
-  std::printf("idle: %d connections open\n", connections);
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::StatusOr<int> disturbed = ember::bench::FirstDisturbed(fds);
+  if (!disturbed.ok()) {
+    Fail(0, "idle check", std::string(disturbed.status().message()).c_str());
+  }
+  if (*disturbed >= 0) {
+    Fail(*disturbed, "idle check",
+         "closed by the server, or sent bytes unasked, before the last "
+         "connection opened");
+  }
+  std::printf("idle: %d connections open from %d source addresses in %.1f s\n",
+              connections, sources, seconds);
   std::fflush(stdout);
   absl::SleepFor(absl::GetFlag(FLAGS_hold));
   for (int fd : fds) close(fd);
