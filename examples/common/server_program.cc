@@ -50,8 +50,27 @@ namespace ember::examples {
 
 namespace {
 
+// A login shell's soft limit on descriptors is often 1,024 while the hard
+// limit allows far more: a server would stop accepting at about a thousand
+// connections. So the first network raises the soft limit as far as the
+// hard one allows, up to the kernel's default ceiling (fs.nr_open). A
+// failure is reported and the server runs on with the limit it has.
+void RaiseDescriptorLimitOnce() {
+  static const bool raised = [] {
+    constexpr int kWanted = 1 << 20;
+    absl::StatusOr<int> limit = io::EpollNetwork::RaiseDescriptorLimit(kWanted);
+    if (!limit.ok()) {
+      std::fprintf(stderr, "descriptor limit not raised: %s\n",
+                   limit.status().ToString().c_str());
+    }
+    return limit.ok();
+  }();
+  (void)raised;
+}
+
 // A network of the kind `backend` names. A failure says which backend.
 absl::StatusOr<std::unique_ptr<io::Network>> CreateNetwork(Backend backend) {
+  RaiseDescriptorLimitOnce();
   if (backend == Backend::kUring) {
     absl::StatusOr<std::unique_ptr<io::UringNetwork>> network =
         io::UringNetwork::Create();

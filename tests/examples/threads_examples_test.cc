@@ -5,11 +5,14 @@
 // likelihood, though the kernel's choice is not checked here:
 // tests/reactor/group does that), and exit when SIGTERM asks every reactor
 // to drain. --threads=0 and an unknown --backend are refused with a clear
-// message. Fails (never skips) when curl is missing.
+// message. Started with a low soft descriptor limit, both raise it to the
+// hard limit. Fails (never skips) when curl is missing.
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -17,6 +20,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "io/absl_compat.h"
 #include "io/epoll/epoll_network.h"
@@ -162,6 +166,60 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(1, 2),
                        ::testing::Values(std::string("epoll"),
                                          std::string("uring"))));
+
+// The soft limit on open descriptors of process `pid` (/proc/PID/limits),
+// or 0 when it cannot be read.
+uint64_t SoftDescriptorLimit(pid_t pid) {
+  std::ifstream limits(absl::StrCat("/proc/", pid, "/limits"));
+  std::string line;
+  while (std::getline(limits, line)) {
+    if (line.rfind("Max open files", 0) != 0) continue;
+    std::vector<std::string> words =
+        absl::StrSplit(line, ' ', absl::SkipEmpty());
+    uint64_t soft = 0;
+    if (words.size() >= 4 && absl::SimpleAtoi(words[3], &soft)) return soft;
+  }
+  return 0;
+}
+
+// Sets this process's soft descriptor limit (which children inherit) for
+// the scope, then puts it back.
+class SoftDescriptorLimitFor {
+ public:
+  explicit SoftDescriptorLimitFor(rlim_t soft) {
+    EXPECT_EQ(getrlimit(RLIMIT_NOFILE, &original_), 0);
+    rlimit lowered = original_;
+    lowered.rlim_cur = soft;
+    EXPECT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  }
+  ~SoftDescriptorLimitFor() { setrlimit(RLIMIT_NOFILE, &original_); }
+  rlim_t hard() const { return original_.rlim_max; }
+
+ private:
+  rlimit original_{};
+};
+
+TEST(ThreadsExamplesTest, ServersRaiseASoftDescriptorLimitToTheHardOne) {
+  for (const char* binary : {"examples/echo/server", "examples/http/hello"}) {
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(absl::StrCat(binary, " --threads=", threads));
+      std::unique_ptr<ChildProcess> server;
+      rlim_t hard = 0;
+      {
+        SoftDescriptorLimitFor low(256);
+        ASSERT_GT(low.hard(), rlim_t{256}) << "no room to test in";
+        hard = low.hard();
+        ASSERT_NE(StartWithThreads(binary, threads, &server), 0);
+      }
+      // Raised before it listens, so by its "listening on" line.
+      const uint64_t wanted =
+          hard == RLIM_INFINITY ? uint64_t{1} << 20
+                                : std::min<uint64_t>(hard, uint64_t{1} << 20);
+      EXPECT_EQ(SoftDescriptorLimit(server->pid()), wanted);
+      ExpectExitOnSigterm(*server);
+    }
+  }
+}
 
 // Both examples, given `flag`, exit with `exit_code` and say `message`.
 void ExpectBothRefuse(const std::string& flag, int exit_code,
