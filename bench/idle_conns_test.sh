@@ -7,34 +7,13 @@
 #   idle_conns_test.sh IDLE_CONNS ECHO_SERVER HELLO_SERVER
 #
 # No sleeps: the port comes from the server's "listening on" line, read with
-# a timeout.
+# a timeout (bench/server_test_lib.sh).
 set -euo pipefail
 
 idle_conns=$1
 echo_server=$2
 hello=$3
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-# Starts "$@" with --port=0, sets `port` from its "listening on" line.
-start() {
-  local line
-  exec {server_out}< <(exec "$@" --port=0)
-  pids+=("$!")
-  IFS= read -r -t 10 -u "$server_out" line ||
-    fail "$1 printed no 'listening on' line within 10 s"
-  [[ $line =~ listening\ on\ 127\.0\.0\.1:([0-9]+) ]] ||
-    fail "unexpected start-up line from $1: $line"
-  port=${BASH_REMATCH[1]}
-}
+source "$TEST_SRCDIR/$TEST_WORKSPACE/bench/server_test_lib.sh"
 
 # Holds 60 connections to the server on `port` with protocol $1.
 spread() {

@@ -15,34 +15,14 @@
 #     (for evhttp, which writes its own headers).
 #
 # No sleeps: the port comes from the server's "listening on" line, read with
-# a timeout, and every read from the server has a timeout.
+# a timeout (bench/server_test_lib.sh), and every read from the server has a
+# timeout.
 set -euo pipefail
 
 mode=$1
 server=$2
 ember_hello=${3:-}
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-# Starts "$@" with --port=0, sets `port` from its "listening on" line.
-start() {
-  local line
-  exec {server_out}< <(exec "$@" --port=0)
-  pids+=("$!")
-  IFS= read -r -t 10 -u "$server_out" line ||
-    fail "$1 printed no 'listening on' line within 10 s"
-  [[ $line =~ listening\ on\ 127\.0\.0\.1:([0-9]+) ]] ||
-    fail "unexpected start-up line from $1: $line"
-  port=${BASH_REMATCH[1]}
-}
+source "$TEST_SRCDIR/$TEST_WORKSPACE/bench/server_test_lib.sh"
 
 # Connects to the server on fd `conn`.
 connect() {
