@@ -142,8 +142,7 @@ int main(int argc, char** argv) {
       (protocol != "echo" && protocol != "http" && protocol != "none") ||
       inet_pton(AF_INET, absl::GetFlag(FLAGS_host).c_str(),
                 &address.sin_addr) != 1) {
-    std::fprintf(stderr, "idle_conns: invalid flags (see --help)\n");
-    return 2;
+    Invalid("invalid flags (see --help)");
   }
   const bool loopback = ember::bench::IsLoopback(address.sin_addr);
   const absl::StatusOr<int> per_source = ember::bench::ConnectionsPerSource(
